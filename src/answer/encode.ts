@@ -1,0 +1,30 @@
+import type { Answer, Query } from '../pipeline/types.js';
+import { buildReply, fitUdp, renderAnswer, type ReplyTo } from '../wire/build.js';
+import { RCODE, UDP_MIN_PAYLOAD } from '../wire/constants.js';
+import type { Rejection } from '../wire/query.js';
+
+/** Serialises an Answer for the query it answers, fitted to the client's UDP payload size. */
+export function encodeAnswer(query: Query, answer: Answer): Buffer {
+  const m = query.message;
+  const to: ReplyTo = {
+    id: m.id, recursionDesired: m.recursionDesired, checkingDisabled: m.checkingDisabled,
+    question: m.question.raw, edns: m.edns,
+  };
+  const reply = answer.reply;
+  const bytes = reply.kind === 'synthetic'
+    ? buildReply(to, reply)
+    : renderAnswer(reply.view, to, reply.ageS, reply.maxTtl);
+  return query.transport === 'udp' ? fitUdp(bytes, to, m.edns ? m.edns.udpSize : UDP_MIN_PAYLOAD) : bytes;
+}
+
+/** The error reply for a packet decode/ would not accept, or null to drop it. */
+export function encodeRejection(rejection: Rejection): Buffer | null {
+  if (rejection.rcode === null) return null;
+  const to: ReplyTo = {
+    id: rejection.id, recursionDesired: false, checkingDisabled: false,
+    question: rejection.rawQuestion, edns: rejection.edns,
+  };
+  // BADVERS is an extended rcode: 16 = 1 in the OPT record's upper bits, 0 in the header (RFC 6891 §6.1.3).
+  if (rejection.badVersion) return buildReply(to, { rcode: RCODE.NOERROR, extendedRcode: 1 });
+  return buildReply(to, { rcode: rejection.rcode });
+}

@@ -1,0 +1,88 @@
+/**
+ * The validated, normalised configuration: what every other folder reads.
+ * A Config is an immutable snapshot; reload builds a new one and swaps it whole.
+ * Durations are milliseconds (…Ms) or seconds (…S) as the field names say.
+ */
+
+export type Mode = 'enforce' | 'audit';
+export type SinkholeResponse = 'nxdomain' | 'nodata' | 'refused' | 'null-ip';
+export type UnlistedAction = 'forward' | 'sinkhole' | 'hold';
+export type QueryLogging = 'all' | 'blocked' | 'none';
+
+/** A host:port the proxy binds or talks to. `text` is how the config wrote it, for logs. */
+export interface HostPort {
+  readonly host: string;        // an IP literal, without brackets
+  readonly port: number;
+  readonly family: 4 | 6;
+  readonly text: string;        // "127.0.0.1:5353", "[::1]:5353"
+}
+
+export interface Cidr {
+  readonly network: string;     // the address part, e.g. "10.20.1.0"
+  readonly prefix: number;
+  readonly family: 4 | 6;
+  readonly text: string;        // "10.20.1.0/24"
+}
+
+/**
+ * One name rule. `exact` matches the name itself; `subtree` ("*.example.org")
+ * matches any name strictly below `name`, at any depth, never `name` itself.
+ * `source` is the text that put the rule there, for the decision log:
+ * "*.github.com", or "@npm:registry.npmjs.org" when it came from a preset.
+ */
+export interface NamePattern {
+  readonly kind: 'exact' | 'subtree';
+  readonly name: string;        // lower-case, no trailing dot, no "*." prefix
+  readonly source: string;
+}
+
+export interface ClientRule {
+  readonly name: string;        // may contain "{ip}", expanded with the source address
+  readonly match: readonly Cidr[];
+  readonly role: string;        // always names a role in `roles`
+}
+
+export interface RoleConfig {
+  readonly name: string;
+  readonly allow: readonly NamePattern[];
+  readonly deny: readonly NamePattern[];
+  /** Numeric query types the role may ask for; null when the role sets no `qtypes` (any type). */
+  readonly qtypes: readonly number[] | null;
+  readonly privateOk: readonly NamePattern[];
+  readonly unlisted: UnlistedAction;
+}
+
+export interface ApprovalConfig {
+  readonly url: string;         // base URL, no trailing slash
+  readonly tokenFile: string | null;
+  readonly grantTtlMs: number;
+  readonly holdTimeoutMs: number;
+  readonly onHoldTimeout: 'sinkhole' | 'servfail';
+  readonly onLinkDown: 'sinkhole' | 'forward';
+  readonly maxPendingHolds: number;
+  readonly internalSuffixes: readonly string[];
+}
+
+export interface Config {
+  /** Absolute path of the file this snapshot was read from. */
+  readonly file: string;
+  readonly version: 1;
+  readonly mode: Mode;
+  readonly listen: {
+    readonly dns: readonly HostPort[];
+    readonly http: HostPort | null;
+  };
+  readonly upstreams: {
+    readonly servers: readonly HostPort[];   // "system" already expanded from /etc/resolv.conf
+    readonly timeoutMs: number;
+  };
+  readonly cache: { readonly maxEntries: number };
+  readonly answers: { readonly maxTtlS: number; readonly blockPrivate: boolean };
+  readonly sinkhole: { readonly response: SinkholeResponse; readonly ttlS: number };
+  readonly clients: readonly ClientRule[];
+  readonly roles: ReadonlyMap<string, RoleConfig>;
+  readonly approval: ApprovalConfig | null;
+  readonly admin: { readonly tokenFile: string | null };
+  readonly log: { readonly level: string; readonly queries: QueryLogging };
+  readonly metrics: { readonly perAgent: boolean };
+}

@@ -1,0 +1,150 @@
+import { FLAG, HEADER_SIZE } from './constants.js';
+import { DecodeError } from './errors.js';
+import { readName, skipName } from './names.js';
+import { QTYPE } from './qtypes.js';
+
+/**
+ * A walked upstream answer. We keep the upstream's bytes and note where every
+ * TTL sits, rather than decoding and re-encoding the message: answers pass
+ * through unchanged apart from the TTL cap, record types we do not know
+ * survive untouched, and serving from the cache is a copy and a few writes.
+ */
+export interface ResponseView {
+  /** The message with the upstream's OPT record removed (our own is added per client). */
+  readonly wire: Buffer;
+  readonly rcode: number;
+  readonly truncated: boolean;
+  /** Offsets into `wire` of each record's 32-bit TTL, and the TTL the upstream gave. */
+  readonly ttlOffsets: readonly number[];
+  readonly ttls: readonly number[];
+  /** How long the answer may be cached: the lowest answer TTL, or the negative TTL (RFC 2308). */
+  readonly cacheTtl: number;
+  readonly answerCount: number;
+  /** Targets of CNAME records in the answer section, in order. */
+  readonly cnames: readonly string[];
+  /** A and AAAA addresses in the answer section, in order. */
+  readonly addresses: readonly string[];
+}
+
+/**
+ * True when `buf` is the answer to the query we sent: QR set, same id, one
+ * question equal (case-insensitively) to ours. Anything else is ignored, so a
+ * spoofed packet cannot end the wait for the real answer.
+ */
+export function answersQuery(buf: Buffer, id: number, question: Buffer): boolean {
+  if (buf.length < HEADER_SIZE + question.length) return false;
+  if (buf.readUInt16BE(0) !== id) return false;
+  if ((buf.readUInt16BE(2) & FLAG.QR) === 0) return false;
+  if (buf.readUInt16BE(4) !== 1) return false;
+  for (let i = 0; i < question.length; i++) {
+    let c = buf[HEADER_SIZE + i]!;
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== question[i]) return false;
+  }
+  return true;
+}
+
+/** Walks a response whose header and question `answersQuery` has accepted. Throws DecodeError. */
+export function walkResponse(buf: Buffer, questionLength: number): ResponseView {
+  const flags = buf.readUInt16BE(2);
+  const counts = [buf.readUInt16BE(6), buf.readUInt16BE(8), buf.readUInt16BE(10)] as const;
+  const ttlOffsets: number[] = [];
+  const ttls: number[] = [];
+  const cnames: string[] = [];
+  const addresses: string[] = [];
+  let minAnswerTtl = Infinity;
+  let negativeTtl = Infinity;
+  let optStart = -1;
+  let keptAdditional = 0;
+
+  let pos = HEADER_SIZE + questionLength;
+  for (let section = 0; section < 3; section++) {
+    for (let i = 0; i < counts[section]!; i++) {
+      const start = pos;
+      pos = skipName(buf, pos);
+      if (pos + 10 > buf.length) throw new DecodeError('record cut short', pos);
+      const type = buf.readUInt16BE(pos);
+      let ttl = buf.readUInt32BE(pos + 4);
+      if (ttl > 0x7fffffff) ttl = 0;    // RFC 2181 §8: a TTL with the top bit set is read as zero
+      const rdlen = buf.readUInt16BE(pos + 8);
+      const rdata = pos + 10;
+      const end = rdata + rdlen;
+      if (end > buf.length) throw new DecodeError('record data cut short', pos);
+
+      if (type === QTYPE.OPT) {
+        if (section !== 2 || optStart >= 0) throw new DecodeError('misplaced OPT record', start);
+        optStart = start;
+        pos = end;
+        continue;
+      }
+      if (optStart >= 0) {           // records after the OPT are dropped with it (see stripOpt)
+        pos = end;
+        continue;
+      }
+      ttlOffsets.push(pos + 4);
+      ttls.push(ttl);
+      if (section === 0) {
+        minAnswerTtl = Math.min(minAnswerTtl, ttl);
+        if (type === QTYPE.CNAME) cnames.push(readName(buf, rdata).name);
+        else if (type === QTYPE.A && rdlen === 4) addresses.push(`${buf[rdata]}.${buf[rdata + 1]}.${buf[rdata + 2]}.${buf[rdata + 3]}`);
+        else if (type === QTYPE.AAAA && rdlen === 16) addresses.push(formatIpv6(buf, rdata));
+      } else if (section === 1 && type === QTYPE.SOA) {
+        const minimum = soaMinimum(buf, rdata, end);
+        negativeTtl = Math.min(negativeTtl, ttl, minimum);
+      } else if (section === 2) {
+        keptAdditional++;
+      }
+      pos = end;
+    }
+  }
+  if (pos !== buf.length) throw new DecodeError(`${buf.length - pos} bytes after the message`, pos);
+
+  const wire = optStart < 0 ? buf : stripOpt(buf, optStart, keptAdditional);
+  const answerCount = counts[0];
+  return {
+    wire,
+    rcode: flags & 0xf,
+    truncated: (flags & FLAG.TC) !== 0,
+    ttlOffsets,
+    ttls,
+    cacheTtl: answerCount > 0 && Number.isFinite(minAnswerTtl) ? minAnswerTtl : Number.isFinite(negativeTtl) ? negativeTtl : 0,
+    answerCount,
+    cnames,
+    addresses,
+  };
+}
+
+/**
+ * Cuts the OPT record and everything after it. Records after an OPT could hold
+ * compression pointers into what we cut; they are extra data a stub resolver
+ * does not need, so dropping them is the safe way to keep the message valid.
+ */
+function stripOpt(buf: Buffer, optStart: number, keptAdditional: number): Buffer {
+  const out = Buffer.allocUnsafe(optStart);
+  buf.copy(out, 0, 0, optStart);
+  out.writeUInt16BE(keptAdditional, 10);
+  return out;
+}
+
+function soaMinimum(buf: Buffer, rdata: number, end: number): number {
+  const afterNames = skipName(buf, skipName(buf, rdata));
+  if (afterNames + 20 !== end) throw new DecodeError('bad SOA record', rdata);
+  return buf.readUInt32BE(afterNames + 16);
+}
+
+function formatIpv6(buf: Buffer, at: number): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(buf.readUInt16BE(at + i).toString(16));
+  // Collapse the longest run of zero groups, as RFC 5952 asks, so logs read like every other tool.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+}
