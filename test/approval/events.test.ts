@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+
+import { APPROVAL_EVENT_LABELS, parseApprovalEvent, parseRfc3339 } from '../../src/approval/events.js';
+
+const approved = {
+  id: 'cmd_812',
+  agent: 'ci-runner-1',
+  command: 'curl -sSL https://api.example.com/v2/items -o items.json',
+  approved_by: 'alice',
+  risk_score: 0.2,
+  approved_at: '2026-11-24T10:00:00Z',
+  expires_at: '2026-11-24T10:10:00Z',
+  domains: ['api.example.com'],
+};
+
+const parse = (type: string | undefined, data: unknown) =>
+  parseApprovalEvent(type, typeof data === 'string' ? data : JSON.stringify(data));
+
+describe('parseApprovalEvent', () => {
+  it('parses the spec example of command.approved into camelCase with epoch ms', () => {
+    expect(parse('command.approved', approved)).toEqual({
+      kind: 'event',
+      event: {
+        type: 'command.approved',
+        id: 'cmd_812',
+        agent: 'ci-runner-1',
+        command: approved.command,
+        approvedBy: 'alice',
+        riskScore: 0.2,
+        approvedAt: Date.UTC(2026, 10, 24, 10, 0, 0),
+        expiresAt: Date.UTC(2026, 10, 24, 10, 10, 0),
+        domains: ['api.example.com'],
+      },
+    });
+  });
+
+  it('leaves optional fields out when absent or null', () => {
+    const minimal = { id: 'c', agent: 'a', command: 'ls', approved_at: '2026-11-24T10:00:00Z', expires_at: null };
+    const r = parse('command.approved', minimal);
+    expect(r).toEqual({
+      kind: 'event',
+      event: { type: 'command.approved', id: 'c', agent: 'a', command: 'ls', approvedAt: Date.UTC(2026, 10, 24, 10) },
+    });
+    expect(r.kind === 'event' && 'expiresAt' in r.event).toBe(false);
+  });
+
+  it('ignores fields it does not know', () => {
+    expect(parse('command.revoked', { id: 'cmd_812', reason: 'oops' })).toEqual({
+      kind: 'event',
+      event: { type: 'command.revoked', id: 'cmd_812' },
+    });
+  });
+
+  it('parses hold.decided and defaults scope to name', () => {
+    expect(parse('hold.decided', { hold_id: 'h_1', decision: 'deny' })).toEqual({
+      kind: 'event',
+      event: { type: 'hold.decided', holdId: 'h_1', decision: 'deny', scope: 'name' },
+    });
+    expect(
+      parse('hold.decided', { hold_id: 'h_4b1f0c', decision: 'allow', scope: 'domain', decided_by: 'bob', ttl_seconds: 600 }),
+    ).toEqual({
+      kind: 'event',
+      event: { type: 'hold.decided', holdId: 'h_4b1f0c', decision: 'allow', scope: 'domain', decidedBy: 'bob', ttlSeconds: 600 },
+    });
+  });
+
+  it.each([
+    ['command.foo', '{}'],
+    ['message', '{}'],
+    [undefined, '{}'],
+    ['command.approved.v2', 'not even json'],
+  ])('calls type %s unknown, whatever the data', (type, data) => {
+    expect(parseApprovalEvent(type, data)).toEqual({ kind: 'unknown' });
+  });
+
+  const { id: _id, ...noId } = approved;
+  it.each<[string, string, unknown, string]>([
+    ['not JSON', 'command.approved', '{"id": ', 'data is not JSON'],
+    ['a JSON array', 'command.revoked', '[1]', 'data is not a JSON object'],
+    ['JSON null', 'command.revoked', 'null', 'data is not a JSON object'],
+    ['missing id', 'command.approved', noId, 'id: expected a non-empty string'],
+    ['empty agent', 'command.approved', { ...approved, agent: '' }, 'agent: expected a non-empty string'],
+    ['numeric command', 'command.approved', { ...approved, command: 42 }, 'command: expected a non-empty string'],
+    ['approved_at not a date', 'command.approved', { ...approved, approved_at: 'yesterday' }, 'approved_at: expected an RFC 3339 date-time'],
+    ['approved_at without zone', 'command.approved', { ...approved, approved_at: '2026-11-24T10:00:00' }, 'approved_at: expected an RFC 3339 date-time'],
+    ['approved_at on Feb 30', 'command.approved', { ...approved, approved_at: '2026-02-30T10:00:00Z' }, 'approved_at: expected an RFC 3339 date-time'],
+    ['expires_at as epoch', 'command.approved', { ...approved, expires_at: 1790000000 }, 'expires_at: expected an RFC 3339 date-time'],
+    ['risk_score as string', 'command.approved', { ...approved, risk_score: '0.2' }, 'risk_score: expected a number'],
+    ['domains as string', 'command.approved', { ...approved, domains: 'api.example.com' }, 'domains: expected an array of strings'],
+    ['domains with a number', 'command.approved', { ...approved, domains: ['a.example.com', 7] }, 'domains: expected an array of strings'],
+    ['revoked without id', 'command.revoked', {}, 'id: expected a non-empty string'],
+    ['hold without hold_id', 'hold.decided', { decision: 'allow' }, 'hold_id: expected a non-empty string'],
+    ['decision maybe', 'hold.decided', { hold_id: 'h', decision: 'maybe' }, 'decision: expected one of allow, deny'],
+    ['scope zone', 'hold.decided', { hold_id: 'h', decision: 'allow', scope: 'zone' }, 'scope: expected one of name, domain'],
+    ['ttl_seconds 0', 'hold.decided', { hold_id: 'h', decision: 'allow', ttl_seconds: 0 }, 'ttl_seconds: expected a positive integer'],
+    ['ttl_seconds 1.5', 'hold.decided', { hold_id: 'h', decision: 'allow', ttl_seconds: 1.5 }, 'ttl_seconds: expected a positive integer'],
+    ['ttl_seconds "60"', 'hold.decided', { hold_id: 'h', decision: 'allow', ttl_seconds: '60' }, 'ttl_seconds: expected a positive integer'],
+  ])('rejects %s as malformed, naming the field', (_name, type, data, reason) => {
+    expect(parse(type, data)).toEqual({ kind: 'malformed', reason });
+  });
+
+  it('has a closed label set for metrics', () => {
+    expect(APPROVAL_EVENT_LABELS).toEqual(['command.approved', 'command.revoked', 'hold.decided', 'unknown', 'malformed']);
+  });
+});
+
+describe('parseRfc3339', () => {
+  it.each([
+    ['2026-11-24T10:00:00Z', Date.UTC(2026, 10, 24, 10)],
+    ['2026-11-24t10:00:00z', Date.UTC(2026, 10, 24, 10)],
+    ['2026-11-24T10:00:00.345Z', Date.UTC(2026, 10, 24, 10, 0, 0, 345)],
+    ['2026-11-24T10:00:00.123456789Z', Date.UTC(2026, 10, 24, 10, 0, 0, 123)],
+    ['2026-11-24T12:30:00+02:30', Date.UTC(2026, 10, 24, 10)],
+    ['2026-11-24T05:00:00-05:00', Date.UTC(2026, 10, 24, 10)],
+    ['2028-02-29T00:00:00Z', Date.UTC(2028, 1, 29)],
+  ])('reads %s', (text, ms) => {
+    expect(parseRfc3339(text)).toBe(ms);
+  });
+
+  it.each([
+    '2026-11-24',
+    '2026-11-24 10:00:00Z',
+    '2026-11-24T10:00Z',
+    '2026-13-01T00:00:00Z',
+    '2027-02-29T00:00:00Z',
+    '2026-11-24T24:00:00Z',
+    '2026-11-24T10:00:60Z',
+    '2026-11-24T10:00:00+2:00',
+    'Tue, 24 Nov 2026 10:00:00 GMT',
+    ' 2026-11-24T10:00:00Z',
+  ])('refuses %s', (text) => {
+    expect(parseRfc3339(text)).toBeNull();
+  });
+});

@@ -1,0 +1,100 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { ApprovalRequestError, postHold, type HoldRequest } from '../../src/approval/hold-client.js';
+import { IntentdnsError } from '../../src/pipeline/errors.js';
+import { FakeApprovalService } from '../helpers/approval-service.js';
+
+const TOKEN = 'hold-token-1a2b3c';
+
+const hold: HoldRequest = {
+  holdId: 'h_4b1f0c',
+  agent: 'ci-runner-1',
+  role: 'coding',
+  client: '10.20.0.11',
+  qname: 'uploads.untrusted.example',
+  qtype: 'A',
+  at: Date.UTC(2026, 10, 24, 10, 1, 2, 345),
+  recentCommands: ['cmd_812'],
+};
+
+let service: FakeApprovalService;
+
+beforeEach(async () => {
+  service = await FakeApprovalService.start({ token: TOKEN });
+});
+
+afterEach(async () => {
+  await service.close();
+});
+
+/** The rejection of `p`, which must reject with an ApprovalRequestError. */
+async function rejection(p: Promise<void>): Promise<ApprovalRequestError> {
+  const err: unknown = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApprovalRequestError);
+  return err as ApprovalRequestError;
+}
+
+describe('postHold', () => {
+  it('posts the spec body with the bearer token and resolves on 202', async () => {
+    await postHold(service.url, TOKEN, hold, 1000);
+    expect(service.holds).toHaveLength(1);
+    expect(service.holds[0]).toEqual({
+      body: {
+        hold_id: 'h_4b1f0c',
+        agent: 'ci-runner-1',
+        role: 'coding',
+        client: '10.20.0.11',
+        qname: 'uploads.untrusted.example',
+        qtype: 'A',
+        at: '2026-11-24T10:01:02.345Z',
+        recent_commands: ['cmd_812'],
+      },
+      authorization: `Bearer ${TOKEN}`,
+      contentType: 'application/json',
+      status: 202,
+    });
+  });
+
+  it.each([200, 201])('accepts %i too', async (status) => {
+    service.setHoldStatus(status);
+    await expect(postHold(`${service.url}/`, TOKEN, hold, 1000)).resolves.toBeUndefined();
+  });
+
+  it.each([204, 400, 404, 409, 500, 503])('maps %i to ApprovalRequestError with the status', async (status) => {
+    service.setHoldStatus(status);
+    const err = await rejection(postHold(service.url, TOKEN, hold, 1000));
+    expect(err).toBeInstanceOf(IntentdnsError);
+    expect(err.code).toBe('IDNS_ERR_APPROVAL_REQUEST');
+    expect(err.status).toBe(status);
+    expect(err.message).toContain('h_4b1f0c');
+    expect(err.message).not.toContain(TOKEN);
+  });
+
+  it('sends no Authorization header without a token (and the service refuses it)', async () => {
+    const err = await rejection(postHold(service.url, null, hold, 1000));
+    expect(err.status).toBe(401);
+    expect(service.holds[0]?.authorization).toBeNull();
+  });
+
+  it('gives up after timeoutMs with status null and the timeout as cause', async () => {
+    service.setHoldDelay(1000);
+    const t0 = Date.now();
+    const err = await rejection(postHold(service.url, TOKEN, hold, 50));
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(err.status).toBeNull();
+    expect(err.message).toContain('timed out after 50 ms');
+    expect((err.cause as Error | undefined)?.name).toBe('TimeoutError');
+  });
+
+  it('maps a network failure to status null with the cause', async () => {
+    const dead = await FakeApprovalService.start();
+    const url = dead.url;
+    await dead.close();
+    const err = await rejection(postHold(url, TOKEN, hold, 1000));
+    expect(err.status).toBeNull();
+    expect(err.cause).toBeInstanceOf(Error);
+  });
+});

@@ -1,0 +1,294 @@
+/**
+ * A real HTTP server on 127.0.0.1 that plays the approval service
+ * (spec approval-link.md): `GET /v1/dns/events` as Server-Sent Events and
+ * `POST /v1/dns/holds`. Tests drive it and read what it recorded.
+ *
+ *   const service = await FakeApprovalService.start({ token: 't0k' });
+ *   // point the code under test at service.url
+ *   service.send('command.approved', { id: 'cmd_1', ... });   // id "e1" by default
+ *   service.dropConnections();                                // client must reconnect
+ *   service.eventsRequests.at(-1)?.lastEventId;               // -> 'e1'
+ *   await service.close();
+ *
+ * Event history and replay: every send() is kept in `history`. Each stream
+ * gets the events after the one named by its `Last-Event-ID` (all of them
+ * when the header is absent or names an id the service never sent), so an
+ * event sent while the client is disconnected arrives once it reconnects,
+ * the way the real service resumes. `since` is recorded but not applied:
+ * the test decides what is in the history.
+ *
+ * Everything is torn down by close(): streams, sockets, timers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface ApprovalServiceOptions {
+  /** When set, requests without `Authorization: Bearer <token>` get 401. */
+  readonly token?: string;
+  /** Write `: ping` on every open stream this often; 0 (default) pings only when the test calls ping(). */
+  readonly pingIntervalMs?: number;
+}
+
+/** One `GET /v1/dns/events`, as the service saw it. */
+export interface EventsRequest {
+  readonly url: string;                   // path and query
+  readonly since: string | null;          // the `since` query parameter
+  readonly lastEventId: string | null;    // the Last-Event-ID header
+  readonly authorization: string | null;
+  readonly accept: string | null;
+  readonly status: number;                // what the service answered
+  readonly at: number;                    // Date.now() when it arrived
+}
+
+/** One `POST /v1/dns/holds`. */
+export interface HoldPost {
+  readonly body: unknown;                 // the parsed JSON, or the raw text when it is not JSON
+  readonly authorization: string | null;
+  readonly contentType: string | null;
+  readonly status: number;                // what the service answered
+}
+
+export interface SentEvent {
+  readonly id: string;
+  readonly event: string;
+  readonly data: string;
+}
+
+interface Stream {
+  readonly res: ServerResponse;
+  next: number;                           // index into history of the next event to write
+}
+
+export class FakeApprovalService {
+  /** Base URL, no trailing slash: "http://127.0.0.1:<port>". */
+  readonly url: string;
+  readonly eventsRequests: EventsRequest[] = [];
+  readonly holds: HoldPost[] = [];
+  readonly history: SentEvent[] = [];
+  /** Called after each hold is answered, e.g. to send a `hold.decided` for it. */
+  onHold: ((hold: HoldPost) => void) | null = null;
+
+  private readonly server: Server;
+  private readonly token: string | undefined;
+  private readonly streams = new Set<Stream>();
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private pinger: NodeJS.Timeout | null = null;
+  private eventsStatus: number | null = null;
+  private eventsContentType = 'text/event-stream';
+  private holdStatus = 202;
+  private holdDelayMs = 0;
+  private paused = false;
+  private autoId = 0;
+
+  private constructor(server: Server, opts: ApprovalServiceOptions) {
+    this.server = server;
+    this.token = opts.token;
+    const { port } = server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('request', (req, res) => this.route(req, res));
+    if (opts.pingIntervalMs !== undefined && opts.pingIntervalMs > 0) {
+      this.pinger = setInterval(() => this.ping(), opts.pingIntervalMs);
+    }
+  }
+
+  static async start(opts: ApprovalServiceOptions = {}): Promise<FakeApprovalService> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return new FakeApprovalService(server, opts);
+  }
+
+  /** Event streams currently open. */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  /** TCP connections currently open (streams, idle keep-alive, holds). */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * Sends one event to every open stream and keeps it in `history`. `data`
+   * that is not a string is JSON-encoded; a string goes out as is (for
+   * malformed-JSON tests). Returns the id used ("e1", "e2", … by default).
+   */
+  send(event: string, data: unknown, id?: string): string {
+    this.autoId += 1;
+    const eventId = id ?? `e${this.autoId}`;
+    this.history.push({ id: eventId, event, data: typeof data === 'string' ? data : JSON.stringify(data) });
+    for (const s of this.streams) this.flush(s);
+    return eventId;
+  }
+
+  /** Writes raw text to every open stream, outside the history (for framing tests). No-op while paused. */
+  sendRaw(text: string): void {
+    if (this.paused) return;
+    for (const s of this.streams) s.res.write(text);
+  }
+
+  /** Writes a `: ping` comment on every open stream. No-op while paused. */
+  ping(): void {
+    this.sendRaw(': ping\n\n');
+  }
+
+  /**
+   * Ends every open stream. Default: destroys the sockets (a crash or a cut
+   * cable); `graceful: true` ends the responses cleanly (the service closed
+   * the stream on purpose).
+   */
+  dropConnections(opts: { graceful?: boolean } = {}): void {
+    for (const s of this.streams) {
+      if (opts.graceful === true) s.res.end();
+      else s.res.socket?.destroy();
+    }
+    this.streams.clear();
+  }
+
+  /** Answers the following event-stream requests with `status` (e.g. 503); null goes back to normal streams. */
+  setStatus(status: number | null): void {
+    this.eventsStatus = status;
+  }
+
+  /** Content type of the following 200 event-stream answers (default text/event-stream). */
+  setContentType(type: string): void {
+    this.eventsContentType = type;
+  }
+
+  /**
+   * Goes silent: no pings, no events, on open and new streams (new ones still
+   * get their 200 headers). send() still records into history; resume()
+   * delivers what the open streams missed.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const s of this.streams) this.flush(s);
+  }
+
+  /** Status for the following hold posts (default 202). */
+  setHoldStatus(status: number): void {
+    this.holdStatus = status;
+  }
+
+  /** Delay before answering the following hold posts (for timeout tests). */
+  setHoldDelay(ms: number): void {
+    this.holdDelayMs = ms;
+  }
+
+  async close(): Promise<void> {
+    if (this.pinger !== null) clearInterval(this.pinger);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.streams.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.url);
+    if (req.method === 'GET' && url.pathname === '/v1/dns/events') return this.events(req, res, url);
+    if (req.method === 'POST' && url.pathname === '/v1/dns/holds') {
+      // A client that gives up mid-body (timeout tests) must not become an unhandled rejection here.
+      this.hold(req, res).catch(() => res.destroy());
+      return;
+    }
+    res.writeHead(404).end();
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    return this.token === undefined || req.headers.authorization === `Bearer ${this.token}`;
+  }
+
+  private events(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const lastEventId = header(req, 'last-event-id');
+    const status = !this.authorized(req) ? 401 : (this.eventsStatus ?? 200);
+    this.eventsRequests.push({
+      url: `${url.pathname}${url.search}`,
+      since: url.searchParams.get('since'),
+      lastEventId,
+      authorization: header(req, 'authorization'),
+      accept: header(req, 'accept'),
+      status,
+      at: Date.now(),
+    });
+    if (status !== 200) {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unavailable' }));
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': this.eventsContentType,
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    res.flushHeaders();
+    const after = lastEventId === null ? -1 : this.history.findIndex((e) => e.id === lastEventId);
+    const stream: Stream = { res, next: after + 1 };
+    this.streams.add(stream);
+    const socket = req.socket;
+    res.on('close', () => {
+      this.streams.delete(stream);
+      // The client went away mid-stream: node keeps the socket half-open for a
+      // response that will never finish, so close it like a real server would.
+      if (!res.writableEnded) socket.destroy();
+    });
+    this.flush(stream);
+  }
+
+  private flush(s: Stream): void {
+    if (this.paused) return;
+    for (; s.next < this.history.length; s.next += 1) {
+      const e = this.history[s.next];
+      if (e === undefined) break;
+      const data = e.data.split('\n').map((line) => `data: ${line}\n`).join('');
+      s.res.write(`id: ${e.id}\nevent: ${e.event}\n${data}\n`);
+    }
+  }
+
+  private async hold(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // keep the raw text: the test will see it was not JSON
+    }
+    const status = this.authorized(req) ? this.holdStatus : 401;
+    const hold: HoldPost = {
+      body,
+      authorization: header(req, 'authorization'),
+      contentType: header(req, 'content-type'),
+      status,
+    };
+    this.holds.push(hold);
+    const answer = (): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+      this.onHold?.(hold);
+    };
+    if (this.holdDelayMs <= 0) return answer();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      answer();
+    }, this.holdDelayMs);
+    this.timers.add(timer);
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | null {
+  const v = req.headers[name];
+  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+}
