@@ -17,7 +17,7 @@ export interface ResponseView {
   /** Offsets into `wire` of each record's 32-bit TTL, and the TTL the upstream gave. */
   readonly ttlOffsets: readonly number[];
   readonly ttls: readonly number[];
-  /** How long the answer may be cached: the lowest answer TTL, or the negative TTL (RFC 2308). */
+  /** How long the answer may be cached: the lowest answer TTL, and at most the negative TTL (RFC 2308) when there is an SOA. */
   readonly cacheTtl: number;
   readonly answerCount: number;
   /** Targets of CNAME records in the answer section, in order. */
@@ -36,9 +36,11 @@ export function answersQuery(buf: Buffer, id: number, question: Buffer): boolean
   if (buf.readUInt16BE(0) !== id) return false;
   if ((buf.readUInt16BE(2) & FLAG.QR) === 0) return false;
   if (buf.readUInt16BE(4) !== 1) return false;
+  // Case folds only in the name: type and class compare exactly (HTTPS is 0x0041, an "A" to a case fold).
+  const nameEnd = question.length - 4;
   for (let i = 0; i < question.length; i++) {
     let c = buf[HEADER_SIZE + i]!;
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (i < nameEnd && c >= 0x41 && c <= 0x5a) c |= 0x20;
     if (c !== question[i]) return false;
   }
   return true;
@@ -101,13 +103,15 @@ export function walkResponse(buf: Buffer, questionLength: number): ResponseView 
 
   const wire = optStart < 0 ? buf : stripOpt(buf, optStart, keptAdditional);
   const answerCount = counts[0];
+  // An SOA in the authority section bounds the answers too: NXDOMAIN / NODATA at the end of a CNAME chain (RFC 2308 §2.1).
+  const cacheTtl = Math.min(minAnswerTtl, negativeTtl);
   return {
     wire,
     rcode: flags & 0xf,
     truncated: (flags & FLAG.TC) !== 0,
     ttlOffsets,
     ttls,
-    cacheTtl: answerCount > 0 && Number.isFinite(minAnswerTtl) ? minAnswerTtl : Number.isFinite(negativeTtl) ? negativeTtl : 0,
+    cacheTtl: Number.isFinite(cacheTtl) ? cacheTtl : 0,
     answerCount,
     cnames,
     addresses,

@@ -1,0 +1,326 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
+import { pino } from 'pino';
+import { Upstreams, UpstreamConfigError, type AttemptHook } from '../../../src/act/forward/upstream.js';
+import { UpstreamRcodeError, UpstreamTimeoutError, type AttemptOutcome } from '../../../src/act/forward/errors.js';
+import type { HostPort } from '../../../src/config/types.js';
+import { encodeName } from '../../../src/wire/names.js';
+import { QTYPE } from '../../../src/wire/qtypes.js';
+import { RCODE } from '../../../src/wire/constants.js';
+import { closedPort, startAuthority, type Authority, type Zone } from '../../helpers/authority.js';
+import { waitFor } from '../../helpers/wait-for.js';
+
+/** Counts of the handle types an exchange opens. */
+function netHandles(): { udp: number; tcp: number; timers: number } {
+  const info = process.getActiveResourcesInfo();
+  return {
+    udp: info.filter((t) => t === 'UDPWrap').length,
+    tcp: info.filter((t) => t === 'TCPSocketWrap').length,
+    timers: info.filter((t) => t === 'Timeout').length,
+  };
+}
+
+const log = pino({ level: 'silent' });
+const PLAIN = { dnssecOk: false, checkingDisabled: false };
+const TIMEOUT_MS = 150;
+
+const ZONE: Zone = {
+  'example.org': [{ type: 'A', data: '93.184.216.34', ttl: 300 }],
+  'www.example.org': [{ type: 'CNAME', data: 'cdn.example.org', ttl: 600 }],
+  'cdn.example.org': [{ type: 'A', data: '10.1.2.3', ttl: 120 }],
+  'ext.example.org': [{ type: 'CNAME', data: 'edge.cdn.net', ttl: 60 }],
+  'dangling.example.org': [{ type: 'CNAME', data: 'gone.example.org', ttl: 600 }],
+  'big.example.org': Array.from({ length: 120 }, (_, i) => ({ type: 'A', data: `10.9.${i >> 8}.${i & 0xff}`, ttl: 30 })),
+};
+
+/** The canonical question section for `name`, as decode/ hands it on. */
+function question(name: string, type: number = QTYPE.A): Buffer {
+  const tail = Buffer.alloc(4);
+  tail.writeUInt16BE(type, 0);
+  tail.writeUInt16BE(1, 2);
+  return Buffer.concat([encodeName(name), tail]);
+}
+
+function recorder(): { hook: AttemptHook; seen: Array<[string, AttemptOutcome]> } {
+  const seen: Array<[string, AttemptOutcome]> = [];
+  return { seen, hook: (upstream, outcome, seconds) => { expect(seconds).toBeGreaterThanOrEqual(0); seen.push([upstream, outcome]); } };
+}
+
+function upstreams(servers: readonly HostPort[], hook?: AttemptHook, timeoutMs = TIMEOUT_MS): Upstreams {
+  return new Upstreams({ servers, timeoutMs, log, ...(hook ? { onAttempt: hook } : {}) });
+}
+
+describe('Upstreams', () => {
+  let a: Authority;
+  let b: Authority;
+
+  beforeAll(async () => {
+    a = await startAuthority({ zone: ZONE, soa: { ttl: 3600, minimum: 45 } });
+    b = await startAuthority({ zone: ZONE, soa: { ttl: 3600, minimum: 45 } });
+  });
+  afterAll(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  afterEach(async () => {
+    for (const dns of [a, b]) {
+      dns.behave({ mode: 'normal' });
+      dns.queries.length = 0;
+      if (!dns.running) await dns.start();
+    }
+  });
+
+  it('returns the walked answer and the upstream that gave it', async () => {
+    const { hook, seen } = recorder();
+    const result = await upstreams([a.hostPort, b.hostPort], hook).exchange(question('example.org'), { dnssecOk: true, checkingDisabled: true });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.upstream).toBe(a.hostPort.text);
+    expect(result.view.rcode).toBe(RCODE.NOERROR);
+    expect(result.view.addresses).toEqual(['93.184.216.34']);
+    expect(result.view.cacheTtl).toBe(300);
+    expect(a.queries).toMatchObject([{ name: 'example.org', type: 'A', transport: 'udp', dnssecOk: true, checkingDisabled: true }]);
+    expect(b.queries).toHaveLength(0);
+    expect(seen).toEqual([[a.hostPort.text, 'ok']]);
+  });
+
+  it('passes a CNAME chain through, with its targets noted', async () => {
+    const result = await upstreams([a.hostPort]).exchange(question('www.example.org'), PLAIN);
+    expect(result.ok && result.view.cnames).toEqual(['cdn.example.org']);
+    expect(result.ok && result.view.addresses).toEqual(['10.1.2.3']);
+    expect(result.ok && result.view.cacheTtl).toBe(120);
+    const ext = await upstreams([a.hostPort]).exchange(question('ext.example.org'), PLAIN);
+    expect(ext.ok && ext.view.cnames).toEqual(['edge.cdn.net']);
+    expect(ext.ok && ext.view.addresses).toEqual([]);
+  });
+
+  it('passes an upstream NXDOMAIN through as an answer, with the SOA-derived negative TTL', async () => {
+    const { hook, seen } = recorder();
+    const result = await upstreams([a.hostPort, b.hostPort], hook).exchange(question('nope.example.org'), PLAIN);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.view.rcode).toBe(RCODE.NXDOMAIN);
+    expect(result.view.cacheTtl).toBe(45);
+    expect(b.queries).toHaveLength(0);
+    expect(seen).toEqual([[a.hostPort.text, 'ok']]);
+    const dangling = await upstreams([a.hostPort]).exchange(question('dangling.example.org'), PLAIN);
+    expect(dangling.ok && dangling.view.rcode).toBe(RCODE.NXDOMAIN);
+    expect(dangling.ok && dangling.view.cnames).toEqual(['gone.example.org']);
+    expect(dangling.ok && dangling.view.cacheTtl).toBe(45);
+  });
+
+  describe('fails over to the next server', () => {
+    it.each([
+      ['drop', 'timeout'],
+      ['servfail', 'servfail'],
+      ['refused', 'refused'],
+      ['malformed', 'error'],
+    ] as const)('when the first %s (outcome %s)', async (mode, outcome) => {
+      a.behave({ mode });
+      const { hook, seen } = recorder();
+      const result = await upstreams([a.hostPort, b.hostPort], hook).exchange(question('example.org'), PLAIN);
+      expect(result.ok && result.upstream).toBe(b.hostPort.text);
+      expect(result.ok && result.view.addresses).toEqual(['93.184.216.34']);
+      expect(seen).toEqual([[a.hostPort.text, outcome], [b.hostPort.text, 'ok']]);
+    });
+
+    it('when the first is closed (ECONNREFUSED), without waiting for the timeout', async () => {
+      const closed = await closedPort();
+      const { hook, seen } = recorder();
+      const started = performance.now();
+      const result = await upstreams([closed, b.hostPort], hook, 2000).exchange(question('example.org'), PLAIN);
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(result.ok && result.upstream).toBe(b.hostPort.text);
+      expect(seen).toEqual([[closed.text, 'error'], [b.hostPort.text, 'ok']]);
+    });
+
+    it('when the first was stopped, and uses it again once it is back', async () => {
+      await a.stop();
+      const servers = upstreams([a.hostPort, b.hostPort]);
+      const down = await servers.exchange(question('example.org'), PLAIN);
+      expect(down.ok && down.upstream).toBe(b.hostPort.text);
+      await a.start();
+      const back = await servers.exchange(question('example.org'), PLAIN);
+      expect(back.ok && back.upstream).toBe(a.hostPort.text);
+    });
+  });
+
+  it('gives ok:false naming every failure when all upstreams fail, within timeout × servers', async () => {
+    a.behave({ mode: 'drop' });
+    b.behave({ mode: 'servfail' });
+    const closed = await closedPort();
+    const started = performance.now();
+    const result = await upstreams([a.hostPort, b.hostPort, closed]).exchange(question('example.org'), PLAIN);
+    const elapsed = performance.now() - started;
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error).toBe(
+      `all upstreams failed: ${a.hostPort.text} udp timeout after ${TIMEOUT_MS}ms; ${b.hostPort.text} answered SERVFAIL; ${closed.text} udp ECONNREFUSED`,
+    );
+    expect(result.failures[0]).toBeInstanceOf(UpstreamTimeoutError);
+    expect(result.failures[1]).toBeInstanceOf(UpstreamRcodeError);
+    expect(result.failures.map((f) => f.code)).toEqual(['IDNS_ERR_UPSTREAM_TIMEOUT', 'IDNS_ERR_UPSTREAM_RCODE', 'IDNS_ERR_UPSTREAM_NETWORK']);
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
+    expect(elapsed).toBeLessThan(3 * TIMEOUT_MS + 300);   // behaviour bound with slack, not a benchmark
+  });
+
+  it('ends within about timeout × servers when every upstream is silent', async () => {
+    a.behave({ mode: 'drop' });
+    b.behave({ mode: 'drop' });
+    const started = performance.now();
+    const result = await upstreams([a.hostPort, b.hostPort]).exchange(question('example.org'), PLAIN);
+    const elapsed = performance.now() - started;
+    expect(result.ok).toBe(false);
+    expect(elapsed).toBeGreaterThanOrEqual(2 * TIMEOUT_MS - 10);
+    expect(elapsed).toBeLessThan(2 * TIMEOUT_MS + 300);
+    expect(a.queries).toHaveLength(1);
+    expect(b.queries).toHaveLength(1);
+  });
+
+  describe('truncation', () => {
+    it('retries the same server over TCP when the UDP answer has TC set', async () => {
+      a.behave({ mode: 'truncate-udp' });
+      const { hook, seen } = recorder();
+      const result = await upstreams([a.hostPort, b.hostPort], hook).exchange(question('www.example.org'), PLAIN);
+      expect(result.ok && result.upstream).toBe(a.hostPort.text);
+      expect(result.ok && result.view.truncated).toBe(false);
+      expect(result.ok && result.view.addresses).toEqual(['10.1.2.3']);
+      expect(a.queries.map((q) => q.transport)).toEqual(['udp', 'tcp']);
+      expect(a.queries[0]!.id).not.toBe(a.queries[1]!.id);
+      expect(seen).toEqual([[a.hostPort.text, 'truncated'], [a.hostPort.text, 'ok']]);
+    });
+
+    it('gets a big answer whole over TCP, the frame arriving in pieces', async () => {
+      a.behave({ mode: 'normal', tcpSplit: true });
+      const result = await upstreams([a.hostPort]).exchange(question('big.example.org'), PLAIN);
+      expect(result.ok && result.view.addresses).toHaveLength(120);
+      expect(a.queries.map((q) => q.transport)).toEqual(['udp', 'tcp']);
+    });
+
+    it.each([
+      ['close', 'error'],
+      ['drop', 'timeout'],
+    ] as const)('fails over when the TCP retry meets a %s (outcome %s)', async (tcp, outcome) => {
+      a.behave({ mode: 'truncate-udp', tcp });
+      const { hook, seen } = recorder();
+      const result = await upstreams([a.hostPort, b.hostPort], hook).exchange(question('example.org'), PLAIN);
+      expect(result.ok && result.upstream).toBe(b.hostPort.text);
+      expect(seen).toEqual([[a.hostPort.text, 'truncated'], [a.hostPort.text, outcome], [b.hostPort.text, 'ok']]);
+    });
+  });
+
+  it('ignores an answer with the wrong id and takes the real one after it', async () => {
+    a.behave({ mode: 'wrong-id' });
+    const result = await upstreams([a.hostPort, b.hostPort]).exchange(question('example.org'), PLAIN);
+    expect(result.ok && result.upstream).toBe(a.hostPort.text);
+    expect(result.ok && result.view.addresses).toEqual(['93.184.216.34']);
+    expect(b.queries).toHaveLength(0);
+  });
+
+  it('ignores a forged answer with the right id from another port (the socket is connected)', async () => {
+    const forger = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => forger.bind(0, '127.0.0.1', () => resolve()));
+    a.behave({ mode: 'delay', delayMs: 30 });
+    a.onQuery = (q) => {
+      const forged = dnsPacket.encode({
+        type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE,
+        questions: [{ name: q.name, type: 'A', class: 'IN' }],
+        answers: [{ name: q.name, type: 'A', class: 'IN', ttl: 86400, data: '192.0.2.66' }],
+      });
+      forger.send(forged, q.port, '127.0.0.1');
+    };
+    try {
+      const result = await upstreams([a.hostPort]).exchange(question('example.org'), PLAIN);
+      expect(result.ok && result.view.addresses).toEqual(['93.184.216.34']);
+    } finally {
+      a.onQuery = null;
+      await new Promise<void>((resolve) => forger.close(() => resolve()));
+    }
+  });
+
+  it('ignores a wrong-id frame over TCP too', async () => {
+    a.behave({ mode: 'wrong-id' });
+    const result = await upstreams([a.hostPort]).exchange(question('big.example.org'), PLAIN);
+    expect(result.ok && result.view.addresses).toHaveLength(120);
+    expect(result.ok && result.view.addresses).not.toContain('192.0.2.66');
+  });
+
+  it('uses a fresh id and source port for every attempt', async () => {
+    const servers = upstreams([a.hostPort]);
+    for (const name of ['example.org', 'www.example.org', 'cdn.example.org', 'nope.example.org']) {
+      await servers.exchange(question(name), PLAIN);
+    }
+    expect(new Set(a.queries.map((q) => q.id)).size).toBeGreaterThan(1);
+    expect(new Set(a.queries.map((q) => q.port)).size).toBeGreaterThan(1);
+  });
+
+  it('works with an IPv6 upstream', async () => {
+    const v6 = await startAuthority({ host: '::1', zone: ZONE });
+    try {
+      v6.behave({ mode: 'truncate-udp' });
+      const result = await upstreams([v6.hostPort]).exchange(question('example.org'), PLAIN);
+      expect(v6.hostPort.text).toMatch(/^\[::1\]:\d+$/);
+      expect(result.ok && result.upstream).toBe(v6.hostPort.text);
+      expect(result.ok && result.view.addresses).toEqual(['93.184.216.34']);
+      expect(v6.queries.map((q) => q.transport)).toEqual(['udp', 'tcp']);
+    } finally {
+      await v6.stop();
+    }
+  });
+
+  describe('coalescing', () => {
+    it('sends one upstream query for a burst of the same question', async () => {
+      a.behave({ mode: 'delay', delayMs: 20 });
+      const servers = upstreams([a.hostPort]);
+      const results = await Promise.all(Array.from({ length: 5 }, () => servers.exchange(question('example.org'), PLAIN)));
+      expect(a.queries).toHaveLength(1);
+      expect(new Set(results).size).toBe(1);
+      expect(servers.inflight).toBe(0);
+    });
+
+    it('keeps questions with different DO / CD bits apart', async () => {
+      const servers = upstreams([a.hostPort]);
+      await Promise.all([
+        servers.exchange(question('example.org'), PLAIN),
+        servers.exchange(question('example.org'), { dnssecOk: true, checkingDisabled: false }),
+        servers.exchange(question('example.org'), { dnssecOk: false, checkingDisabled: true }),
+        servers.exchange(question('example.org', QTYPE.AAAA), PLAIN),
+      ]);
+      expect(a.queries).toHaveLength(4);
+    });
+  });
+
+  it('leaves no socket or timer open once exchange resolves', async () => {
+    const servers = upstreams([a.hostPort, b.hostPort]);
+    const closed = await closedPort();
+    const withClosed = upstreams([closed, b.hostPort]);
+    // dgram emits 'close' once the fd is closed; libuv frees the handle a loop turn later, so compare settled counts.
+    await waitFor(() => a.openConnections === 0 && b.openConnections === 0, { what: 'authority connections to close' });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const before = netHandles();
+    a.behave({ mode: 'drop' });
+    await servers.exchange(question('example.org'), PLAIN);                 // timeout, then b
+    a.behave({ mode: 'wrong-id' });
+    await servers.exchange(question('www.example.org'), PLAIN);
+    a.behave({ mode: 'truncate-udp' });
+    await servers.exchange(question('cdn.example.org'), PLAIN);             // UDP, then TCP
+    await withClosed.exchange(question('nope.example.org'), PLAIN);         // ECONNREFUSED
+    // Other timers (vitest's own) may come and go: what we owe is no more handles than before.
+    const settled = (): boolean => {
+      const now = netHandles();
+      return now.udp <= before.udp && now.tcp <= before.tcp && now.timers <= before.timers;
+    };
+    await waitFor(() => settled() && a.openConnections === 0, { timeoutMs: 1000, what: 'handles back to where they were' });
+  });
+
+  it('rejects an empty server list or a bad timeout at construction', () => {
+    expect(() => upstreams([])).toThrow(UpstreamConfigError);
+    expect(() => upstreams([a.hostPort], undefined, 0)).toThrow(UpstreamConfigError);
+  });
+
+  it('survives an onAttempt hook that throws', async () => {
+    const result = await upstreams([a.hostPort], () => { throw new Error('metrics broke'); }).exchange(question('example.org'), PLAIN);
+    expect(result.ok).toBe(true);
+  });
+});
