@@ -9,9 +9,10 @@ for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
   ['172.16.0.0', 12], ['192.168.0.0', 16],
 ] as const) PRIVATE.addSubnet(net, prefix, 'ipv4');
+// IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) need no rule of their own:
+// BlockList checks them against the IPv4 rules above.
 for (const [net, prefix] of [
   ['::', 127],            // :: and ::1
-  ['::ffff:0:0', 96],     // IPv4-mapped: never a legitimate public answer
   ['fc00::', 7],          // unique local
   ['fe80::', 10],         // link-local
 ] as const) PRIVATE.addSubnet(net, prefix, 'ipv6');

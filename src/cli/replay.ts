@@ -1,0 +1,85 @@
+import { loadConfig } from '../config/load.js';
+import { NO_GRANTS, decide } from '../decide/policy.js';
+import { compileRoles } from '../decide/role.js';
+import { ClientTable } from '../identify/clients.js';
+import { qtypeNumber } from '../wire/qtypes.js';
+import { readDecisionLog, type LoggedQuery } from './decision-log.js';
+import { configPath, UsageError, type Io } from './io.js';
+
+/**
+ * Re-decides every logged query under a (changed) config and reports what
+ * would now go differently. Only the policy is replayed: grants, holds and
+ * quarantines were runtime state, and answer checks (denylist_cname,
+ * rebinding) need the upstream's answer, so those lines are counted apart.
+ */
+export const replay = {
+  name: 'replay',
+  summary: 're-decide a decision log under a config and print what would change',
+  usage: 'intentdns replay --log FILE [--config FILE] [--json]',
+  options: {
+    log: { type: 'string' },
+    config: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(values: { log?: string; config?: string; json?: boolean }, io: Io): Promise<number> {
+    if (!values.log) throw new UsageError('--log needs a decision log file');
+    const config = loadConfig(configPath(values.config, io));
+    const clients = new ClientTable(config.clients, compileRoles(config.roles));
+    const changes = new Map<string, { role: string; from: string; to: string; qname: string; qtype: string; count: number }>();
+    let total = 0;
+    let notReplayed = 0;
+
+    for await (const q of readDecisionLog(values.log)) {
+      total++;
+      const before = policyOutcome(q);
+      const qtype = qtypeNumber(q.qtype);
+      if (before === undefined || qtype === undefined) { notReplayed++; continue; }
+      const agent = clients.lookup(q.client);
+      const decision = agent
+        ? decide(agent, q.qname, qtype, NO_GRANTS, { has: () => false }, 'enforce', Date.now())
+        : { action: 'refuse', reason: 'unknown_client' };
+      // Without an approval service the hold stage sinkholes what the policy would hold.
+      const action = decision.action === 'hold' && !config.approval ? 'sinkhole' : decision.action;
+      const after = `${action}/${decision.reason}`;
+      if (after === before) continue;
+      const role = agent?.role.name ?? q.role ?? '-';
+      const key = `${role}\0${q.qname}\0${q.qtype}\0${before}\0${after}`;
+      const change = changes.get(key);
+      if (change) change.count++;
+      else changes.set(key, { role, from: before, to: after, qname: q.qname, qtype: q.qtype, count: 1 });
+    }
+
+    const summary = summarise([...changes.values()]);
+    if (values.json) {
+      for (const c of changes.values()) io.out(JSON.stringify(c));
+      io.out(JSON.stringify({ total, not_replayed: notReplayed, changed: summary.changed, by_role: summary.byRole }));
+      return 0;
+    }
+    for (const c of changes.values()) io.out(`${c.role}\t${c.qname} ${c.qtype}\t${c.from} -> ${c.to}\t(${c.count}×)`);
+    io.out(`${summary.changed} of ${total} queries would be decided differently (${notReplayed} not replayable: grants, holds, answer checks)`);
+    for (const [role, reasons] of Object.entries(summary.byRole)) {
+      io.out(`  ${role}: ${Object.entries(reasons).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    }
+    return 0;
+  },
+} as const;
+
+/** The logged outcome as action/reason of the policy alone, or undefined when the policy alone did not make it. */
+function policyOutcome(q: LoggedQuery): string | undefined {
+  if (q.reason === 'grant' || q.reason === 'denylist_cname' || q.reason === 'rebinding' || q.reason === 'quarantine' || q.reason === 'error') return undefined;
+  // Every hold outcome started as the policy's "hold, unlisted".
+  if (q.reason.startsWith('hold_') || q.reason === 'link_down') return 'hold/unlisted';
+  return `${q.action}/${q.reason}`;
+}
+
+function summarise(changes: ReadonlyArray<{ role: string; from: string; to: string; count: number }>) {
+  const byRole: Record<string, Record<string, number>> = {};
+  let changed = 0;
+  for (const c of changes) {
+    changed += c.count;
+    const reasons = (byRole[c.role] ??= {});
+    const key = `${c.from} -> ${c.to}`;
+    reasons[key] = (reasons[key] ?? 0) + c.count;
+  }
+  return { changed, byRole };
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+import { processIo } from './cli/io.js';
+import { run } from './cli/run.js';
+
+try {
+  process.exitCode = await run(process.argv.slice(2), processIo);
+} catch (err) {
+  process.stderr.write(`intentdns: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,92 @@
+import type { Logger } from 'pino';
+import { AnswerCache } from './act/forward/cache.js';
+import { CacheStage, UpstreamStage } from './act/forward/forward.js';
+import { Upstreams } from './act/forward/upstream.js';
+import { HoldStage } from './act/hold.js';
+import { CheckStage } from './answer/check.js';
+import type { Config } from './config/types.js';
+import { DecideStage } from './decide/decide.js';
+import { NO_GRANTS, type GrantLookup } from './decide/policy.js';
+import { compileRoles } from './decide/role.js';
+import { ClientTable } from './identify/clients.js';
+import { IdentifyStage } from './identify/identify.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { chain } from './pipeline/types.js';
+import { startListeners, type Listeners } from './receive/listeners.js';
+import { ObserveStage } from './telemetry/observe.js';
+
+/** State that outlives a config snapshot: a reload swaps the pipeline, never these. */
+export interface SharedState {
+  readonly cache: AnswerCache;
+  readonly grants: GrantLookup;
+  readonly quarantine: Set<string>;
+}
+
+/**
+ * The composition root: the chain's order is written down here, once, with
+ * the reason for each position. No stage knows what comes before it.
+ */
+export function buildPipeline(config: Config, shared: SharedState, log: Logger): Pipeline {
+  const roles = compileRoles(config.roles);
+  const upstreams = new Upstreams({ servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, log });
+  const handle = chain(
+    [
+      // First: times and logs everything below it and turns any fault into SERVFAIL.
+      new ObserveStage(log, config.log.queries),
+      // Strangers are refused before any policy runs, in every mode: never an open resolver.
+      new IdentifyStage(new ClientTable(config.clients, roles)),
+      // deny > grant > allow > unlisted; answers sinkhole and refuse itself.
+      new DecideStage(config, shared.grants, shared.quarantine),
+      // Only "hold" decisions stop here; everything else passes.
+      new HoldStage(config),
+      // Above the cache, so cached answers meet the current role's deny list, rebinding check and TTL caps.
+      new CheckStage(config),
+      // One cache for all roles: what a role may see is decided per query above, never stored.
+      new CacheStage(shared.cache),
+    ],
+    new UpstreamStage(upstreams).handle,
+  );
+  return new Pipeline(config, handle, log);
+}
+
+export class Server {
+  #pipeline: Pipeline;
+  #listeners: Listeners | null = null;
+  readonly #shared: SharedState;
+  readonly #log: Logger;
+
+  constructor(config: Config, log: Logger) {
+    this.#log = log;
+    this.#shared = {
+      cache: new AnswerCache({ maxEntries: config.cache.maxEntries }),
+      grants: NO_GRANTS,
+      quarantine: new Set(),
+    };
+    this.#pipeline = buildPipeline(config, this.#shared, log);
+  }
+
+  /** Binds UDP and TCP on every listen.dns address; all or none (a failed bind closes the others). */
+  async listen(): Promise<void> {
+    // The handler reads the current pipeline on every message, so a reload takes effect at once.
+    this.#listeners = await startListeners(this.config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), { log: this.#log });
+  }
+
+  get config(): Config {
+    return this.#pipeline.config;
+  }
+
+  /** Bound DNS addresses (the real port when the config asked for port 0). */
+  addresses(): ReturnType<Listeners['addresses']> {
+    return this.#listeners?.addresses() ?? [];
+  }
+
+  /** Swaps in a new, already validated config. Queries in flight finish on the old pipeline. */
+  reload(config: Config): void {
+    this.#pipeline = buildPipeline(config, this.#shared, this.#log);
+  }
+
+  async close(): Promise<void> {
+    await this.#listeners?.close();
+    this.#listeners = null;
+  }
+}

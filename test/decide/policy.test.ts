@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { decide, NO_GRANTS, type GrantLookup } from '../../src/decide/policy.js';
+import { compileRoles } from '../../src/decide/role.js';
+import type { Agent, GrantRef } from '../../src/pipeline/types.js';
+import { QTYPE } from '../../src/wire/qtypes.js';
+
+const CONFIG = `
+version: 1
+upstreams: { servers: ["127.0.0.1:5300"] }
+clients:
+  - { name: ci-runner-1, match: ["10.20.0.11/32"], role: coding }
+roles:
+  coding:
+    allow: [github.com, "*.github.com", "@npm"]
+    deny: [gist.github.com]
+    qtypes: [A, AAAA, CNAME, HTTPS, SVCB]
+    unlisted: hold
+  open:
+    unlisted: forward
+`;
+
+const config = parseConfig(CONFIG, 'policy.yaml');
+const roles = compileRoles(config.roles);
+const coding: Agent = { name: 'ci-runner-1', role: roles.get('coding')! };
+const open: Agent = { name: 'x', role: roles.get('open')! };
+const nobodyQuarantined = { has: () => false };
+
+const grant: GrantRef = { id: 'cmd_812', command: 'curl https://api.example.com/x', approvedBy: 'alice', expiresAt: Date.now() + 60_000 };
+const grantsFor = (agent: string, name: string): GrantLookup => ({
+  find: (a, n) => (a === agent && n === name ? grant : undefined),
+});
+
+describe('decide', () => {
+  it.each([
+    ['github.com', 'forward', 'allowlist', 'github.com'],
+    ['api.github.com', 'forward', 'allowlist', '*.github.com'],
+    ['registry.npmjs.org', 'forward', 'allowlist', '@npm:registry.npmjs.org'],
+    ['gist.github.com', 'sinkhole', 'denylist', 'gist.github.com'],
+    ['example.com', 'hold', 'unlisted', undefined],
+  ])('%s → %s (%s)', (name, action, reason, rule) => {
+    const d = decide(coding, name, QTYPE.A, NO_GRANTS, nobodyQuarantined, 'enforce', Date.now());
+    expect(d).toEqual({ action, reason, ...(rule !== undefined && { rule }) });
+  });
+
+  it('refuses a type the role does not list, before looking at the name', () => {
+    const d = decide(coding, 'github.com', QTYPE.TXT, NO_GRANTS, nobodyQuarantined, 'enforce', Date.now());
+    expect(d.action).toBe('refuse');
+    expect(d.reason).toBe('qtype');
+  });
+
+  it('lets a role without qtypes ask any type', () => {
+    expect(decide(open, 'example.com', QTYPE.TXT, NO_GRANTS, nobodyQuarantined, 'enforce', 0)).toEqual({ action: 'forward', reason: 'unlisted' });
+  });
+
+  it('forwards a granted name for that agent only, and deny still wins over the grant', () => {
+    const grants = grantsFor('ci-runner-1', 'api.example.com');
+    expect(decide(coding, 'api.example.com', QTYPE.A, grants, nobodyQuarantined, 'enforce', 0)).toEqual({ action: 'forward', reason: 'grant', grant });
+    const other: Agent = { name: 'ci-runner-2', role: coding.role };
+    expect(decide(other, 'api.example.com', QTYPE.A, grants, nobodyQuarantined, 'enforce', 0).reason).toBe('unlisted');
+    const deniedGrant = grantsFor('ci-runner-1', 'gist.github.com');
+    expect(decide(coding, 'gist.github.com', QTYPE.A, deniedGrant, nobodyQuarantined, 'enforce', 0).reason).toBe('denylist');
+  });
+
+  it('sinkholes everything of a quarantined agent, allowed and granted names included', () => {
+    const quarantined = { has: (a: string) => a === 'ci-runner-1' };
+    for (const name of ['github.com', 'api.example.com']) {
+      const d = decide(coding, name, QTYPE.A, grantsFor('ci-runner-1', 'api.example.com'), quarantined, 'enforce', 0);
+      expect(d).toEqual({ action: 'sinkhole', reason: 'quarantine' });
+    }
+  });
+
+  it('in audit mode keeps what enforce would do and marks it would_block', () => {
+    expect(decide(coding, 'gist.github.com', QTYPE.A, NO_GRANTS, nobodyQuarantined, 'audit', 0))
+      .toEqual({ action: 'sinkhole', reason: 'denylist', rule: 'gist.github.com', wouldBlock: true });
+    expect(decide(coding, 'github.com', QTYPE.A, NO_GRANTS, nobodyQuarantined, 'audit', 0).wouldBlock).toBeUndefined();
+  });
+});
