@@ -1,0 +1,189 @@
+/**
+ * One UDP socket on one address: each datagram goes to the handler, and
+ * whatever it returns goes back to the datagram's source. Work in flight is
+ * bounded globally and per source IP; beyond either bound a datagram is
+ * dropped (and counted), because UDP has no backpressure to apply and a
+ * stub resolver simply retries.
+ */
+import dgram from 'node:dgram';
+import type { Logger } from 'pino';
+import { KeyedLimiter } from './limits.js';
+import { invokeHandler, type MessageHandler, type Peer, type ReceiveHooks } from './types.js';
+
+export interface UdpLimits {
+  /** Queries in flight across every UDP socket that shares the limiter. */
+  readonly maxInFlight: number;
+  /** Queries in flight from one source IP. */
+  readonly maxInFlightPerClient: number;
+  /** SO_RCVBUF: room for bursts while the event loop is busy (the kernel may clamp it to rmem_max). */
+  readonly recvBufferSize: number;
+}
+
+export const UDP_DEFAULTS: UdpLimits = Object.freeze({
+  maxInFlight: 10_000,
+  maxInFlightPerClient: 100,
+  recvBufferSize: 4 * 1024 * 1024,
+});
+
+export interface UdpListenerOptions extends ReceiveHooks {
+  readonly log: Logger;
+  readonly limits?: Partial<UdpLimits>;
+  /** Share one limiter between sockets so the bounds hold across all listen addresses. */
+  readonly limiter?: KeyedLimiter;
+}
+
+export interface UdpListener {
+  readonly host: string;
+  readonly family: 4 | 6;
+  /** The port actually bound (differs from the requested one when that was 0). */
+  readonly port: number;
+  /**
+   * Ignores new datagrams, waits up to `graceMs` for replies still being
+   * computed to be sent, then closes the socket. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Binds the socket; rejects with the bind error (EADDRINUSE, EACCES, …), leaving nothing open. */
+export function listenUdp(
+  host: string,
+  port: number,
+  family: 4 | 6,
+  handler: MessageHandler,
+  opts: UdpListenerOptions,
+): Promise<UdpListener> {
+  const limits = { ...UDP_DEFAULTS, ...opts.limits };
+  const socket = dgram.createSocket({
+    type: family === 6 ? 'udp6' : 'udp4',
+    // So "[::]" and "0.0.0.0" can both be bound on the same port.
+    ipv6Only: family === 6,
+  });
+  return new Promise((resolve, reject) => {
+    const onBindError = (err: Error): void => {
+      // Reject only once the handle is gone, so a failed bind leaves nothing open.
+      try {
+        socket.close(() => reject(err));
+      } catch {
+        reject(err);
+      }
+    };
+    socket.once('error', onBindError);
+    socket.bind({ address: host, port, exclusive: true }, () => {
+      socket.off('error', onBindError);
+      resolve(new UdpSocketListener(socket, host, family, handler, opts, limits));
+    });
+  });
+}
+
+class UdpSocketListener implements UdpListener {
+  readonly host: string;
+  readonly family: 4 | 6;
+  readonly port: number;
+  readonly #socket: dgram.Socket;
+  readonly #handler: MessageHandler;
+  readonly #hooks: ReceiveHooks;
+  readonly #log: Logger;
+  readonly #limiter: KeyedLimiter;
+  #inFlight = 0;
+  #closing: Promise<void> | null = null;
+  #socketClosed = false;
+  /** Called when #inFlight reaches 0 while closing. */
+  #onIdle: (() => void) | null = null;
+
+  constructor(
+    socket: dgram.Socket,
+    host: string,
+    family: 4 | 6,
+    handler: MessageHandler,
+    opts: UdpListenerOptions,
+    limits: UdpLimits,
+  ) {
+    this.#socket = socket;
+    this.host = host;
+    this.family = family;
+    this.port = socket.address().port;
+    this.#handler = handler;
+    this.#hooks = opts;
+    this.#log = opts.log.child({ transport: 'udp', listen: `${family === 6 ? `[${host}]` : host}:${this.port}` });
+    this.#limiter = opts.limiter ?? new KeyedLimiter(limits.maxInFlight, limits.maxInFlightPerClient);
+
+    try {
+      socket.setRecvBufferSize(limits.recvBufferSize);
+    } catch (err) {
+      // Only a tuning knob: serve with the system default rather than fail.
+      this.#log.debug({ err }, 'could not set the UDP receive buffer size');
+    }
+    socket.on('message', (msg, rinfo) => this.#receive(msg, rinfo.address, rinfo.port));
+    // After bind, errors are about single datagrams, never fatal: log and go on.
+    socket.on('error', (err) => this.#log.warn({ err }, 'UDP socket error'));
+    socket.once('close', () => {
+      this.#socketClosed = true;
+    });
+  }
+
+  #receive(message: Buffer, address: string, port: number): void {
+    if (this.#closing !== null) return;
+    const refused = this.#limiter.tryAcquire(address);
+    if (refused !== null) {
+      this.#hooks.onDrop?.(refused, 'udp');
+      return;
+    }
+    this.#inFlight++;
+    const peer: Peer = { address, port, family: this.family, transport: 'udp' };
+    invokeHandler(this.#handler, message, peer)
+      .then(
+        (reply) => (reply !== null ? this.#send(reply, peer) : undefined),
+        (err: unknown) => {
+          this.#log.error({ err, client: address }, 'message handler failed; no reply sent');
+          this.#hooks.onDrop?.('handler_error', 'udp');
+        },
+      )
+      .finally(() => {
+        this.#limiter.release(address);
+        this.#inFlight--;
+        if (this.#inFlight === 0) this.#onIdle?.();
+      });
+  }
+
+  /**
+   * Resolves once the datagram has left (or failed): send() resolves the
+   * address asynchronously, so a query counts as in flight until then, and
+   * close() does not pull the socket away from a reply it promised to wait for.
+   */
+  #send(reply: Buffer, peer: Peer): Promise<void> {
+    if (this.#socketClosed) return Promise.resolve();
+    return new Promise((resolve) => {
+      try {
+        this.#socket.send(reply, peer.port, peer.address, (err) => {
+          // The client may be gone or unreachable (ICMP): its business, not ours.
+          if (err) this.#log.debug({ err, client: peer.address }, 'UDP send failed');
+          resolve();
+        });
+      } catch (err) {
+        // send() throws synchronously on a socket that is closing.
+        this.#log.debug({ err, client: peer.address }, 'UDP send failed');
+        resolve();
+      }
+    });
+  }
+
+  close(graceMs = 0): Promise<void> {
+    this.#closing ??= this.#close(graceMs);
+    return this.#closing;
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    if (this.#inFlight > 0 && graceMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.#onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#onIdle = null;
+    }
+    if (this.#socketClosed) return;
+    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+  }
+}
