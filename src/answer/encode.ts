@@ -22,7 +22,7 @@ export function encodeRejection(rejection: Rejection): Buffer | null {
   if (rejection.rcode === null) return null;
   const to: ReplyTo = {
     id: rejection.id, recursionDesired: false, checkingDisabled: false,
-    question: rejection.rawQuestion, edns: rejection.edns,
+    question: rejection.rawQuestion, edns: rejection.edns, opcode: rejection.opcode ?? 0,
   };
   // BADVERS is an extended rcode: 16 = 1 in the OPT record's upper bits, 0 in the header (RFC 6891 §6.1.3).
   if (rejection.badVersion) return buildReply(to, { rcode: RCODE.NOERROR, extendedRcode: 1 });

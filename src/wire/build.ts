@@ -22,6 +22,8 @@ export interface ReplyTo {
   /** Question section to echo; null when the query was too broken to have one. */
   readonly question: Buffer | null;
   readonly edns: Edns | null;
+  /** Opcode to echo; QUERY (0) when absent. */
+  readonly opcode?: number;
 }
 
 export interface ExtendedError {
@@ -67,7 +69,7 @@ function header(to: ReplyTo, rcode: number, qd: number, an: number, ns: number, 
   const out = Buffer.allocUnsafe(HEADER_SIZE);
   out.writeUInt16BE(to.id, 0);
   out.writeUInt16BE(
-    FLAG.QR | FLAG.RA | (to.recursionDesired ? FLAG.RD : 0) | (to.checkingDisabled ? FLAG.CD : 0) | (rcode & 0xf),
+    FLAG.QR | (((to.opcode ?? 0) & 0xf) << 11) | FLAG.RA | (to.recursionDesired ? FLAG.RD : 0) | (to.checkingDisabled ? FLAG.CD : 0) | (rcode & 0xf),
     2,
   );
   out.writeUInt16BE(qd, 4);

@@ -49,6 +49,8 @@ export interface Rejection {
   readonly rawQuestion: Buffer | null;
   readonly edns: Edns | null;
   readonly badVersion?: boolean;
+  /** The opcode we do not implement, echoed in the NOTIMP reply (RFC 1035 §4.1.1: copied into the response). */
+  readonly opcode?: number;
 }
 
 export type DecodeResult = { ok: true; query: DecodedQuery } | { ok: false; rejection: Rejection };
@@ -64,7 +66,9 @@ export function decodeQuery(buf: Buffer): DecodeResult {
   const flags = buf.readUInt16BE(2);
   if (flags & FLAG.QR) return reject('response', 'QR bit set', null, id);
   const opcode = (flags >> 11) & 0xf;
-  if (opcode !== OPCODE_QUERY) return reject('opcode', `opcode ${opcode}`, RCODE.NOTIMP, id);
+  if (opcode !== OPCODE_QUERY) {
+    return { ok: false, rejection: { reason: 'opcode', detail: `opcode ${opcode}`, rcode: RCODE.NOTIMP, id, rawQuestion: null, edns: null, opcode } };
+  }
   const qdcount = buf.readUInt16BE(4);
   const ancount = buf.readUInt16BE(6);
   const nscount = buf.readUInt16BE(8);
