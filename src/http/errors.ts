@@ -1,0 +1,40 @@
+import { IntentdnsError } from '../pipeline/errors.js';
+
+/**
+ * `listen.http` could not be bound. `address` is the configured text
+ * ("127.0.0.1:9153"), `systemCode` the errno name when the OS gave one
+ * (EADDRINUSE, EACCES, EADDRNOTAVAIL), `cause` the original error.
+ */
+export class HttpListenError extends IntentdnsError {
+  static readonly CODE = 'IDNS_ERR_HTTP_LISTEN';
+  readonly address: string;
+  readonly systemCode: string | null;
+
+  constructor(address: string, cause: unknown) {
+    const systemCode = errnoCode(cause);
+    const why = systemCode ?? (cause instanceof Error ? cause.message : String(cause));
+    super(HttpListenError.CODE, `cannot listen on ${address} (http): ${why}`, { cause });
+    this.address = address;
+    this.systemCode = systemCode;
+  }
+}
+
+/**
+ * A bearer token file (admin.token_file, approval.token_file) is unusable:
+ * unreadable, empty, or holding characters no HTTP header may carry. The
+ * message names the file and the problem, never the file's content.
+ */
+export class TokenFileError extends IntentdnsError {
+  static readonly CODE = 'IDNS_ERR_TOKEN_FILE';
+  readonly file: string;
+
+  constructor(file: string, problem: string, options?: { cause?: unknown }) {
+    super(TokenFileError.CODE, `token file ${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
+
+function errnoCode(err: unknown): string | null {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return null;
+}

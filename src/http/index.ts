@@ -1,0 +1,5 @@
+/** The only import path for other folders. */
+export { startHttp, HTTP_DEFAULTS, type HttpServer, type HttpOptions, type HttpLimits } from './server.js';
+export { type Lister, type QuarantineStore, MAX_AGENT_NAME } from './admin.js';
+export { HttpListenError, TokenFileError } from './errors.js';
+export { readTokenFile } from './token.js';

@@ -1,0 +1,235 @@
+/**
+ * The HTTP server on `listen.http`: probes and metrics for the platform, the
+ * `/v1` admin API for operators. node:http and a route table, no framework:
+ * a handful of routes does not need one, and every limit is in sight here.
+ *
+ * The wire is handled in this file only: request bodies are capped and
+ * drained (no route reads one), `/v1/*` is authenticated before routing, and
+ * every reply gets the same headers. Handlers in probes.ts and admin.ts
+ * return values.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { HostPort } from '../config/types.js';
+import { formatHostPort } from '../receive/index.js';
+import { adminRoutes, type Lister, type QuarantineStore } from './admin.js';
+import { AdminAuth } from './auth.js';
+import { HttpListenError } from './errors.js';
+import { probeRoutes } from './probes.js';
+import { jsonError, matchRoute, type Method, type Reply, type Route } from './routes.js';
+
+export interface HttpLimits {
+  /** Whole header block must arrive within this (slowloris). */
+  readonly headersTimeoutMs: number;
+  /** Whole request, body included, must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this (Prometheus reuses its connection between scrapes). */
+  readonly keepAliveTimeoutMs: number;
+  /** How often node checks the two timeouts above; they can fire this much late. */
+  readonly timeoutCheckIntervalMs: number;
+  readonly maxHeadersCount: number;
+  readonly maxHeaderBytes: number;
+  /** No route reads a body; a small one is drained, a bigger one gets 413 and a closed connection. */
+  readonly maxBodyBytes: number;
+  /** Open connections at once; more are dropped on accept. An admin port needs few. */
+  readonly maxConnections: number;
+  /** close() waits this long for requests in flight, then cuts the rest. */
+  readonly closeGraceMs: number;
+}
+
+export const HTTP_DEFAULTS: HttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 5_000,
+  timeoutCheckIntervalMs: 1_000,
+  maxHeadersCount: 50,
+  maxHeaderBytes: 8 * 1024,
+  maxBodyBytes: 4 * 1024,
+  maxConnections: 256,
+  closeGraceMs: 2_000,
+};
+
+export interface HttpOptions {
+  readonly address: HostPort;
+  readonly log: Logger;
+  /** Readiness: listeners bound and config loaded, and not shutting down. */
+  readonly ready: () => boolean;
+  /** Guards `/v1/*` when set (read from admin.token_file by the caller). */
+  readonly adminToken: string | null;
+  /** Served on /metrics; without one, /metrics is 404. */
+  readonly registry?: Registry | undefined;
+  readonly grants: Lister;
+  readonly holds: Lister;
+  readonly quarantine: QuarantineStore;
+  readonly now?: (() => number) | undefined;
+  readonly limits?: Partial<HttpLimits> | undefined;
+}
+
+export interface HttpServer {
+  /** The bound address, with the real port when the config asked for port 0. */
+  address(): HostPort;
+  /** Stops accepting, gives requests in flight closeGraceMs, then closes every connection. Idempotent. */
+  close(): Promise<void>;
+  /** Swaps the admin token (config reload); null opens /v1 to anyone who can reach the port. */
+  setAdminToken(token: string | null): void;
+}
+
+export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
+  const limits: HttpLimits = { ...HTTP_DEFAULTS, ...opts.limits };
+  const { log } = opts;
+  const auth = new AdminAuth(opts.adminToken);
+  const routes: Route[] = [
+    ...probeRoutes({ ready: opts.ready, registry: opts.registry }),
+    ...adminRoutes({ grants: opts.grants, holds: opts.holds, quarantine: opts.quarantine, log, now: opts.now ?? Date.now }),
+  ];
+
+  const server = createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+  });
+  server.maxHeadersCount = limits.maxHeadersCount;
+  server.maxConnections = limits.maxConnections;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    serve(req, res).catch((err: unknown) => {
+      // Only a failure to write the reply lands here (the peer is gone); nothing left to answer.
+      log.debug({ err }, 'http reply failed');
+      res.destroy();
+    });
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? '';
+    const path = pathOf(req.url ?? '');
+    const client = peer(req);
+    res.once('finish', () => log.debug({ client, method, path: clip(path), status: res.statusCode }, 'http request'));
+
+    if (!(await drain(req, limits.maxBodyBytes))) {
+      // Too big or cut off: do not keep reading it, and do not reuse the connection.
+      return send(res, jsonError(413, `request body over ${limits.maxBodyBytes} bytes`), true);
+    }
+    if (path === '/v1' || path.startsWith('/v1/')) {
+      // Before routing, so that without a token even a 404 reveals nothing about /v1.
+      const result = auth.check(req.headers.authorization);
+      if (result !== 'ok') {
+        // Never the header itself: it carries the (wrong, or almost right) token.
+        if (result === 'invalid') log.warn({ client, method, path: clip(path) }, 'admin request with a wrong token');
+        const challenge = result === 'invalid' ? 'Bearer realm="intentdns", error="invalid_token"' : 'Bearer realm="intentdns"';
+        return send(res, jsonError(401, 'unauthorized', { 'www-authenticate': challenge }));
+      }
+    }
+    const match = matchRoute(routes, method, path);
+    if (match.kind === 'none') return send(res, jsonError(404, 'not found'));
+    if (match.kind === 'method') {
+      return send(res, jsonError(405, 'method not allowed', { allow: match.allow.join(', ') }));
+    }
+    let reply: Reply;
+    try {
+      reply = await match.handler({ method: (method === 'HEAD' ? 'GET' : method) as Method, path, params: match.params, client });
+    } catch (err) {
+      log.error({ err, method, path: clip(path) }, 'http handler failed');
+      reply = jsonError(500, 'internal error');
+    }
+    send(res, reply);
+  }
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: opts.address.host, port: opts.address.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    throw new HttpListenError(opts.address.text, err);
+  }
+  // After listen, errors are per connection (node answers 400/408/431 itself); log anything else.
+  server.on('error', (err) => log.error({ err }, 'http server error'));
+
+  const { port } = server.address() as AddressInfo;
+  const bound: HostPort = { ...opts.address, port, text: formatHostPort(opts.address.host, port, opts.address.family) };
+  log.debug({ address: bound.text, admin_auth: auth.enabled }, 'http listener bound');
+
+  let closing: Promise<void> | null = null;
+  return {
+    address: () => bound,
+    setAdminToken: (token) => auth.set(token),
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        const cut = setTimeout(() => server.closeAllConnections(), limits.closeGraceMs);
+        cut.unref();
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        // Keep-alive connections with nothing in flight would otherwise hold close() open.
+        server.closeIdleConnections();
+      })),
+  };
+}
+
+function send(res: ServerResponse, reply: Reply, closeConnection = false): void {
+  const body = Buffer.from(reply.body, 'utf8');
+  res.writeHead(reply.status, {
+    'content-type': reply.contentType,
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...(closeConnection && { connection: 'close' }),
+    ...reply.headers,
+  });
+  res.end(body); // node drops the body itself for HEAD
+}
+
+/**
+ * Reads the request body to its end and throws it away, so the connection
+ * can carry the next request. False when the body is (or claims to be)
+ * bigger than `max`, or the request was cut off.
+ */
+function drain(req: IncomingMessage, max: number): Promise<boolean> {
+  if (Number(req.headers['content-length'] ?? 0) > max) return Promise.resolve(false);
+  if (req.complete) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (ok: boolean): void => {
+      req.off('data', onData).off('end', onEnd).off('close', onClose);
+      if (!ok) req.pause();
+      resolve(ok);
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > max) done(false);
+    };
+    const onEnd = (): void => done(true);
+    const onClose = (): void => done(req.complete);
+    req.on('data', onData).on('end', onEnd).on('close', onClose);
+  });
+}
+
+/** The path of a request target: origin-form ("/v1/x?y") or absolute-form ("http://h/v1/x"), no query. */
+function pathOf(target: string): string {
+  if (!target.startsWith('/')) {
+    try {
+      return new URL(target).pathname;
+    } catch {
+      return target;
+    }
+  }
+  const end = target.search(/[?#]/);
+  return end === -1 ? target : target.slice(0, end);
+}
+
+function peer(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** Paths go into log lines; a 8 KB URL should not. */
+function clip(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+}

@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { TokenFileError } from './errors.js';
+
+/**
+ * Reads a bearer token file: the whole file, surrounding white space trimmed
+ * (the spec's rule, so `echo secret > file` works). Shared by the admin API
+ * (admin.token_file) and the approval link (approval.token_file).
+ *
+ * Throws TokenFileError naming the file when it cannot be read, is empty, or
+ * holds control characters inside the token (a second line, a stray tab):
+ * such a token cannot travel in an Authorization header, and failing here, at
+ * startup or reload, beats a 401 loop later. The token itself never appears
+ * in the error.
+ */
+export function readTokenFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'read failed';
+    throw new TokenFileError(file, `cannot read it (${code})`, { cause: err });
+  }
+  const token = text.trim();
+  if (token === '') throw new TokenFileError(file, 'is empty');
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(token)) throw new TokenFileError(file, 'the token contains control characters or line breaks');
+  return token;
+}

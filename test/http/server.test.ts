@@ -1,0 +1,401 @@
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
+
+import { pino } from 'pino';
+import { Counter, Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import type { HostPort } from '../../src/config/types.js';
+import { HttpListenError, startHttp, type HttpOptions, type HttpServer } from '../../src/http/index.js';
+import { delay, waitFor } from '../helpers/wait-for.js';
+
+const TOKEN = 'admin-t0ken-5c1d2e';
+const LOOPBACK: HostPort = { host: '127.0.0.1', port: 0, family: 4, text: '127.0.0.1:0' };
+const NOW = Date.UTC(2026, 10, 24, 10, 0);
+
+interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+interface Harness {
+  server: HttpServer;
+  port: number;
+  logs: LogLine[];
+  raw: string[];
+  quarantine: Set<string>;
+  readiness: { ready: boolean };
+  listCalls: number[];
+}
+
+const running: HttpServer[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+async function start(opts: Partial<HttpOptions> = {}): Promise<Harness> {
+  const raw: string[] = [];
+  const logs: LogLine[] = [];
+  const log = pino({ level: 'debug' }, {
+    write: (line: string) => {
+      raw.push(line);
+      logs.push(JSON.parse(line) as LogLine);
+    },
+  });
+  const quarantine = new Set<string>();
+  const readiness = { ready: false };
+  const listCalls: number[] = [];
+  const server = await startHttp({
+    address: LOOPBACK,
+    log,
+    ready: () => readiness.ready,
+    adminToken: TOKEN,
+    grants: { list: (now) => (listCalls.push(now), [{ id: 'cmd_812', agent: 'ci-runner-1', names: ['api.example.com'] }]) },
+    holds: { list: (now) => (listCalls.push(now), [{ hold_id: 'h_4b1f0c', qname: 'uploads.untrusted.example' }]) },
+    quarantine,
+    now: () => NOW,
+    ...opts,
+  });
+  running.push(server);
+  return { server, port: server.address().port, logs, raw, quarantine, readiness, listCalls };
+}
+
+interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One request on its own connection, the path sent exactly as written (fetch would normalise it). */
+function call(port: number, method: string, path: string, headers: OutgoingHttpHeaders = {}, body?: string): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const admin = bearer(TOKEN);
+
+describe('http: probes', () => {
+  it('/healthz is 200 while the process runs, ready or not', async () => {
+    const h = await start();
+    const res = await call(h.port, 'GET', '/healthz');
+    expect(res).toMatchObject({ status: 200, body: 'ok\n' });
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('/readyz follows the ready() callback both ways', async () => {
+    const h = await start();
+    expect((await call(h.port, 'GET', '/readyz')).status).toBe(503);
+    h.readiness.ready = true;
+    expect(await call(h.port, 'GET', '/readyz')).toMatchObject({ status: 200, body: 'ready\n' });
+    h.readiness.ready = false; // shutting down
+    expect((await call(h.port, 'GET', '/readyz')).status).toBe(503);
+  });
+
+  it('/metrics serves the registry in Prometheus text format', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'intentdns_test_total', help: 'A test counter.', registers: [registry] }).inc(3);
+    const h = await start({ registry });
+    const res = await call(h.port, 'GET', '/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe(registry.contentType);
+    expect(res.body).toContain('# HELP intentdns_test_total A test counter.');
+    expect(res.body).toContain('intentdns_test_total 3');
+  });
+
+  it('/metrics is 404 without a registry', async () => {
+    const h = await start();
+    const res = await call(h.port, 'GET', '/metrics');
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body)).toEqual({ error: 'metrics are not enabled' });
+  });
+
+  it('probes need no token even when the admin API has one', async () => {
+    const h = await start({ registry: new Registry() });
+    h.readiness.ready = true;
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await call(h.port, 'GET', path)).status).toBe(200);
+  });
+
+  it('HEAD is served wherever GET is, without a body', async () => {
+    const h = await start();
+    const res = await call(h.port, 'HEAD', '/healthz');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toBe('3');
+    expect(res.body).toBe('');
+  });
+});
+
+describe('http: admin authentication', () => {
+  it('no Authorization header: 401 with a Bearer challenge and a JSON error', async () => {
+    const h = await start();
+    const res = await call(h.port, 'GET', '/v1/grants');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="intentdns"');
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(res.body)).toEqual({ error: 'unauthorized' });
+    expect(h.listCalls).toEqual([]);
+  });
+
+  it('a wrong token of the same length: 401 invalid_token', async () => {
+    const h = await start();
+    const wrong = TOKEN.slice(0, -1) + (TOKEN.endsWith('e') ? 'f' : 'e');
+    expect(wrong).toHaveLength(TOKEN.length);
+    const res = await call(h.port, 'GET', '/v1/grants', bearer(wrong));
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="intentdns", error="invalid_token"');
+  });
+
+  it('tokens of other lengths are refused the same way (no length shortcut)', async () => {
+    const h = await start();
+    for (const wrong of ['x', `${TOKEN}x`, TOKEN.repeat(20)]) {
+      expect((await call(h.port, 'GET', '/v1/grants', bearer(wrong))).status).toBe(401);
+    }
+  });
+
+  it('other schemes and malformed headers are refused', async () => {
+    const h = await start();
+    for (const authorization of [`Basic ${TOKEN}`, TOKEN, 'Bearer', `Bearer ${TOKEN} extra`]) {
+      expect((await call(h.port, 'GET', '/v1/grants', { authorization })).status).toBe(401);
+    }
+  });
+
+  it('the right token is accepted, with the scheme in any case', async () => {
+    const h = await start();
+    expect((await call(h.port, 'GET', '/v1/grants', admin)).status).toBe(200);
+    expect((await call(h.port, 'GET', '/v1/grants', { authorization: `bearer ${TOKEN}` })).status).toBe(200);
+  });
+
+  it('unknown /v1 paths are 401 without the token and 404 with it', async () => {
+    const h = await start();
+    expect((await call(h.port, 'GET', '/v1/nothing-here')).status).toBe(401);
+    expect((await call(h.port, 'GET', '/v1/nothing-here', admin)).status).toBe(404);
+  });
+
+  it('no configured token leaves /v1 open', async () => {
+    const h = await start({ adminToken: null });
+    expect((await call(h.port, 'GET', '/v1/holds')).status).toBe(200);
+  });
+
+  it('setAdminToken swaps the token on a running server', async () => {
+    const h = await start();
+    h.server.setAdminToken('rotated-token');
+    expect((await call(h.port, 'GET', '/v1/holds', admin)).status).toBe(401);
+    expect((await call(h.port, 'GET', '/v1/holds', bearer('rotated-token'))).status).toBe(200);
+    h.server.setAdminToken(null);
+    expect((await call(h.port, 'GET', '/v1/holds')).status).toBe(200);
+  });
+
+  it('refuses an empty token rather than treating it as "none"', async () => {
+    await expect(start({ adminToken: '' })).rejects.toMatchObject({ code: 'IDNS_ERR_HTTP_TOKEN' });
+    const h = await start();
+    expect(() => h.server.setAdminToken('')).toThrow(/must not be empty/);
+  });
+
+  it('no token, right or wrong, ever reaches the log', async () => {
+    const h = await start();
+    await call(h.port, 'GET', '/v1/grants', bearer('almost-the-t0ken'));
+    await call(h.port, 'POST', '/v1/agents/ci-runner-1/quarantine', admin);
+    await call(h.port, 'GET', '/v1/holds', admin);
+    expect(h.logs.some((l) => l.msg === 'admin request with a wrong token')).toBe(true);
+    const all = h.raw.join('');
+    expect(all).not.toContain(TOKEN);
+    expect(all).not.toContain('almost-the-t0ken');
+  });
+});
+
+describe('http: grants and holds', () => {
+  it('GET /v1/grants lists the store at the current time', async () => {
+    const h = await start();
+    const res = await call(h.port, 'GET', '/v1/grants', admin);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(res.body)).toEqual({ grants: [{ id: 'cmd_812', agent: 'ci-runner-1', names: ['api.example.com'] }] });
+    expect(h.listCalls).toEqual([NOW]);
+  });
+
+  it('GET /v1/holds lists the pending holds', async () => {
+    const h = await start();
+    const res = await call(h.port, 'GET', '/v1/holds?verbose=1', admin);
+    expect(JSON.parse(res.body)).toEqual({ holds: [{ hold_id: 'h_4b1f0c', qname: 'uploads.untrusted.example' }] });
+  });
+
+  it('a store that throws gives 500 and a log line, and the server keeps serving', async () => {
+    const h = await start({ grants: { list: () => { throw new Error('boom'); } } });
+    const res = await call(h.port, 'GET', '/v1/grants', admin);
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body)).toEqual({ error: 'internal error' });
+    expect(h.logs.find((l) => l.msg === 'http handler failed')).toMatchObject({ level: 50, path: '/v1/grants' });
+    expect((await call(h.port, 'GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('http: quarantine', () => {
+  const audits = (h: Harness) => h.logs.filter((l) => l.audit === 'quarantine');
+
+  it('POST, GET and DELETE round trip through the shared set, with an audit line per change', async () => {
+    const h = await start();
+    const on = await call(h.port, 'POST', '/v1/agents/ci-runner-1/quarantine', admin);
+    expect(on.status).toBe(200);
+    expect(JSON.parse(on.body)).toEqual({ agent: 'ci-runner-1', quarantined: true });
+    expect(h.quarantine.has('ci-runner-1')).toBe(true);
+    expect(audits(h)).toEqual([
+      expect.objectContaining({ level: 40, msg: 'agent quarantined', agent: 'ci-runner-1', quarantined: true, by: '127.0.0.1' }),
+    ]);
+
+    h.quarantine.add('analytics-10.20.1.7'); // added by someone else: the list shows the set as it is
+    const list = await call(h.port, 'GET', '/v1/quarantine', admin);
+    expect(JSON.parse(list.body)).toEqual({ agents: ['analytics-10.20.1.7', 'ci-runner-1'] });
+    expect(JSON.parse((await call(h.port, 'GET', '/v1/agents/ci-runner-1/quarantine', admin)).body)).toEqual({
+      agent: 'ci-runner-1',
+      quarantined: true,
+    });
+
+    const off = await call(h.port, 'DELETE', '/v1/agents/ci-runner-1/quarantine', admin);
+    expect(JSON.parse(off.body)).toEqual({ agent: 'ci-runner-1', quarantined: false });
+    expect(h.quarantine.has('ci-runner-1')).toBe(false);
+    expect(audits(h)[1]).toMatchObject({ msg: 'agent quarantine lifted', agent: 'ci-runner-1', quarantined: false, by: '127.0.0.1' });
+  });
+
+  it('repeating a POST or DELETE answers the same and logs nothing new', async () => {
+    const h = await start();
+    await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin);
+    expect(JSON.parse((await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', quarantined: true });
+    await call(h.port, 'DELETE', '/v1/agents/a1/quarantine', admin);
+    expect(JSON.parse((await call(h.port, 'DELETE', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', quarantined: false });
+    expect(audits(h).map((l) => l.quarantined)).toEqual([true, false]);
+  });
+
+  it('agent names are percent-decoded', async () => {
+    const h = await start();
+    const res = await call(h.port, 'POST', `/v1/agents/${encodeURIComponent('analytics-fd00:20:1::7')}/quarantine`, admin);
+    expect(JSON.parse(res.body)).toEqual({ agent: 'analytics-fd00:20:1::7', quarantined: true });
+    expect(h.quarantine.has('analytics-fd00:20:1::7')).toBe(true);
+  });
+
+  it.each([
+    ['empty', '', 'agent name is empty'],
+    ['control character', 'ci%0Arunner', 'agent name contains control characters'],
+    ['NUL', 'ci%00', 'agent name contains control characters'],
+    ['bad percent-encoding', 'ci%E0%A4', 'agent name is not valid percent-encoding'],
+    ['too long', 'a'.repeat(254), 'agent name is longer than 253 characters'],
+  ])('rejects an agent name that is %s with 400 and changes nothing', async (_what, segment, error) => {
+    const h = await start();
+    const res = await call(h.port, 'POST', `/v1/agents/${segment}/quarantine`, admin);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toEqual({ error });
+    expect(h.quarantine.size).toBe(0);
+    expect(audits(h)).toEqual([]);
+  });
+
+  it('accepts a name of exactly 253 characters', async () => {
+    const h = await start();
+    expect((await call(h.port, 'POST', `/v1/agents/${'a'.repeat(253)}/quarantine`, admin)).status).toBe(200);
+  });
+
+  it('needs the token like the rest of /v1', async () => {
+    const h = await start();
+    expect((await call(h.port, 'POST', '/v1/agents/ci-runner-1/quarantine')).status).toBe(401);
+    expect(h.quarantine.size).toBe(0);
+  });
+});
+
+describe('http: routing and the wire', () => {
+  it('unknown paths are 404 with a JSON error', async () => {
+    const h = await start();
+    const res = await call(h.port, 'GET', '/nope');
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body)).toEqual({ error: 'not found' });
+  });
+
+  it('a known path with the wrong method is 405 with Allow', async () => {
+    const h = await start();
+    const post = await call(h.port, 'POST', '/healthz');
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+    expect(JSON.parse(post.body)).toEqual({ error: 'method not allowed' });
+    const put = await call(h.port, 'PUT', '/v1/agents/x/quarantine', admin);
+    expect(put.status).toBe(405);
+    expect(put.headers.allow).toBe('GET, HEAD, POST, DELETE');
+  });
+
+  it('a small request body is drained and ignored', async () => {
+    const h = await start();
+    const res = await call(h.port, 'POST', '/v1/agents/a1/quarantine', { ...admin, 'content-type': 'application/json' }, '{"reason":"x"}');
+    expect(res.status).toBe(200);
+  });
+
+  it('a body over the cap gets 413 and a closed connection', async () => {
+    const h = await start({ limits: { maxBodyBytes: 64 } });
+    const res = await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin, 'x'.repeat(1000));
+    expect(res.status).toBe(413);
+    expect(res.headers.connection).toBe('close');
+    expect(h.quarantine.size).toBe(0);
+  });
+
+  it('a client that never finishes its headers is cut off (slowloris)', async () => {
+    const h = await start({ limits: { headersTimeoutMs: 150, requestTimeoutMs: 300, timeoutCheckIntervalMs: 50 } });
+    const socket = connect(h.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // and never the blank line
+    const started = Date.now();
+    await closed;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(received).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('a second server on a taken port fails with HttpListenError', async () => {
+    const h = await start();
+    const taken: HostPort = { host: '127.0.0.1', port: h.port, family: 4, text: `127.0.0.1:${h.port}` };
+    const err = await start({ address: taken }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpListenError);
+    expect(err).toMatchObject({ code: 'IDNS_ERR_HTTP_LISTEN', address: taken.text, systemCode: 'EADDRINUSE' });
+    expect((err as Error).message).toBe(`cannot listen on ${taken.text} (http): EADDRINUSE`);
+  });
+
+  it('address() reports the real port for port 0', async () => {
+    const h = await start();
+    expect(h.server.address()).toEqual({ host: '127.0.0.1', port: h.port, family: 4, text: `127.0.0.1:${h.port}` });
+    expect(h.port).toBeGreaterThan(0);
+  });
+});
+
+describe('http: close', () => {
+  it('closes with an idle keep-alive connection open, then refuses connections; twice is fine', async () => {
+    const h = await start();
+    const socket = connect(h.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    const socketClosed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => received.includes('ok\n'), { what: 'keep-alive reply' });
+
+    const started = Date.now();
+    await Promise.all([h.server.close(), h.server.close()]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    await socketClosed;
+    await expect(call(h.port, 'GET', '/healthz')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('cuts a connection stuck mid-request after the grace period', async () => {
+    const h = await start({ limits: { closeGraceMs: 100 } });
+    const socket = connect(h.port, '127.0.0.1');
+    socket.on('error', () => {});
+    const socketClosed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n'); // the body never comes
+    await delay(50); // let the server read the headers
+    await h.server.close();
+    await socketClosed;
+  });
+});
