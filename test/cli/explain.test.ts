@@ -1,0 +1,107 @@
+/**
+ * `intentdns explain`: the decision for one query and the rule that made it,
+ * from the config alone, in words and as one JSON line.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, scratch, type Scratch } from '../helpers/cli.js';
+
+const CONFIG = `
+  version: 1
+  upstreams: { servers: ["127.0.0.1:5300"] }
+  clients:
+    - { name: "agent-{ip}", match: ["127.0.0.1/32"], role: coding }
+  roles:
+    coding:
+      allow: [github.com, "*.github.com", "@npm"]
+      deny: [gist.github.com]
+      qtypes: [A, AAAA]
+      unlisted: sinkhole
+`;
+
+describe('intentdns explain', () => {
+  let files: Scratch;
+  let config: string;
+
+  beforeAll(() => {
+    files = scratch();
+    config = files.write('intentdns.yaml', CONFIG);
+  });
+  afterAll(() => files.remove());
+
+  const explain = (...args: string[]) => cli(['explain', '--config', config, ...args]);
+
+  it('explains an allowed name: forward, allowlist, the matching rule', async () => {
+    const r = await explain('--client', '127.0.0.1', '--name', 'API.github.com.');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe([
+      'api.github.com A from 127.0.0.1: agent agent-127.0.0.1 (role coding)',
+      '  decision: forward',
+      '  reason:   allowlist',
+      '  rule:     *.github.com',
+      '',
+    ].join('\n'));
+  });
+
+  it('names the preset a rule came from', async () => {
+    const r = await explain('--client', '127.0.0.1', '--name', 'registry.npmjs.org');
+    expect(r.out).toContain('rule:     @npm:registry.npmjs.org');
+  });
+
+  it('explains a denied name: sinkhole, denylist, the deny rule', async () => {
+    const r = await explain('--client', '127.0.0.1', '--name', 'gist.github.com');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/decision: sinkhole\n\s+reason:\s+denylist\n\s+rule:\s+gist\.github\.com\n/);
+  });
+
+  it('explains an unlisted name: the role\'s unlisted action, no rule', async () => {
+    const r = await explain('--client', '127.0.0.1', '--name', 'example.com');
+    expect(r.out).toMatch(/decision: sinkhole\n\s+reason:\s+unlisted\n$/);
+    expect(r.out).not.toContain('rule:');
+  });
+
+  it('explains an unknown client: refuse, unknown_client', async () => {
+    const r = await explain('--client', '10.9.9.9', '--name', 'api.github.com');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('no agent');
+    expect(r.out).toMatch(/decision: refuse\n\s+reason:\s+unknown_client\n/);
+  });
+
+  it('explains a query type the role does not allow: refuse, qtype', async () => {
+    const r = await explain('--client', '127.0.0.1', '--name', 'api.github.com', '--type', 'MX');
+    expect(r.out).toContain('api.github.com MX from 127.0.0.1');
+    expect(r.out).toMatch(/decision: refuse\n\s+reason:\s+qtype\n\s+rule:\s+qtypes of coding \(MX\)\n/);
+  });
+
+  it('prints one parseable JSON line with --json', async () => {
+    const r = await explain('--client', '127.0.0.1', '--name', 'gist.github.com', '--json');
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      client: '127.0.0.1', qname: 'gist.github.com', qtype: 'A', agent: 'agent-127.0.0.1', role: 'coding',
+      action: 'sinkhole', reason: 'denylist', rule: 'gist.github.com',
+    });
+  });
+
+  it('reads the config from INTENTDNS_CONFIG when --config is not given', async () => {
+    const r = await cli(['explain', '--client', '127.0.0.1', '--name', 'github.com', '--json'], { INTENTDNS_CONFIG: config });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ action: 'forward', reason: 'allowlist', rule: 'github.com' });
+  });
+
+  it('exits 2 with the usage when --client or --name is missing or wrong', async () => {
+    for (const args of [['--name', 'github.com'], ['--client', 'not-an-ip', '--name', 'github.com'], ['--client', '127.0.0.1']]) {
+      const r = await explain(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toContain('Usage: intentdns explain');
+      expect(r.out).toBe('');
+    }
+  });
+
+  it('exits 1 with FILE:LINE:COL when the config is broken', async () => {
+    const bad = files.write('bad.yaml', 'version: 1\nclients: []\nroles: {}\n');
+    const r = await cli(['explain', '--client', '127.0.0.1', '--name', 'github.com', '--config', bad]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/bad\.yaml:2:\d+ clients: needs at least one client/);
+  });
+});
