@@ -39,7 +39,8 @@ export class ObserveStage implements Stage {
   #shouldLog(answer: Answer): boolean {
     if (this.logging === 'all') return true;
     if (this.logging === 'none') return false;
-    return answer.action !== 'forward' || answer.wouldBlock === true;
+    // "blocked" means everything that did not plainly resolve: upstream failures too.
+    return answer.action !== 'forward' || answer.wouldBlock === true || answer.error !== undefined;
   }
 }
 

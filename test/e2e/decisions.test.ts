@@ -393,6 +393,19 @@ describe('log.queries', () => {
     }
   });
 
+  it('blocked: also logs a forwarded query that failed because no upstream answered', async () => {
+    const proxy = await startProxy({ zone: ZONE, yaml: config({ log: 'blocked' }) });
+    try {
+      proxy.authority.behave({ mode: 'drop' });
+      const failed = await proxy.query('api.github.com', 'A', { timeoutMs: 3000 });
+      expect(failed.packet.rcode).toBe('SERVFAIL');
+      expect(failed.log).toMatchObject({ action: 'forward', reason: 'allowlist', rcode: 'SERVFAIL' });
+      expect(failed.log?.error).toEqual(expect.stringContaining('all upstreams failed'));
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('none: logs no decision line at all', async () => {
     const proxy = await startProxy({ zone: ZONE, yaml: config({ log: 'none' }) });
     try {
