@@ -3,10 +3,13 @@ import { AnswerCache } from './act/forward/cache.js';
 import { CacheStage, UpstreamStage } from './act/forward/forward.js';
 import { Upstreams } from './act/forward/upstream.js';
 import { HoldStage } from './act/hold.js';
+import type { HoldRegistry } from './act/holds.js';
+import { Approvals, readApprovalToken } from './approval/approvals.js';
+import type { GrantStore } from './approval/grants.js';
 import { CheckStage } from './answer/check.js';
 import type { Config } from './config/types.js';
 import { DecideStage } from './decide/decide.js';
-import { NO_GRANTS, type GrantLookup } from './decide/policy.js';
+import { NO_GRANTS } from './decide/policy.js';
 import { compileRoles } from './decide/role.js';
 import { ClientTable } from './identify/clients.js';
 import { IdentifyStage } from './identify/identify.js';
@@ -18,7 +21,10 @@ import { ObserveStage } from './telemetry/observe.js';
 /** State that outlives a config snapshot: a reload swaps the pipeline, never these. */
 export interface SharedState {
   readonly cache: AnswerCache;
-  readonly grants: GrantLookup;
+  /** Grants from the approval link; consulted only while the config has an `approval` section. */
+  readonly grants: GrantStore;
+  /** Pending holds; used only while the config has an `approval` section. */
+  readonly holds: HoldRegistry;
   readonly quarantine: Set<string>;
 }
 
@@ -35,10 +41,12 @@ export function buildPipeline(config: Config, shared: SharedState, log: Logger):
       new ObserveStage(log, config.log.queries),
       // Strangers are refused before any policy runs, in every mode: never an open resolver.
       new IdentifyStage(new ClientTable(config.clients, roles)),
-      // deny > grant > allow > unlisted; answers sinkhole and refuse itself.
-      new DecideStage(config, shared.grants, shared.quarantine),
-      // Only "hold" decisions stop here; everything else passes.
-      new HoldStage(config),
+      // deny > grant > allow > unlisted; answers sinkhole and refuse itself. Without
+      // an approval section there are no grants ("grants and holds are off").
+      new DecideStage(config, config.approval ? shared.grants : NO_GRANTS, shared.quarantine),
+      // Only "hold" decisions stop here; everything else passes. An approved hold goes on
+      // below carrying its grant, so check/ caps its TTLs like any granted answer.
+      new HoldStage(config, config.approval ? shared.holds : null),
       // Above the cache, so cached answers meet the current role's deny list, rebinding check and TTL caps.
       new CheckStage(config),
       // One cache for all roles: what a role may see is decided per query above, never stored.
@@ -53,22 +61,33 @@ export class Server {
   #pipeline: Pipeline;
   #listeners: Listeners | null = null;
   readonly #shared: SharedState;
+  readonly #approvals: Approvals;
   readonly #log: Logger;
 
+  /** @throws ApprovalTokenError when approval.token_file cannot be read. */
   constructor(config: Config, log: Logger) {
     this.#log = log;
+    this.#approvals = new Approvals({ log });
+    this.#approvals.configure(config.approval, config.approval ? readApprovalToken(config.approval) : null);
     this.#shared = {
       cache: new AnswerCache({ maxEntries: config.cache.maxEntries }),
-      grants: NO_GRANTS,
+      grants: this.#approvals.grants,
+      holds: this.#approvals.holds,
       quarantine: new Set(),
     };
     this.#pipeline = buildPipeline(config, this.#shared, log);
   }
 
-  /** Binds UDP and TCP on every listen.dns address; all or none (a failed bind closes the others). */
+  /** Binds UDP and TCP on every listen.dns address (all or none), then starts the approval link. */
   async listen(): Promise<void> {
     // The handler reads the current pipeline on every message, so a reload takes effect at once.
     this.#listeners = await startListeners(this.config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), { log: this.#log });
+    this.#approvals.start();
+  }
+
+  /** The approval side (grant store, hold registry, event link), for the HTTP API and metrics. */
+  get approvals(): Approvals {
+    return this.#approvals;
   }
 
   get config(): Config {
@@ -80,13 +99,22 @@ export class Server {
     return this.#listeners?.addresses() ?? [];
   }
 
-  /** Swaps in a new, already validated config. Queries in flight finish on the old pipeline. */
+  /**
+   * Swaps in a new, already validated config. Queries in flight finish on the old pipeline.
+   * A changed approval URL, token or grant_ttl restarts the event link (grants and holds stay).
+   * @throws ApprovalTokenError when approval.token_file cannot be read; the running config stays.
+   */
   reload(config: Config): void {
+    const token = config.approval ? readApprovalToken(config.approval) : null;
     this.#pipeline = buildPipeline(config, this.#shared, this.#log);
+    this.#approvals.configure(config.approval, token);
   }
 
   async close(): Promise<void> {
+    // First, so held queries are answered now rather than keeping the listeners' grace period busy.
+    const stopping = this.#approvals.stop();
     await this.#listeners?.close();
     this.#listeners = null;
+    await stopping;
   }
 }

@@ -40,11 +40,11 @@ export class CheckStage implements Stage {
     const { response, ttlS } = this.config.sinkhole;
     const text = blockedText(query.agent!.role.name, reason, rule);
     // The upstream that answered stays in the log; the answer itself does not reach the agent.
-    const { grant, upstream } = answer;
+    const { grant, upstream, holdId } = answer;
     return {
       action: 'sinkhole', reason, rule,
       reply: sinkholeReply(response, query.qtype, ttlS, text),
-      ...(grant && { grant }), ...(upstream !== undefined && { upstream }),
+      ...(grant && { grant }), ...(upstream !== undefined && { upstream }), ...(holdId !== undefined && { holdId }),
     };
   }
 }

@@ -51,13 +51,27 @@ export interface Decision {
 }
 
 /**
- * One query on its way through the chain. Stages add facts (agent, decision)
+ * What hold/ learned about a held query that then goes on down the chain:
+ * approved by a reviewer (with the grant that approval created, so the TTL cap
+ * applies), or forwarded because the approval service is unreachable
+ * (`on_link_down: forward`). Forwarded answers report this reason, not the decision's.
+ */
+export interface HoldFact {
+  readonly reason: 'hold_approved' | 'link_down';
+  /** The hold, when one was opened. */
+  readonly id?: string;
+  readonly grant?: GrantRef;
+}
+
+/**
+ * One query on its way through the chain. Stages add facts (agent, decision, hold)
  * exactly once and never rewrite what another stage set; the fields exist from
  * the start so every Query has the same shape.
  */
 export class Query {
   agent: Agent | undefined = undefined;
   decision: Decision | undefined = undefined;
+  hold: HoldFact | undefined = undefined;
 
   constructor(
     readonly message: DecodedQuery,

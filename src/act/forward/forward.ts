@@ -6,14 +6,17 @@ import type { Upstreams } from './upstream.js';
 /** Largest TTL before check/ applies the caps; the check stage always sets the real one. */
 const UNCAPPED = 0x7fffffff;
 
-/** An Answer for a forwarded query: the decision's facts plus what came back. */
+/** An Answer for a forwarded query: the decision's (and a held query's hold) facts plus what came back. */
 function forwarded(query: Query, fields: Pick<Answer, 'reply'> & Partial<Answer>): Answer {
   const d = query.decision!;
+  const h = query.hold;
+  const grant = h?.grant ?? d.grant;
   return {
     action: d.action,
-    reason: d.reason,
+    reason: h?.reason ?? d.reason,
     ...(d.rule !== undefined && { rule: d.rule }),
-    ...(d.grant && { grant: d.grant }),
+    ...(grant && { grant }),
+    ...(h?.id !== undefined && { holdId: h.id }),
     ...(d.wouldBlock && { wouldBlock: true }),
     ...fields,
   };

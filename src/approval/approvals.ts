@@ -1,0 +1,231 @@
+/**
+ * The approval side of intentdns, put together: the grant store, the hold
+ * registry and the event link, and the glue that turns each link event into a
+ * change of the first two (spec approval-link.md).
+ *
+ *   command.approved → grants for the names in `domains`, or, without it, the
+ *                      names the command itself needs (namesFromCommand, with
+ *                      the built-in presets and approval.internal_suffixes);
+ *                      until min(expires_at, approved_at + grant_ttl).
+ *   command.revoked  → every grant of that command ends.
+ *   hold.decided     → HoldRegistry.decide.
+ *
+ * The server creates one Approvals and keeps it across reloads: grants and
+ * pending holds survive a reload. `configure` takes each config's approval
+ * section; when the URL, the token or grant_ttl changes the link is restarted
+ * (a cold start: it asks for `since = now - grant_ttl`, and the replayed
+ * approvals replace their own grants, so nothing is counted twice).
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+
+import { HoldRegistry } from '../act/holds.js';
+import { patternText } from '../config/pattern.js';
+import { loadPreset } from '../config/presets.js';
+import type { ApprovalConfig } from '../config/types.js';
+import { IntentdnsError } from '../pipeline/errors.js';
+import type { BackoffOptions } from './backoff.js';
+import { namesFromCommand } from './command-names.js';
+import type { ApprovalEvent, CommandApprovedEvent } from './events.js';
+import { GrantStore, patternsFromNames, type GrantPattern, type GrantStoreOptions } from './grants.js';
+import { postHold, type HoldRequest } from './hold-client.js';
+import { ApprovalLink, type LinkState } from './link.js';
+
+/** approval.token_file could not be read, or holds no token. A startup (or reload) error. */
+export class ApprovalTokenError extends IntentdnsError {
+  static readonly CODE = 'IDNS_ERR_APPROVAL_TOKEN';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ApprovalTokenError.CODE, message, options);
+  }
+}
+
+/** The bearer token from approval.token_file, trimmed; null when no token_file is set. */
+export function readApprovalToken(config: ApprovalConfig): string | null {
+  if (config.tokenFile === null) return null;
+  let text: string;
+  try {
+    text = readFileSync(config.tokenFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ApprovalTokenError(`approval.token_file ${config.tokenFile}: cannot read it (${code})`, { cause: err });
+  }
+  const token = text.trim();
+  if (token === '') throw new ApprovalTokenError(`approval.token_file ${config.tokenFile}: the file is empty`);
+  return token;
+}
+
+/**
+ * When a command's grant ends: `expires_at` or `approved_at + grant_ttl`,
+ * whichever is earlier, and never later than grant_ttl from now, so a service
+ * clock that runs ahead cannot stretch a grant.
+ */
+export function approvedUntil(event: CommandApprovedEvent, grantTtlMs: number, now: number): number {
+  return Math.min(event.expiresAt ?? Infinity, event.approvedAt + grantTtlMs, now + grantTtlMs);
+}
+
+/** The grant patterns of an approved command: its `domains`, or else the names the command needs. */
+export function approvedPatterns(
+  event: CommandApprovedEvent,
+  internalSuffixes: readonly string[],
+): { patterns: GrantPattern[]; rejected: string[]; from: 'domains' | 'command' } {
+  if (event.domains !== undefined) return { ...patternsFromNames(event.domains), from: 'domains' };
+  const names = namesFromCommand(event.command, { internalSuffixes, preset: presetNames });
+  return { ...patternsFromNames(names), from: 'command' };
+}
+
+/** A preset's names as namesFromCommand wants them ("registry.npmjs.org", "*.github.com"). */
+function presetNames(name: string): readonly string[] | undefined {
+  try {
+    return loadPreset(name)?.map(patternText);
+  } catch {
+    // An invalid preset file is reported by `intentdns check`; here it just opens nothing.
+    return undefined;
+  }
+}
+
+export interface ApprovalsOptions {
+  readonly log: Logger;
+  readonly now?: () => number;
+  readonly grants?: GrantStoreOptions;
+  /** For tests: faster reconnects and silence detection than the spec's defaults. */
+  readonly link?: { readonly backoff?: BackoffOptions; readonly heartbeatTimeoutMs?: number };
+}
+
+export class Approvals {
+  readonly grants: GrantStore;
+  readonly holds: HoldRegistry;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #linkOptions: ApprovalsOptions['link'];
+  #config: ApprovalConfig | null = null;
+  #token: string | null = null;
+  #link: ApprovalLink | null = null;
+  #started = false;
+
+  constructor(opts: ApprovalsOptions) {
+    this.#log = opts.log;
+    this.#now = opts.now ?? Date.now;
+    this.#linkOptions = opts.link;
+    this.grants = new GrantStore(opts.grants);
+    this.holds = new HoldRegistry({
+      grants: this.grants,
+      post: (request, timeoutMs) => this.#postHold(request, timeoutMs),
+      linkUp: () => this.linkState === 'up',
+      log: opts.log,
+      now: this.#now,
+    });
+  }
+
+  /** The event link's state; `stopped` when there is no approval section. */
+  get linkState(): LinkState {
+    return this.#link?.state ?? 'stopped';
+  }
+
+  /** The running link (for metrics: approval_link_up, approval_events_total), or null. */
+  get link(): ApprovalLink | null {
+    return this.#link;
+  }
+
+  /**
+   * Takes a config's approval section (null: grants and holds off, link
+   * stopped). Read the token with readApprovalToken first, so a bad token
+   * file fails before anything changes.
+   */
+  configure(config: ApprovalConfig | null, token: string | null): void {
+    const previous = this.#config;
+    const sameLink = previous !== null && config !== null && this.#link !== null &&
+      previous.url === config.url && previous.grantTtlMs === config.grantTtlMs && this.#token === token;
+    this.#config = config;
+    this.#token = token;
+    if (sameLink) return;
+    const old = this.#link;
+    this.#link = null;
+    // stop() never rejects; the new link need not wait for the old socket to close.
+    if (old !== null) void old.stop();
+    if (config === null) return;
+    this.#link = new ApprovalLink({
+      url: config.url,
+      token,
+      grantTtlMs: config.grantTtlMs,
+      log: this.#log,
+      onEvent: (event) => this.apply(event),
+      now: this.#now,
+      ...(this.#linkOptions?.backoff !== undefined && { backoff: this.#linkOptions.backoff }),
+      ...(this.#linkOptions?.heartbeatTimeoutMs !== undefined && { heartbeatTimeoutMs: this.#linkOptions.heartbeatTimeoutMs }),
+    });
+    if (this.#started) this.#link.start();
+    if (old !== null) this.#log.info({ url: config.url }, 'approval settings changed; event link restarted');
+  }
+
+  /** Starts the event link (when configured) and keeps starting new ones after reloads. */
+  start(): void {
+    this.#started = true;
+    this.#link?.start();
+  }
+
+  /** Stops the link and releases every held query; leaves no timer or socket behind. */
+  async stop(): Promise<void> {
+    this.#started = false;
+    const link = this.#link;
+    this.holds.close();
+    await link?.stop();
+  }
+
+  /** Applies one event from the link. Never throws for bad content: the event is logged and skipped. */
+  apply(event: ApprovalEvent): void {
+    const config = this.#config;
+    if (config === null) return;
+    switch (event.type) {
+      case 'command.approved':
+        this.#approved(event, config);
+        return;
+      case 'command.revoked': {
+        const ended = this.grants.revoke(event.id);
+        this.#log.info({ command_id: event.id, grants: ended }, 'command revoked');
+        return;
+      }
+      case 'hold.decided': {
+        const result = this.holds.decide(event, { grantTtlMs: config.grantTtlMs, internalSuffixes: config.internalSuffixes });
+        if (result === 'unknown') this.#log.info({ hold_id: event.holdId, decision: event.decision }, 'decision for a hold not pending here; ignored');
+        return;
+      }
+    }
+  }
+
+  #approved(event: CommandApprovedEvent, config: ApprovalConfig): void {
+    const now = this.#now();
+    const expiresAt = approvedUntil(event, config.grantTtlMs, now);
+    const where = { command_id: event.id, agent: event.agent };
+    const { patterns, rejected, from } = approvedPatterns(event, config.internalSuffixes);
+    if (rejected.length > 0) this.#log.warn({ ...where, rejected: rejected.slice(0, 10).map(clip) }, 'approved command names that are not host names; left out');
+    const ref = { id: event.id, command: event.command, approvedBy: event.approvedBy ?? null, expiresAt };
+    // Also when nothing is added: a replayed approval that has expired since replaces (ends) its old grants.
+    const added = this.grants.add(event.agent, patterns, ref, now);
+    if (expiresAt <= now) {
+      this.#log.info(where, 'approved command has already expired; no grant');
+    } else if (added === 0) {
+      this.#log.info({ ...where, from }, 'approved command names no host; no grant');
+    } else {
+      // The agent may already be waiting on a hold for one of these names (the query raced the approval).
+      const released = this.holds.release(event.agent, patterns, ref);
+      this.#log.info(
+        {
+          ...where, from, names: patterns.map((p) => (p.scope === 'subtree' ? `*.${p.name}` : p.name)),
+          approved_by: ref.approvedBy, expires_at: new Date(expiresAt).toISOString(), ...(released > 0 && { released_holds: released }),
+        },
+        'grant added',
+      );
+    }
+  }
+
+  #postHold(request: HoldRequest, timeoutMs: number): Promise<void> {
+    const config = this.#config;
+    if (config === null) return Promise.reject(new Error('no approval service configured'));
+    return postHold(config.url, this.#token, request, timeoutMs);
+  }
+}
+
+function clip(s: string): string {
+  return s.length <= 64 ? s : `${s.slice(0, 64)}…`;
+}
