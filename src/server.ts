@@ -16,7 +16,10 @@ import { IdentifyStage } from './identify/identify.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { chain } from './pipeline/types.js';
 import { startListeners, type Listeners } from './receive/listeners.js';
+import { startHttp, readTokenFile, type HttpServer } from './http/index.js';
+import { Metrics } from './telemetry/metrics.js';
 import { ObserveStage } from './telemetry/observe.js';
+import { VERSION } from './version.js';
 
 /** State that outlives a config snapshot: a reload swaps the pipeline, never these. */
 export interface SharedState {
@@ -32,13 +35,15 @@ export interface SharedState {
  * The composition root: the chain's order is written down here, once, with
  * the reason for each position. No stage knows what comes before it.
  */
-export function buildPipeline(config: Config, shared: SharedState, log: Logger): Pipeline {
+export function buildPipeline(config: Config, shared: SharedState, log: Logger, metrics: Metrics): Pipeline {
   const roles = compileRoles(config.roles);
-  const upstreams = new Upstreams({ servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, log });
+  const upstreams = new Upstreams({
+    servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, log, onAttempt: metrics.upstreamAttempt,
+  });
   const handle = chain(
     [
       // First: times and logs everything below it and turns any fault into SERVFAIL.
-      new ObserveStage(log, config.log.queries),
+      new ObserveStage(log, config.log.queries, [metrics.observeQuery]),
       // Strangers are refused before any policy runs, in every mode: never an open resolver.
       new IdentifyStage(new ClientTable(config.clients, roles)),
       // deny > grant > allow > unlisted; answers sinkhole and refuse itself. Without
@@ -54,19 +59,24 @@ export function buildPipeline(config: Config, shared: SharedState, log: Logger):
     ],
     new UpstreamStage(upstreams).handle,
   );
-  return new Pipeline(config, handle, log);
+  return new Pipeline(config, handle, log, (_rejection, peer) => metrics.malformed(peer.transport));
 }
 
 export class Server {
+  readonly metrics: Metrics;
   #pipeline: Pipeline;
   #listeners: Listeners | null = null;
+  #http: HttpServer | null = null;
+  /** /readyz: true from the moment every listener is bound until shutdown begins. */
+  #ready = false;
   readonly #shared: SharedState;
   readonly #approvals: Approvals;
   readonly #log: Logger;
 
-  /** @throws ApprovalTokenError when approval.token_file cannot be read. */
+  /** @throws ApprovalTokenError or TokenFileError when a token file cannot be read. */
   constructor(config: Config, log: Logger) {
     this.#log = log;
+    this.metrics = new Metrics({ perAgent: config.metrics.perAgent, version: VERSION });
     this.#approvals = new Approvals({ log });
     this.#approvals.configure(config.approval, config.approval ? readApprovalToken(config.approval) : null);
     this.#shared = {
@@ -75,17 +85,43 @@ export class Server {
       holds: this.#approvals.holds,
       quarantine: new Set(),
     };
-    this.#pipeline = buildPipeline(config, this.#shared, log);
+    this.#watchMetrics();
+    this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
   }
 
-  /** Binds UDP and TCP on every listen.dns address (all or none), then starts the approval link. */
+  /**
+   * Binds UDP and TCP on every listen.dns address (all or none) and the HTTP
+   * listener, then starts the approval link. Ready once all of that is up.
+   */
   async listen(): Promise<void> {
+    const config = this.config;
     // The handler reads the current pipeline on every message, so a reload takes effect at once.
-    this.#listeners = await startListeners(this.config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), { log: this.#log });
+    this.#listeners = await startListeners(config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), {
+      log: this.#log, onDrop: this.metrics.dropped, onMalformed: this.metrics.malformed,
+    });
+    if (config.listen.http) {
+      try {
+        this.#http = await startHttp({
+          address: config.listen.http,
+          log: this.#log,
+          ready: () => this.#ready,
+          adminToken: adminToken(config),
+          registry: this.metrics.registry,
+          grants: this.#shared.grants,
+          holds: this.#shared.holds,
+          quarantine: this.#shared.quarantine,
+        });
+      } catch (err) {
+        await this.#listeners.close();
+        this.#listeners = null;
+        throw err;
+      }
+    }
     this.#approvals.start();
+    this.#ready = true;
   }
 
-  /** The approval side (grant store, hold registry, event link), for the HTTP API and metrics. */
+  /** The approval side (grant store, hold registry, event link). */
   get approvals(): Approvals {
     return this.#approvals;
   }
@@ -94,27 +130,65 @@ export class Server {
     return this.#pipeline.config;
   }
 
+  get ready(): boolean {
+    return this.#ready;
+  }
+
   /** Bound DNS addresses (the real port when the config asked for port 0). */
   addresses(): ReturnType<Listeners['addresses']> {
     return this.#listeners?.addresses() ?? [];
   }
 
+  /** The bound HTTP address, or null when listen.http is off. */
+  httpAddress(): ReturnType<HttpServer['address']> | null {
+    return this.#http?.address() ?? null;
+  }
+
   /**
    * Swaps in a new, already validated config. Queries in flight finish on the old pipeline.
    * A changed approval URL, token or grant_ttl restarts the event link (grants and holds stay).
-   * @throws ApprovalTokenError when approval.token_file cannot be read; the running config stays.
+   * @throws ApprovalTokenError or TokenFileError when a token file cannot be read; the running config stays.
    */
   reload(config: Config): void {
     const token = config.approval ? readApprovalToken(config.approval) : null;
-    this.#pipeline = buildPipeline(config, this.#shared, this.#log);
+    const admin = adminToken(config);
+    this.#pipeline = buildPipeline(config, this.#shared, this.#log, this.metrics);
     this.#approvals.configure(config.approval, token);
+    this.#http?.setAdminToken(admin);
   }
 
+  /** Not ready at once; held queries are answered, in-flight queries finish, then everything closes. */
   async close(): Promise<void> {
+    this.#ready = false;
     // First, so held queries are answered now rather than keeping the listeners' grace period busy.
     const stopping = this.#approvals.stop();
     await this.#listeners?.close();
     this.#listeners = null;
     await stopping;
+    await this.#http?.close();
+    this.#http = null;
   }
+
+  #watchMetrics(): void {
+    const { cache, grants, holds } = this.#shared;
+    holds.observe((_outcome, seconds) => this.metrics.holdWait.observe(seconds));
+    this.metrics.watch({
+      cacheEntries: () => cache.size,
+      cacheHits: () => cache.hits,
+      cacheMisses: () => cache.misses,
+      holdsPending: () => holds.stats.pending,
+      holdsEnded: () => holds.stats.ended,
+      grantsActive: () => grants.activeCount(Date.now()),
+      grantsAdded: () => grants.stats.added,
+      approvalLinkUp: () => this.#approvals.linkState === 'up',
+      approvalEvents: () => {
+        const stats = this.#approvals.link?.stats;
+        return stats ? { ...stats.received, unknown: stats.unknown, malformed: stats.malformed } : {};
+      },
+    });
+  }
+}
+
+function adminToken(config: Config): string | null {
+  return config.admin.tokenFile ? readTokenFile(config.admin.tokenFile) : null;
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { check } from './check.js';
@@ -7,6 +6,7 @@ import { UsageError, type Io } from './io.js';
 import { replay } from './replay.js';
 import { serve } from './serve.js';
 import { suggest } from './suggest.js';
+import { VERSION } from '../version.js';
 
 interface Command {
   readonly name: string;
@@ -18,10 +18,6 @@ interface Command {
 
 const COMMANDS: readonly Command[] = [serve, check, explain, suggest, replay] as unknown as readonly Command[];
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function mainHelp(): string {
   return [
@@ -45,7 +41,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     return first === undefined ? 2 : 0;
   }
   if (first === '--version' || first === '-v') {
-    io.out(version());
+    io.out(VERSION);
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === first);

@@ -1,0 +1,150 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Answer, Query, Transport } from '../pipeline/types.js';
+import { isKnownQtype, qtypeName } from '../wire/qtypes.js';
+
+/** What the scrape reads from the running components. */
+export interface MetricSources {
+  cacheEntries(): number;
+  cacheHits(): number;
+  cacheMisses(): number;
+  holdsPending(): number;
+  holdsEnded(): Record<string, number>;
+  grantsActive(): number;
+  grantsAdded(): number;
+  approvalLinkUp(): boolean;
+  approvalEvents(): Record<string, number>;
+}
+
+/** Sub-millisecond (cache hits, blocks) to seconds (upstream failover, holds). */
+const DNS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const HOLD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 10, 30];
+
+/**
+ * prom-client gauges that end in _total, which `promtool check metrics`
+ * rejects; each has a twin without the suffix that stays.
+ */
+const NON_CONFORMING = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** Query types that get their own label value; the rest are "other", so the label set stays closed. */
+const LABELLED_QTYPES = new Set(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS', 'SOA', 'PTR', 'SRV', 'HTTPS', 'SVCB', 'CAA', 'DS', 'DNSKEY', 'ANY']);
+
+function qtypeLabel(qtype: number): string {
+  if (!isKnownQtype(qtype)) return 'other';
+  const name = qtypeName(qtype);
+  return LABELLED_QTYPES.has(name) ? name : 'other';
+}
+
+/**
+ * Every metric of the spec in one registry (not prom-client's global one), so
+ * tests and reloads never see another instance's series. Label values come
+ * only from closed sets: roles and upstreams from the config, actions,
+ * reasons and outcomes from our unions, never a query name.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #perAgent: boolean;
+
+  readonly queries: Counter<string>;
+  readonly queryDuration: Histogram<'action'>;
+  readonly upstreamRequests = this.#counter('intentdns_upstream_requests_total', 'Upstream attempts by upstream and outcome.', ['upstream', 'outcome']);
+  readonly upstreamDuration = new Histogram({ name: 'intentdns_upstream_duration_seconds', help: 'Time of each upstream attempt.', labelNames: ['upstream'], buckets: DNS_BUCKETS, registers: [this.registry] });
+  readonly holdWait = new Histogram({ name: 'intentdns_hold_wait_seconds', help: 'How long held queries waited for a decision.', buckets: HOLD_BUCKETS, registers: [this.registry] });
+  readonly configReloads = this.#counter('intentdns_config_reloads_total', 'Config reloads by result.', ['result']);
+  readonly configLastReloadSuccess = new Gauge({ name: 'intentdns_config_last_reload_success_timestamp_seconds', help: 'When the running config was loaded.', registers: [this.registry] });
+  readonly malformedPackets = this.#counter('intentdns_malformed_packets_total', 'Packets not accepted as a query (answered FORMERR/NOTIMP/REFUSED or dropped).', ['transport']);
+  readonly droppedPackets = this.#counter('intentdns_dropped_packets_total', 'Queries dropped by the listeners\' limits.', ['transport', 'reason']);
+
+  /** Children by label values: prom-client hashes labels on every call otherwise. */
+  readonly #queryChildren = new Map<string, Counter.Internal>();
+  readonly #durationChildren = new Map<string, Histogram.Internal<'action'>>();
+
+  /** Where the values read at scrape time come from; set once by the server. */
+  #sources: MetricSources | null = null;
+
+  constructor(opts: { perAgent: boolean; version: string }) {
+    this.#perAgent = opts.perAgent;
+    const queryLabels = ['role', 'action', 'reason', 'qtype', ...(opts.perAgent ? ['agent'] : [])];
+    this.queries = this.#counter('intentdns_queries_total', 'Queries by role, action, reason and type.', queryLabels);
+    this.queryDuration = new Histogram({ name: 'intentdns_query_duration_seconds', help: 'Time from receiving a query to its answer.', labelNames: ['action'], buckets: DNS_BUCKETS, registers: [this.registry] });
+    new Gauge({ name: 'intentdns_build_info', help: 'Version of the running intentdns.', labelNames: ['version', 'node'], registers: [this.registry] })
+      .set({ version: opts.version, node: process.version }, 1);
+    this.#mirrors();
+    collectDefaultMetrics({ register: this.registry });
+    for (const name of NON_CONFORMING) this.registry.removeSingleMetric(name);
+    this.configLastReloadSuccess.setToCurrentTime();
+  }
+
+  /** The QueryObserver for telemetry/observe: one count and one duration per finished query. */
+  readonly observeQuery = (query: Query, answer: Answer, seconds: number): void => {
+    const role = query.agent?.role.name ?? '';
+    const qtype = qtypeLabel(query.qtype);
+    const agent = this.#perAgent ? (query.agent?.name ?? '') : '';
+    const key = `${role}\0${answer.action}\0${answer.reason}\0${qtype}\0${agent}`;
+    let child = this.#queryChildren.get(key);
+    if (!child) {
+      child = this.#perAgent
+        ? this.queries.labels(role, answer.action, answer.reason, qtype, agent)
+        : this.queries.labels(role, answer.action, answer.reason, qtype);
+      this.#queryChildren.set(key, child);
+    }
+    child.inc();
+    let duration = this.#durationChildren.get(answer.action);
+    if (!duration) this.#durationChildren.set(answer.action, (duration = this.queryDuration.labels(answer.action)));
+    duration.observe(seconds);
+  };
+
+  readonly upstreamAttempt = (upstream: string, outcome: string, seconds: number): void => {
+    this.upstreamRequests.labels(upstream, outcome).inc();
+    this.upstreamDuration.labels(upstream).observe(seconds);
+  };
+
+  readonly malformed = (transport: Transport): void => {
+    this.malformedPackets.labels(transport).inc();
+  };
+
+  readonly dropped = (reason: string, transport: Transport): void => {
+    this.droppedPackets.labels(transport, reason).inc();
+  };
+
+  /** Tells the scrape where to read cache, hold, grant and approval state from. */
+  watch(sources: MetricSources): void {
+    this.#sources = sources;
+  }
+
+  /**
+   * Values the components keep themselves, read when Prometheus scrapes
+   * instead of being pushed on every change: nothing on the query path.
+   * Counters are mirrored whole (reset, then set to the component's total).
+   */
+  #mirrors(): void {
+    const metrics = this;
+    const gauge = (name: string, help: string, read: (s: MetricSources) => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() { if (metrics.#sources) this.set(read(metrics.#sources)); } });
+    gauge('intentdns_cache_entries', 'Answers held in the cache.', (s) => s.cacheEntries());
+    gauge('intentdns_holds_pending', 'Holds waiting for a reviewer.', (s) => s.holdsPending());
+    gauge('intentdns_grants_active', 'Grants from approved commands and holds that are live now.', (s) => s.grantsActive());
+    gauge('intentdns_approval_link_up', '1 while the approval event stream is connected.', (s) => (s.approvalLinkUp() ? 1 : 0));
+
+    const mirror = (name: string, help: string, labelNames: readonly string[], read: (s: MetricSources) => Record<string, number>) =>
+      new Counter({
+        name, help, labelNames, registers: [this.registry],
+        collect() {
+          if (!metrics.#sources) return;
+          this.reset();
+          for (const [label, value] of Object.entries(read(metrics.#sources))) {
+            if (labelNames.length === 0) this.inc(value);
+            else this.inc({ [labelNames[0]!]: label }, value);
+          }
+        },
+      });
+    mirror('intentdns_cache_hits_total', 'Forwarded queries answered from the cache.', [], (s) => ({ '': s.cacheHits() }));
+    mirror('intentdns_cache_misses_total', 'Forwarded queries the cache could not answer.', [], (s) => ({ '': s.cacheMisses() }));
+    mirror('intentdns_holds_total', 'Holds ended, by outcome.', ['outcome'], (s) => s.holdsEnded());
+    mirror('intentdns_grants_total', 'Grants created.', [], (s) => ({ '': s.grantsAdded() }));
+    mirror('intentdns_approval_events_total', 'Approval events by type (unknown and malformed included).', ['type'], (s) => s.approvalEvents());
+  }
+
+  #counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+}
