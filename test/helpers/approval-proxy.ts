@@ -30,6 +30,8 @@ export interface ApprovalProxyOptions {
   readonly before?: (service: FakeApprovalService) => void;
   /** Wait for the event link to be up before returning. Default true. */
   readonly waitForLink?: boolean;
+  /** Also serve the HTTP API on 127.0.0.1, port 0 (see startProxy). Default false. */
+  readonly http?: boolean;
 }
 
 export interface ApprovalProxy {
@@ -73,6 +75,7 @@ export async function startApprovalProxy(opts: ApprovalProxyOptions): Promise<Ap
   try {
     proxy = await startProxy({
       zone: opts.zone,
+      http: opts.http ?? false,
       yaml: `
         version: 1
         upstreams: { servers: UPSTREAMS, timeout: 500ms }

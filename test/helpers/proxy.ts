@@ -43,6 +43,8 @@ export interface ProxyOptions {
   readonly authorities?: number | readonly AuthorityOptions[];
   /** Loopback addresses to serve on, each with a port of its own. Default ['127.0.0.1']. */
   readonly listen?: readonly LoopbackHost[];
+  /** Serve the HTTP API (/metrics, /readyz, /v1) on 127.0.0.1, port 0: see `server.httpAddress()`. Default false. */
+  readonly http?: boolean;
 }
 
 export interface ClientOptions {
@@ -111,7 +113,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     }
     const lines: LogLine[] = [];
     const hosts = opts.listen ?? ['127.0.0.1'];
-    const load = (yaml: string): Config => configFrom(yaml, authorities, hosts);
+    const load = (yaml: string): Config => configFrom(yaml, authorities, hosts, opts.http);
     const config = load(opts.yaml);
     // A plain destination: pino calls write() once per line, synchronously.
     const log = createLogger(config.log.level, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
@@ -125,13 +127,14 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   }
 }
 
-function configFrom(yaml: string, authorities: readonly Authority[], hosts: readonly LoopbackHost[]): Config {
+function configFrom(yaml: string, authorities: readonly Authority[], hosts: readonly LoopbackHost[], http = false): Config {
   let text = dedent(yaml);
   if (!/^upstreams:/m.test(text)) text += '\nupstreams: { servers: UPSTREAMS }\n';
   text = text.replaceAll('UPSTREAMS', `[${authorities.map((a) => `"${a.hostPort.text}"`).join(', ')}]`);
   const parsed = parseConfig(text, 'e2e-config.yaml');
   const dns: HostPort[] = hosts.map((host) => ({ host, port: 0, family: host === '::1' ? 6 : 4, text: host === '::1' ? '[::1]:0' : `${host}:0` }));
-  return { ...parsed, listen: { dns, http: null } };
+  const httpAddress: HostPort | null = http ? { host: '127.0.0.1', port: 0, family: 4, text: '127.0.0.1:0' } : null;
+  return { ...parsed, listen: { dns, http: httpAddress } };
 }
 
 class RunningProxy implements Proxy {

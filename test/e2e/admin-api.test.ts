@@ -1,0 +1,75 @@
+/**
+ * The /v1 admin API of a running proxy: quarantine cuts an agent off at the
+ * DNS side at once (grants included) and survives a reload; /v1/grants and
+ * /v1/holds show what the approval link and the hold registry hold now.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+
+import type { Zone } from '../helpers/authority.js';
+import { startApprovalProxy, type ApprovalProxy } from '../helpers/approval-proxy.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const ZONE: Zone = {
+  'github.com': [{ type: 'A', data: '140.82.121.3' }],
+  'api.example.com': [{ type: 'A', data: '192.0.2.10' }],
+  'held.example.org': [{ type: 'A', data: '192.0.2.20' }],
+};
+
+let ap: ApprovalProxy | null = null;
+afterEach(async () => {
+  await ap?.close();
+  ap = null;
+});
+
+function api(a: ApprovalProxy, method: string, path: string): Promise<Response> {
+  const address = a.proxy.server.httpAddress();
+  if (!address) throw new Error('the proxy has no HTTP listener');
+  return fetch(`http://127.0.0.1:${address.port}${path}`, { method });
+}
+
+describe('admin API on a running proxy', () => {
+  it('quarantine sinkholes every query of that agent, granted names included, until it is lifted; other agents are untouched', async () => {
+    ap = await startApprovalProxy({ zone: ZONE, http: true });
+    ap.service.send('command.approved', {
+      id: 'cmd_1', agent: 'ci-1', command: 'curl https://api.example.com/', approved_by: 'alice', approved_at: new Date().toISOString(),
+    });
+    await waitFor(async () => (await ap!.proxy.query('api.example.com')).packet.rcode === 'NOERROR', { what: 'grant applied' });
+
+    const put = await api(ap, 'POST', '/v1/agents/ci-1/quarantine');
+    expect(put.status).toBe(200);
+    expect(await put.json()).toEqual({ agent: 'ci-1', quarantined: true });
+
+    for (const name of ['github.com', 'api.example.com']) {
+      const r = await ap.proxy.query(name);
+      expect(r.packet.rcode).toBe('NXDOMAIN');
+      expect(r.log).toMatchObject({ agent: 'ci-1', action: 'sinkhole', reason: 'quarantine' });
+    }
+    expect((await ap.proxy.query('github.com', 'A', { from: '127.0.0.2' })).log).toMatchObject({ agent: 'ci-2', reason: 'allowlist' });
+    expect(ap.proxy.lines.some((l) => l.audit === 'quarantine' && l.agent === 'ci-1')).toBe(true);
+
+    // A reload swaps the pipeline, not the quarantine.
+    ap.proxy.server.reload(ap.proxy.server.config);
+    expect((await ap.proxy.query('github.com')).log).toMatchObject({ reason: 'quarantine' });
+
+    const lift = await api(ap, 'DELETE', '/v1/agents/ci-1/quarantine');
+    expect(await lift.json()).toEqual({ agent: 'ci-1', quarantined: false });
+    expect((await ap.proxy.query('github.com')).log).toMatchObject({ action: 'forward', reason: 'allowlist' });
+  });
+
+  it('/v1/grants lists live grants with their command; /v1/holds lists the pending hold', async () => {
+    ap = await startApprovalProxy({ zone: ZONE, http: true, approval: { hold_timeout: '300ms' } });
+    ap.service.send('command.approved', {
+      id: 'cmd_7', agent: 'ci-2', command: 'curl -sSL https://api.example.com/v2/items', approved_by: 'alice', approved_at: new Date().toISOString(),
+    });
+    const grants = await waitFor(async () => {
+      const body = (await (await api(ap!, 'GET', '/v1/grants')).json()) as { grants: Array<Record<string, unknown>> };
+      return body.grants.length > 0 ? body.grants : undefined;
+    }, { what: 'a grant in /v1/grants' });
+    expect(grants).toEqual([expect.objectContaining({ agent: 'ci-2', id: 'cmd_7', command: 'curl -sSL https://api.example.com/v2/items', approved_by: 'alice' })]);
+
+    const held = await ap.proxy.query('held.example.org');
+    expect(held.log).toMatchObject({ action: 'hold', reason: 'hold_timeout' });
+    const holds = (await (await api(ap, 'GET', '/v1/holds')).json()) as { holds: Array<Record<string, unknown>> };
+    expect(holds.holds).toEqual([expect.objectContaining({ agent: 'ci-1', qname: 'held.example.org', qtype: 'A', hold_id: held.log?.hold_id })]);
+  });
+});
