@@ -4,19 +4,21 @@ import { CacheStage, UpstreamStage } from './act/forward/forward.js';
 import { Upstreams } from './act/forward/upstream.js';
 import { HoldStage } from './act/hold.js';
 import type { HoldRegistry } from './act/holds.js';
-import { Approvals, readApprovalToken } from './approval/approvals.js';
+import { Approvals } from './approval/approvals.js';
+import { readTokenFile } from './config/token.js';
 import type { GrantStore } from './approval/grants.js';
 import { CheckStage } from './answer/check.js';
-import type { Config } from './config/types.js';
+import type { Config, HostPort } from './config/types.js';
 import { DecideStage } from './decide/decide.js';
 import { NO_GRANTS } from './decide/policy.js';
 import { compileRoles } from './decide/role.js';
 import { ClientTable } from './identify/clients.js';
 import { IdentifyStage } from './identify/identify.js';
+import { IntentdnsError } from './pipeline/errors.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { chain } from './pipeline/types.js';
 import { startListeners, type Listeners } from './receive/listeners.js';
-import { startHttp, readTokenFile, type HttpServer } from './http/index.js';
+import { startHttp, type HttpServer } from './http/index.js';
 import { Metrics } from './telemetry/metrics.js';
 import { ObserveStage } from './telemetry/observe.js';
 import { VERSION } from './version.js';
@@ -69,16 +71,19 @@ export class Server {
   #http: HttpServer | null = null;
   /** /readyz: true from the moment every listener is bound until shutdown begins. */
   #ready = false;
+  #closing: Promise<void> | null = null;
+  /** The reload running now (never rejects), so reloads run one at a time and close() can wait for one. */
+  #reloading: Promise<void> = Promise.resolve();
   readonly #shared: SharedState;
   readonly #approvals: Approvals;
   readonly #log: Logger;
 
-  /** @throws ApprovalTokenError or TokenFileError when a token file cannot be read. */
+  /** @throws TokenFileError when a token file cannot be read. */
   constructor(config: Config, log: Logger) {
     this.#log = log;
     this.metrics = new Metrics({ perAgent: config.metrics.perAgent, version: VERSION });
     this.#approvals = new Approvals({ log });
-    this.#approvals.configure(config.approval, config.approval ? readApprovalToken(config.approval) : null);
+    this.#approvals.configure(config.approval, approvalToken(config));
     this.#shared = {
       cache: new AnswerCache({ maxEntries: config.cache.maxEntries }),
       grants: this.#approvals.grants,
@@ -101,16 +106,7 @@ export class Server {
     });
     if (config.listen.http) {
       try {
-        this.#http = await startHttp({
-          address: config.listen.http,
-          log: this.#log,
-          ready: () => this.#ready,
-          adminToken: adminToken(config),
-          registry: this.metrics.registry,
-          grants: this.#shared.grants,
-          holds: this.#shared.holds,
-          quarantine: this.#shared.quarantine,
-        });
+        this.#http = await this.#startHttp(config.listen.http, adminToken(config));
       } catch (err) {
         await this.#listeners.close();
         this.#listeners = null;
@@ -119,6 +115,19 @@ export class Server {
     }
     this.#approvals.start();
     this.#ready = true;
+  }
+
+  #startHttp(address: HostPort, token: string | null): Promise<HttpServer> {
+    return startHttp({
+      address,
+      log: this.#log,
+      ready: () => this.#ready,
+      adminToken: token,
+      registry: this.metrics.registry,
+      grants: this.#shared.grants,
+      holds: this.#shared.holds,
+      quarantine: this.#shared.quarantine,
+    });
   }
 
   /** The approval side (grant store, hold registry, event link). */
@@ -145,23 +154,79 @@ export class Server {
   }
 
   /**
-   * Swaps in a new, already validated config. Queries in flight finish on the old pipeline.
-   * A changed approval URL, token or grant_ttl restarts the event link (grants and holds stay).
-   * @throws ApprovalTokenError or TokenFileError when a token file cannot be read; the running config stays.
+   * Swaps in a new, already validated config. Queries in flight finish on the
+   * old pipeline; the cache, grants, holds and quarantine carry over. A changed
+   * approval URL, token or grant_ttl restarts the event link.
+   *
+   * All or nothing: whatever can fail comes first (token files, binding a
+   * changed listen.http, binding new listen.dns addresses), and a failure
+   * undoes what it bound and leaves the running config serving as before.
+   * Then the pipeline is swapped in one assignment, and the listeners the new
+   * config no longer lists close, giving their queries in flight the grace
+   * period. log.level applies at once; cache.max_entries and
+   * metrics.per_agent only at the next start (see restartOnlyChanges).
+   *
+   * Reloads run one at a time, in call order.
+   * @throws TokenFileError when a token file cannot be read,
+   *   ListenError or HttpListenError when a new address cannot be bound,
+   *   ServerClosingError once close() has begun. The running config stays.
    */
-  reload(config: Config): void {
-    const token = config.approval ? readApprovalToken(config.approval) : null;
-    const admin = adminToken(config);
-    this.#pipeline = buildPipeline(config, this.#shared, this.#log, this.metrics);
-    this.#approvals.configure(config.approval, token);
-    this.#http?.setAdminToken(admin);
+  reload(config: Config): Promise<void> {
+    const run = this.#reloading.then(() => this.#reload(config));
+    this.#reloading = run.catch(() => {});
+    return run;
   }
 
-  /** Not ready at once; held queries are answered, in-flight queries finish, then everything closes. */
-  async close(): Promise<void> {
+  async #reload(config: Config): Promise<void> {
+    if (this.#closing) throw new ServerClosingError();
+    const token = approvalToken(config);
+    const admin = adminToken(config);
+    const running = this.config.listen;
+    // Listen changes apply only once listen() has bound the running set; before that, listen() reads the new config.
+    const listening = this.#listeners;
+    const httpMoved = listening !== null && !sameListen(running.http ? [running.http] : [], config.listen.http ? [config.listen.http] : []);
+    const dnsChanged = listening !== null && !sameListen(running.dns, config.listen.dns);
+
+    let http = this.#http;
+    if (httpMoved && config.listen.http) http = await this.#startHttp(config.listen.http, admin);
+    if (dnsChanged) {
+      try {
+        await listening.update(config.listen.dns);
+      } catch (err) {
+        if (httpMoved) await http?.close();
+        throw err;
+      }
+    }
+
+    this.#pipeline = buildPipeline(config, this.#shared, this.#log, this.metrics);
+    this.#approvals.configure(config.approval, token);
+    this.#log.level = config.log.level;
+    if (!httpMoved) {
+      http?.setAdminToken(admin);
+      return;
+    }
+    const old = this.#http;
+    this.#http = http;
+    this.#log.info({ from: running.http?.text ?? null, to: http?.address().text ?? null }, 'HTTP listener changed');
+    await old?.close();
+  }
+
+  /**
+   * Not ready at once; held queries are answered, a reload in progress
+   * finishes, in-flight queries get the listeners' grace period, then
+   * everything closes. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#ready = false;
     // First, so held queries are answered now rather than keeping the listeners' grace period busy.
     const stopping = this.#approvals.stop();
+    // A reload that began before close() may still be binding or closing listeners; no new one starts.
+    await this.#reloading;
     await this.#listeners?.close();
     this.#listeners = null;
     await stopping;
@@ -187,6 +252,24 @@ export class Server {
       },
     });
   }
+}
+
+/** reload() after close() has begun: nothing changes any more. */
+export class ServerClosingError extends IntentdnsError {
+  static readonly CODE = 'IDNS_ERR_CLOSING';
+
+  constructor() {
+    super(ServerClosingError.CODE, 'intentdns is shutting down; the config is not reloaded');
+  }
+}
+
+/** The same addresses in the same order, however each was spelled (hosts are canonical already). */
+function sameListen(a: readonly HostPort[], b: readonly HostPort[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.host === b[i]?.host && x.port === b[i]?.port);
+}
+
+function approvalToken(config: Config): string | null {
+  return config.approval?.tokenFile ? readTokenFile(config.approval.tokenFile) : null;
 }
 
 function adminToken(config: Config): string | null {

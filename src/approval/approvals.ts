@@ -16,44 +16,18 @@
  * (a cold start: it asks for `since = now - grant_ttl`, and the replayed
  * approvals replace their own grants, so nothing is counted twice).
  */
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 
 import { HoldRegistry } from '../act/holds.js';
 import { patternText } from '../config/pattern.js';
 import { loadPreset } from '../config/presets.js';
 import type { ApprovalConfig } from '../config/types.js';
-import { IntentdnsError } from '../pipeline/errors.js';
 import type { BackoffOptions } from './backoff.js';
 import { namesFromCommand } from './command-names.js';
 import type { ApprovalEvent, CommandApprovedEvent } from './events.js';
 import { GrantStore, patternsFromNames, type GrantPattern, type GrantStoreOptions } from './grants.js';
 import { postHold, type HoldRequest } from './hold-client.js';
 import { ApprovalLink, type LinkState } from './link.js';
-
-/** approval.token_file could not be read, or holds no token. A startup (or reload) error. */
-export class ApprovalTokenError extends IntentdnsError {
-  static readonly CODE = 'IDNS_ERR_APPROVAL_TOKEN';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ApprovalTokenError.CODE, message, options);
-  }
-}
-
-/** The bearer token from approval.token_file, trimmed; null when no token_file is set. */
-export function readApprovalToken(config: ApprovalConfig): string | null {
-  if (config.tokenFile === null) return null;
-  let text: string;
-  try {
-    text = readFileSync(config.tokenFile, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ApprovalTokenError(`approval.token_file ${config.tokenFile}: cannot read it (${code})`, { cause: err });
-  }
-  const token = text.trim();
-  if (token === '') throw new ApprovalTokenError(`approval.token_file ${config.tokenFile}: the file is empty`);
-  return token;
-}
 
 /**
  * When a command's grant ends: `expires_at` or `approved_at + grant_ttl`,
@@ -129,7 +103,7 @@ export class Approvals {
 
   /**
    * Takes a config's approval section (null: grants and holds off, link
-   * stopped). Read the token with readApprovalToken first, so a bad token
+   * stopped). Read the token (config/token.ts) first, so a bad token
    * file fails before anything changes.
    */
   configure(config: ApprovalConfig | null, token: string | null): void {

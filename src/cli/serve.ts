@@ -1,12 +1,31 @@
-import { ConfigError } from '../config/errors.js';
-import { loadConfig } from '../config/load.js';
+import { constants } from 'node:os';
+import { loadConfigFile, Reloader } from '../config/reload.js';
+import { watchConfig } from '../config/watch.js';
 import { Server } from '../server.js';
 import { createLogger } from '../telemetry/log.js';
 import { configPath, type Io } from './io.js';
 
-/** How long in-flight queries get to finish after SIGTERM before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 5000;
+/**
+ * After SIGTERM or SIGINT, the longest a shutdown may take before the process
+ * exits anyway (code 1). A clean one takes at most the listeners' grace period
+ * for queries in flight (5 s) and then the HTTP listener's (2 s); this stays
+ * under the 30 s Kubernetes waits before SIGKILL.
+ */
+export const SHUTDOWN_DEADLINE_MS = 10_000;
 
+/**
+ * The process lifecycle:
+ *
+ *   start    load and validate the config (exit 1 with FILE:LINE:COL lines
+ *            if it is bad), bind every listener, start the approval link;
+ *            /readyz turns 200.
+ *   SIGHUP   reload the config (also when the file changes: config/watch.ts);
+ *            a reload that fails keeps the running config (config/reload.ts).
+ *   SIGTERM  (or SIGINT) /readyz turns 503, held queries get their
+ *            on_hold_timeout answer, queries in flight are answered, the
+ *            approval link and the listeners close, and the process exits 0
+ *            by itself. A second signal exits at once (128 + signal number).
+ */
 export const serve = {
   name: 'serve',
   summary: 'run the proxy',
@@ -16,35 +35,57 @@ export const serve = {
   },
   async run(values: { config?: string }, io: Io): Promise<number> {
     const file = configPath(values.config, io);
-    const config = loadConfig(file);
+    const { config, digest } = loadConfigFile(file);
     const log = createLogger(config.log.level);
     const server = new Server(config, log);
     await server.listen();
-    log.info({ config: config.file, dns: server.addresses(), mode: config.mode }, 'intentdns listening');
 
-    process.on('SIGHUP', () => {
-      try {
-        server.reload(loadConfig(file));
-        log.info({ config: file }, 'config reloaded');
-      } catch (err) {
-        // A bad edit never takes the proxy down: the running config stays.
-        if (err instanceof ConfigError) log.error({ config: file, errors: err.format().split('\n') }, 'config reload failed; keeping the running config');
-        else log.error({ err }, 'config reload failed; keeping the running config');
-      }
-    });
+    const reloader = new Reloader({ file, digest, target: server, log, metrics: server.metrics });
+    const watcher = watchConfig(file, () => void reloader.reload('file'), { log });
+    const onHangup = (): void => void reloader.reload('signal');
+    process.on('SIGHUP', onHangup);
 
-    return new Promise<number>((resolve) => {
-      const stop = (signal: string) => {
+    const stopped = new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals): void => {
+        if (stopping) {
+          log.warn({ signal }, 'second signal; exiting without waiting for queries in flight');
+          process.exit(128 + (constants.signals[signal] ?? 0));
+        }
+        stopping = true;
         log.info({ signal }, 'shutting down');
-        const timer = setTimeout(() => resolve(0), SHUTDOWN_GRACE_MS);
-        timer.unref();
-        server.close().then(() => resolve(0), (err: unknown) => {
-          log.error({ err }, 'error while shutting down');
-          resolve(1);
-        });
+        const deadline = setTimeout(() => {
+          log.error({ deadline_ms: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
+          process.exit(1);
+        }, SHUTDOWN_DEADLINE_MS);
+        // Only a stuck shutdown should ever see it fire.
+        deadline.unref();
+        watcher.close();
+        process.off('SIGHUP', onHangup);
+        // Both at once: readiness must fail now, not after a reload in progress has finished.
+        Promise.all([reloader.close(), server.close()]).then(
+          () => {
+            clearTimeout(deadline);
+            process.off('SIGTERM', stop).off('SIGINT', stop);
+            log.info('intentdns stopped');
+            resolve(0);
+          },
+          (err: unknown) => {
+            clearTimeout(deadline);
+            log.error({ err }, 'error while shutting down');
+            resolve(1);
+          },
+        );
       };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
     });
+
+    // Last: whoever waits for this line (a supervisor, a test) may signal us at once.
+    log.info(
+      { config: config.file, dns: server.addresses().map((a) => a.text), http: server.httpAddress()?.text ?? null, mode: config.mode },
+      'intentdns listening',
+    );
+    return stopped;
   },
 } as const;

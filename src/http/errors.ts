@@ -19,21 +19,6 @@ export class HttpListenError extends IntentdnsError {
   }
 }
 
-/**
- * A bearer token file (admin.token_file, approval.token_file) is unusable:
- * unreadable, empty, or holding characters no HTTP header may carry. The
- * message names the file and the problem, never the file's content.
- */
-export class TokenFileError extends IntentdnsError {
-  static readonly CODE = 'IDNS_ERR_TOKEN_FILE';
-  readonly file: string;
-
-  constructor(file: string, problem: string, options?: { cause?: unknown }) {
-    super(TokenFileError.CODE, `token file ${file}: ${problem}`, options);
-    this.file = file;
-  }
-}
-
 function errnoCode(err: unknown): string | null {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
   return null;

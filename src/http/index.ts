@@ -1,5 +1,4 @@
 /** The only import path for other folders. */
 export { startHttp, HTTP_DEFAULTS, type HttpServer, type HttpOptions, type HttpLimits } from './server.js';
 export { type Lister, type QuarantineStore, MAX_AGENT_NAME } from './admin.js';
-export { HttpListenError, TokenFileError } from './errors.js';
-export { readTokenFile } from './token.js';
+export { HttpListenError } from './errors.js';

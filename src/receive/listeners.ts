@@ -3,8 +3,9 @@
  * Binding is all or nothing: if one bind fails, whatever was already bound is
  * closed and startListeners rejects with a ListenError naming the address.
  *
- * The bound pairs live in a map keyed by the configured address text, so a
- * later reload can add or close one address without touching the others.
+ * The bound pairs live in a map keyed by the address (host and port, one
+ * spelling per address), so a reload can add or close one address without
+ * touching the others: update() binds what is new, then closes what is gone.
  */
 import type { Logger } from 'pino';
 import type { HostPort } from '../config/types.js';
@@ -34,6 +35,15 @@ export const DEFAULT_PORT_ATTEMPTS = 5;
 export interface Listeners {
   /** The bound addresses, in configured order, with the real port (the one the OS chose for port 0). */
   addresses(): HostPort[];
+  /**
+   * Serves exactly `addresses` from now on (config reload). Addresses bound
+   * already stay as they are, sockets and connections included. New ones are
+   * bound first, all or nothing: if one fails, the ones just bound are closed
+   * again and update rejects with a ListenError, leaving the set as it was.
+   * Only then are the addresses no longer listed closed, with the grace
+   * period for queries in flight on them. Calls run one after another.
+   */
+  update(addresses: readonly HostPort[]): Promise<void>;
   /**
    * Stops accepting and receiving, lets queries in flight write their replies
    * for at most the grace period, then closes everything. Idempotent.
@@ -76,6 +86,8 @@ class DnsListeners implements Listeners {
   readonly #closeGraceMs: number;
   readonly #portAttempts: number;
   #closing: Promise<void> | null = null;
+  /** The update running now, so that a second one starts from the set the first one left. */
+  #updating: Promise<void> = Promise.resolve();
 
   constructor(handler: MessageHandler, opts: ListenerOptions) {
     this.#handler = handler;
@@ -91,10 +103,47 @@ class DnsListeners implements Listeners {
 
   /** Binds UDP and TCP on one address; rejects with ListenError and leaves nothing of it open. */
   async add(address: HostPort): Promise<void> {
-    if (this.#closing !== null) throw new ListenError(address.text, 'udp', new Error('listeners are closing'));
-    // The same text twice would bind twice for port 0 and collide otherwise: one pair serves both.
-    if (this.#pairs.has(address.text)) return;
-    this.#pairs.set(address.text, await this.#bindPair(address));
+    // The same address twice would bind twice for port 0 and collide otherwise: one pair serves both.
+    const key = addressKey(address);
+    if (this.#pairs.has(key)) return;
+    this.#pairs.set(key, await this.#bindOpen(address));
+  }
+
+  update(addresses: readonly HostPort[]): Promise<void> {
+    const run = this.#updating.then(() => this.#update(addresses));
+    this.#updating = run.catch(() => {});
+    return run;
+  }
+
+  async #update(addresses: readonly HostPort[]): Promise<void> {
+    const wanted = new Map(addresses.map((a) => [addressKey(a), a]));
+    const added: Array<[string, BoundPair]> = [];
+    try {
+      for (const [key, address] of wanted) {
+        if (!this.#pairs.has(key)) added.push([key, await this.#bindOpen(address)]);
+      }
+    } catch (err) {
+      await Promise.all(added.map(([, pair]) => closePair(pair, 0)));
+      throw err;
+    }
+    const removed = [...this.#pairs].filter(([key]) => !wanted.has(key)).map(([, pair]) => pair);
+    // Rebuilt in configured order, so addresses() keeps listing them that way.
+    const kept = new Map([...this.#pairs, ...added]);
+    this.#pairs.clear();
+    for (const key of wanted.keys()) this.#pairs.set(key, kept.get(key)!);
+    for (const [, pair] of added) this.#log.info({ address: pair.bound.text }, 'DNS listener added');
+    for (const pair of removed) this.#log.info({ address: pair.bound.text }, 'DNS listener removed');
+    await Promise.all(removed.map((pair) => closePair(pair, this.#closeGraceMs)));
+  }
+
+  /** #bindPair, refused once close() has begun (also when it began during the bind). */
+  async #bindOpen(address: HostPort): Promise<BoundPair> {
+    const closing = (): ListenError => new ListenError(address.text, 'udp', new Error('listeners are closing'));
+    if (this.#closing !== null) throw closing();
+    const pair = await this.#bindPair(address);
+    if (this.#closing === null) return pair;
+    await closePair(pair, 0);
+    throw closing();
   }
 
   async #bindPair(address: HostPort): Promise<BoundPair> {
@@ -144,12 +193,18 @@ class DnsListeners implements Listeners {
   async #closeAll(): Promise<void> {
     const pairs = [...this.#pairs.values()];
     this.#pairs.clear();
-    await Promise.all(pairs.map((pair) => closePair(pair, this.#closeGraceMs)));
+    // An update in progress binds nothing more now, and may still be closing the addresses it removed.
+    await Promise.all([...pairs.map((pair) => closePair(pair, this.#closeGraceMs)), this.#updating]);
   }
 }
 
 async function closePair(pair: BoundPair, graceMs: number): Promise<void> {
   await Promise.all([pair.udp.close(graceMs), pair.tcp.close(graceMs)]);
+}
+
+/** One key per address whatever its spelling: hosts are canonical already (config/address.ts). */
+function addressKey(address: HostPort): string {
+  return formatHostPort(address.host, address.port, address.family);
 }
 
 export function formatHostPort(host: string, port: number, family: 4 | 6): string {

@@ -2,18 +2,13 @@
  * The approval glue over a real SSE stream from the fake approval service:
  * link events become grants, revocations and hold decisions.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
   Approvals,
-  ApprovalTokenError,
   approvedUntil,
-  readApprovalToken,
 } from '../../src/approval/approvals.js';
 import type { CommandApprovedEvent } from '../../src/approval/events.js';
 import type { ApprovalConfig } from '../../src/config/types.js';
@@ -145,18 +140,5 @@ describe('Approvals: configuration', () => {
     approvals.configure(null, null);
     expect(approvals.link).toBeNull();
     expect(approvals.linkState).toBe('stopped');
-  });
-
-  it('readApprovalToken trims the file and names the file when it cannot', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'intentdns-token-'));
-    const file = join(dir, 'token');
-    writeFileSync(file, '  s3cret\n');
-    expect(readApprovalToken(approvalConfig('http://x', { tokenFile: file }))).toBe('s3cret');
-    expect(readApprovalToken(approvalConfig('http://x'))).toBeNull();
-    const missing = join(dir, 'missing');
-    expect(() => readApprovalToken(approvalConfig('http://x', { tokenFile: missing }))).toThrow(ApprovalTokenError);
-    expect(() => readApprovalToken(approvalConfig('http://x', { tokenFile: missing }))).toThrow(`approval.token_file ${missing}: cannot read it (ENOENT)`);
-    writeFileSync(file, '\n');
-    expect(() => readApprovalToken(approvalConfig('http://x', { tokenFile: file }))).toThrow('the file is empty');
   });
 });

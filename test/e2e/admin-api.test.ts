@@ -48,7 +48,7 @@ describe('admin API on a running proxy', () => {
     expect(ap.proxy.lines.some((l) => l.audit === 'quarantine' && l.agent === 'ci-1')).toBe(true);
 
     // A reload swaps the pipeline, not the quarantine.
-    ap.proxy.server.reload(ap.proxy.server.config);
+    await ap.proxy.server.reload(ap.proxy.server.config);
     expect((await ap.proxy.query('github.com')).log).toMatchObject({ reason: 'quarantine' });
 
     const lift = await api(ap, 'DELETE', '/v1/agents/ci-1/quarantine');

@@ -265,7 +265,7 @@ describe('reload', () => {
     const proxy = await startProxy({ zone: ZONE, yaml: config() });
     try {
       expect((await proxy.query('unlisted.test', 'A')).packet.rcode).toBe('NXDOMAIN');
-      proxy.reload(config().replace('- missing.test', '- missing.test\n          - unlisted.test'));
+      await proxy.reload(config().replace('- missing.test', '- missing.test\n          - unlisted.test'));
       const r = await proxy.query('unlisted.test', 'A');
       expect(addresses(r.packet)).toEqual(['198.51.100.7']);
       expect(r.log).toMatchObject({ action: 'forward', reason: 'allowlist', rule: 'unlisted.test' });

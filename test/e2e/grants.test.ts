@@ -118,7 +118,7 @@ describe('grants from approved commands', () => {
     ap.service.send('command.approved', approved('cmd_keep', { command: 'curl https://api.example.com/' }));
     await applied(ap, 'cmd_keep');
     const link = ap.proxy.server.approvals.link;
-    ap.proxy.reload(reloadYaml(ap));
+    await ap.proxy.reload(reloadYaml(ap));
     // Same URL, token and grant_ttl: the link is kept, not restarted.
     expect(ap.proxy.server.approvals.link).toBe(link);
     expect((await ap.proxy.query('api.example.com')).log).toMatchObject({ reason: 'grant', grant: { id: 'cmd_keep' } });

@@ -97,7 +97,7 @@ export interface Proxy {
   /** Raw bytes to the proxy (no framing needed for TCP); the reply, or null when none came in time. */
   send(bytes: Buffer, opts?: Omit<ClientOptions, 'edns' | 'id' | 'flags'>): Promise<Buffer | null>;
   /** Swaps in a new config read from YAML, as a SIGHUP reload does. */
-  reload(yaml: string): Config;
+  reload(yaml: string): Promise<Config>;
   /** Stops the server and every authority. */
   close(): Promise<void>;
 }
@@ -195,9 +195,9 @@ class RunningProxy implements Proxy {
     return opts.transport === 'tcp' ? tcpExchange(target, bytes, send) : udpExchange(target, bytes, send);
   }
 
-  reload(yaml: string): Config {
+  async reload(yaml: string): Promise<Config> {
     const config = this.load(yaml);
-    this.server.reload(config);
+    await this.server.reload(config);
     this.#config = config;
     return config;
   }

@@ -1,5 +1,20 @@
 import { readFileSync } from 'node:fs';
-import { TokenFileError } from './errors.js';
+import { IntentdnsError } from '../pipeline/errors.js';
+
+/**
+ * A bearer token file (admin.token_file, approval.token_file) is unusable:
+ * unreadable, empty, or holding characters no HTTP header may carry. The
+ * message names the file and the problem, never the file's content.
+ */
+export class TokenFileError extends IntentdnsError {
+  static readonly CODE = 'IDNS_ERR_TOKEN_FILE';
+  readonly file: string;
+
+  constructor(file: string, problem: string, options?: { cause?: unknown }) {
+    super(TokenFileError.CODE, `token file ${file}: ${problem}`, options);
+    this.file = file;
+  }
+}
 
 /**
  * Reads a bearer token file: the whole file, surrounding white space trimmed

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { readTokenFile, TokenFileError } from '../../src/http/index.js';
+import { readTokenFile, TokenFileError } from '../../src/config/token.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'intentdns-token-'));
 const file = (name: string, content: string): string => {

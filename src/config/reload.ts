@@ -1,0 +1,210 @@
+/**
+ * Config reload for `intentdns serve` (spec "Configuration"): on SIGHUP and
+ * when the file changes (watch.ts tells us). Each reload reads the file,
+ * validates all of it with the same loader as `intentdns check`, and hands the
+ * new snapshot to the server, which swaps it in whole or not at all.
+ *
+ *   success → intentdns_config_reloads_total{result="success"}, the
+ *             last-success timestamp, and an info line `config reloaded`.
+ *   failure → the running config stays; {result="failure"} and an error line
+ *             `config reload failed; keeping the running config` whose
+ *             `errors` are `FILE:LINE:COL message` strings (or the message of
+ *             a token file or listen address that failed).
+ *
+ * Like CoreDNS's reload plugin, a file event whose bytes are the same as the
+ * last ones tried is skipped: editors and ConfigMap updates fire several
+ * events per change, and a touch is not an edit. SIGHUP always reloads, e.g.
+ * after fixing a token file, which the digest does not cover.
+ *
+ * One reload at a time: triggers that come while one runs fold into a single
+ * next one, which reads the file as it is by then.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Counter, Gauge } from 'prom-client';
+import { IntentdnsError } from '../pipeline/errors.js';
+import { ConfigError } from './errors.js';
+import { loadConfig, type LoadOptions } from './load.js';
+import type { Config } from './types.js';
+
+/** What asked for the reload: SIGHUP, or the watcher. */
+export type ReloadReason = 'signal' | 'file';
+
+/** applied; unchanged (a file event, same bytes as last time); failed (running config kept); closed (after close()). */
+export type ReloadOutcome = 'applied' | 'unchanged' | 'failed' | 'closed';
+
+/** The running server, as far as reloading goes. */
+export interface ReloadTarget {
+  readonly config: Config;
+  /** Swaps the config in whole, or throws and changes nothing. */
+  reload(config: Config): Promise<void>;
+}
+
+export interface ReloadMetrics {
+  readonly configReloads: Counter<'result'>;
+  readonly configLastReloadSuccess: Gauge;
+}
+
+export interface ReloaderOptions {
+  /** The config file, as the user named it (errors and log lines show it this way). */
+  readonly file: string;
+  /** Digest of the text the running config was read from (loadConfigFile). */
+  readonly digest: string;
+  readonly target: ReloadTarget;
+  readonly log: Logger;
+  readonly metrics: ReloadMetrics;
+  /** Passed on to loadConfig (tests inject readFile and resolvConf). */
+  readonly load?: LoadOptions;
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** Of the exact text that was parsed, for the Reloader's "unchanged" check. */
+  readonly digest: string;
+}
+
+/**
+ * loadConfig, plus a digest of the bytes it parsed (read once, so the digest
+ * cannot describe another version of the file than the config does).
+ * @throws ConfigError like loadConfig.
+ */
+export function loadConfigFile(file: string, opts: LoadOptions = {}): LoadedConfig {
+  const read = readConfigText(file, opts);
+  return { config: loadConfig(file, withText(file, read, opts)), digest: read.digest };
+}
+
+/**
+ * Settings a running server cannot change: the cache's size is fixed when it
+ * is made, and metric label names when they are registered. Listed by config
+ * key when `next` differs from the config the server started with.
+ */
+export function restartOnlyChanges(started: Config, next: Config): string[] {
+  const changed: string[] = [];
+  if (started.cache.maxEntries !== next.cache.maxEntries) changed.push('cache.max_entries');
+  if (started.metrics.perAgent !== next.metrics.perAgent) changed.push('metrics.per_agent');
+  return changed;
+}
+
+export class Reloader {
+  readonly file: string;
+  readonly #target: ReloadTarget;
+  readonly #log: Logger;
+  readonly #metrics: ReloadMetrics;
+  readonly #load: LoadOptions;
+  /** The config the server started with: what restart-only settings still are. */
+  readonly #started: Config;
+  /** Digest of the text last tried, applied or not. */
+  #digest: string;
+  #running: Promise<ReloadOutcome> | null = null;
+  #next: { reason: ReloadReason; readonly outcome: Promise<ReloadOutcome> } | null = null;
+  #closed = false;
+
+  constructor(opts: ReloaderOptions) {
+    this.file = opts.file;
+    this.#target = opts.target;
+    this.#log = opts.log;
+    this.#metrics = opts.metrics;
+    this.#load = opts.load ?? {};
+    this.#started = opts.target.config;
+    this.#digest = opts.digest;
+    // Both series from the start, so `increase(…{result="failure"}[5m])` sees the first failure.
+    opts.metrics.configReloads.inc({ result: 'success' }, 0);
+    opts.metrics.configReloads.inc({ result: 'failure' }, 0);
+  }
+
+  /** Reloads now, or right after the reload that is running. Never rejects. */
+  reload(reason: ReloadReason): Promise<ReloadOutcome> {
+    if (this.#closed) return Promise.resolve('closed');
+    const running = this.#running;
+    if (running === null) return this.#start(reason);
+    if (this.#next !== null) {
+      // A signal always reloads; a file event may be skipped as unchanged. The folded run keeps the stronger.
+      if (reason === 'signal') this.#next.reason = 'signal';
+      return this.#next.outcome;
+    }
+    const next: { reason: ReloadReason; outcome: Promise<ReloadOutcome> } = {
+      reason,
+      outcome: running.then(() => {
+        this.#next = null;
+        return this.#closed ? 'closed' : this.#start(next.reason);
+      }),
+    };
+    this.#next = next;
+    return next.outcome;
+  }
+
+  /** No reloads from now on; resolves once the one running (if any) has finished. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#running;
+  }
+
+  #start(reason: ReloadReason): Promise<ReloadOutcome> {
+    const run = this.#run(reason).finally(() => {
+      this.#running = null;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #run(reason: ReloadReason): Promise<ReloadOutcome> {
+    const { file } = this;
+    const read = readConfigText(file, this.#load);
+    if (reason === 'file' && read.digest === this.#digest) {
+      this.#log.debug({ config: file, reason }, 'config file unchanged; not reloaded');
+      return 'unchanged';
+    }
+    this.#digest = read.digest;
+    try {
+      const config = loadConfig(file, withText(file, read, this.#load));
+      await this.#target.reload(config);
+      this.#metrics.configReloads.inc({ result: 'success' });
+      this.#metrics.configLastReloadSuccess.setToCurrentTime();
+      this.#log.info({ config: file, reason }, 'config reloaded');
+      const later = restartOnlyChanges(this.#started, config);
+      if (later.length > 0) {
+        this.#log.warn({ config: file, settings: later }, `changed settings take effect at the next restart: ${later.join(', ')}`);
+      }
+      return 'applied';
+    } catch (err) {
+      this.#metrics.configReloads.inc({ result: 'failure' });
+      const known = err instanceof IntentdnsError;
+      this.#log.error(
+        { config: file, reason, errors: reloadErrors(err), ...(!known && { err }) },
+        'config reload failed; keeping the running config',
+      );
+      return 'failed';
+    }
+  }
+}
+
+/** One line per problem: `FILE:LINE:COL message` for the config itself, the message for anything else. */
+function reloadErrors(err: unknown): string[] {
+  if (err instanceof ConfigError) return err.format().split('\n');
+  return [err instanceof Error ? err.message : String(err)];
+}
+
+interface ConfigText {
+  /** null when the file could not be read: loadConfig reads it again and reports why. */
+  readonly text: string | null;
+  readonly digest: string;
+}
+
+function readConfigText(file: string, opts: LoadOptions): ConfigText {
+  try {
+    const text = (opts.readFile ?? readText)(file);
+    return { text, digest: createHash('sha256').update(text).digest('hex') };
+  } catch (err) {
+    return { text: null, digest: `unreadable:${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  }
+}
+
+/** LoadOptions whose readFile gives loadConfig the text already read for `file` (and reads anything else as usual). */
+function withText(file: string, read: ConfigText, opts: LoadOptions): LoadOptions {
+  const readFile = opts.readFile ?? readText;
+  const { text } = read;
+  return { ...opts, readFile: (path) => (path === file && text !== null ? text : readFile(path)) };
+}
+
+const readText = (path: string): string => readFileSync(path, 'utf8');

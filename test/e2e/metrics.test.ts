@@ -1,0 +1,83 @@
+/**
+ * Metric values after a known sequence of queries, scraped over HTTP the way
+ * Prometheus does: exact counter values, not just names.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { VERSION } from '../../src/version.js';
+import type { Zone } from '../helpers/authority.js';
+import { decodePacket, header } from '../helpers/packets.js';
+import { startProxy, type Proxy } from '../helpers/proxy.js';
+
+const ZONE: Zone = {
+  'github.com': [{ type: 'A', data: '140.82.121.3', ttl: 300 }],
+  'gist.github.com': [{ type: 'A', data: '140.82.121.4', ttl: 300 }],
+};
+
+let proxy: Proxy | null = null;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = null;
+});
+
+/** The samples of a Prometheus text exposition: `name{labels}` → value. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const cut = line.lastIndexOf(' ');
+    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+  }
+  return out;
+}
+
+async function scrape(p: Proxy): Promise<{ text: string; values: Map<string, number> }> {
+  const res = await fetch(`http://127.0.0.1:${p.server.httpAddress()!.port}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  return { text, values: samples(text) };
+}
+
+describe('/metrics after a known sequence of queries', () => {
+  it('counts each query once, by role, action, reason and type; cache hits and misses; malformed packets', async () => {
+    proxy = await startProxy({
+      zone: ZONE,
+      http: true,
+      yaml: `
+        version: 1
+        clients: [{ name: ci-1, match: ["127.0.0.1/32"], role: coding }]
+        roles:
+          coding: { allow: ["github.com", "*.github.com"], deny: [gist.github.com], qtypes: [A, AAAA] }
+      `,
+    });
+    for (let i = 0; i < 3; i++) expect((await proxy.query('github.com')).packet.rcode).toBe('NOERROR');   // 1 miss, 2 hits
+    for (let i = 0; i < 2; i++) expect((await proxy.query('gist.github.com')).packet.rcode).toBe('NXDOMAIN'); // denied
+    expect((await proxy.query('github.com', 'TXT')).packet.rcode).toBe('REFUSED');                          // qtype
+    const formerr = await proxy.send(header({ qd: 0 }));                                                  // no question
+    expect(decodePacket(formerr!).rcode).toBe('FORMERR');
+
+    const { text, values } = await scrape(proxy);
+    const upstream = proxy.authority.hostPort.text;
+    expect(Object.fromEntries([...values].filter(([k]) => k.startsWith('intentdns_queries_total')))).toEqual({
+      'intentdns_queries_total{role="coding",action="forward",reason="allowlist",qtype="A"}': 3,
+      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A"}': 2,
+      'intentdns_queries_total{role="coding",action="refuse",reason="qtype",qtype="TXT"}': 1,
+    });
+    expect(values.get('intentdns_cache_misses_total')).toBe(1);
+    expect(values.get('intentdns_cache_hits_total')).toBe(2);
+    expect(values.get('intentdns_cache_entries')).toBe(1);
+    expect(values.get(`intentdns_upstream_requests_total{upstream="${upstream}",outcome="ok"}`)).toBe(1);
+    expect(values.get(`intentdns_upstream_duration_seconds_count{upstream="${upstream}"}`)).toBe(1);
+    expect(values.get('intentdns_malformed_packets_total{transport="udp"}')).toBe(1);
+    expect(values.get('intentdns_query_duration_seconds_count{action="forward"}')).toBe(3);
+    expect(values.get('intentdns_query_duration_seconds_count{action="sinkhole"}')).toBe(2);
+    expect(values.get('intentdns_query_duration_seconds_count{action="refuse"}')).toBe(1);
+    expect(values.get('intentdns_holds_pending')).toBe(0);
+    expect(values.get('intentdns_approval_link_up')).toBe(0);
+    expect(values.get(`intentdns_build_info{version="${VERSION}",node="${process.version}"}`)).toBe(1);
+    expect(values.get('intentdns_config_last_reload_success_timestamp_seconds')).toBeGreaterThan(0);
+    // Never a query name in a label.
+    expect(text).not.toMatch(/github\.com/);
+  });
+});
