@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Answer, Query, Transport } from '../pipeline/types.js';
 import { isKnownQtype, qtypeName } from '../wire/qtypes.js';
+import { KeyedCounter, LabelledHistogram } from './query-metrics.js';
 
 /** What the scrape reads from the running components. */
 export interface MetricSources {
@@ -44,8 +45,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #perAgent: boolean;
 
-  readonly queries: Counter<string>;
-  readonly queryDuration: Histogram<'action'>;
+  readonly queries = new KeyedCounter('intentdns_queries_total', 'Queries by role, action, reason and type.');
+  readonly queryDuration = new LabelledHistogram('intentdns_query_duration_seconds', 'Time from receiving a query to its answer.', 'action', DNS_BUCKETS);
   readonly upstreamRequests = this.#counter('intentdns_upstream_requests_total', 'Upstream attempts by upstream and outcome.', ['upstream', 'outcome']);
   readonly upstreamDuration = new Histogram({ name: 'intentdns_upstream_duration_seconds', help: 'Time of each upstream attempt.', labelNames: ['upstream'], buckets: DNS_BUCKETS, registers: [this.registry] });
   readonly holdWait = new Histogram({ name: 'intentdns_hold_wait_seconds', help: 'How long held queries waited for a decision.', buckets: HOLD_BUCKETS, registers: [this.registry] });
@@ -54,18 +55,14 @@ export class Metrics {
   readonly malformedPackets = this.#counter('intentdns_malformed_packets_total', 'Packets not accepted as a query (answered FORMERR/NOTIMP/REFUSED or dropped).', ['transport']);
   readonly droppedPackets = this.#counter('intentdns_dropped_packets_total', 'Queries dropped by the listeners\' limits.', ['transport', 'reason']);
 
-  /** Children by label values: prom-client hashes labels on every call otherwise. */
-  readonly #queryChildren = new Map<string, Counter.Internal>();
-  readonly #durationChildren = new Map<string, Histogram.Internal<'action'>>();
-
   /** Where the values read at scrape time come from; set once by the server. */
   #sources: MetricSources | null = null;
 
   constructor(opts: { perAgent: boolean; version: string }) {
     this.#perAgent = opts.perAgent;
-    const queryLabels = ['role', 'action', 'reason', 'qtype', ...(opts.perAgent ? ['agent'] : [])];
-    this.queries = this.#counter('intentdns_queries_total', 'Queries by role, action, reason and type.', queryLabels);
-    this.queryDuration = new Histogram({ name: 'intentdns_query_duration_seconds', help: 'Time from receiving a query to its answer.', labelNames: ['action'], buckets: DNS_BUCKETS, registers: [this.registry] });
+    // Both are counted in plain numbers and read at scrape time (query-metrics.ts).
+    this.registry.registerMetric(this.queries as unknown as Metric);
+    this.registry.registerMetric(this.queryDuration as unknown as Metric);
     new Gauge({ name: 'intentdns_build_info', help: 'Version of the running intentdns.', labelNames: ['version', 'node'], registers: [this.registry] })
       .set({ version: opts.version, node: process.version }, 1);
     this.#mirrors();
@@ -78,19 +75,12 @@ export class Metrics {
   readonly observeQuery = (query: Query, answer: Answer, seconds: number): void => {
     const role = query.agent?.role.name ?? '';
     const qtype = qtypeLabel(query.qtype);
-    const agent = this.#perAgent ? (query.agent?.name ?? '') : '';
-    const key = `${role}\0${answer.action}\0${answer.reason}\0${qtype}\0${agent}`;
-    let child = this.#queryChildren.get(key);
-    if (!child) {
-      child = this.#perAgent
-        ? this.queries.labels(role, answer.action, answer.reason, qtype, agent)
-        : this.queries.labels(role, answer.action, answer.reason, qtype);
-      this.#queryChildren.set(key, child);
-    }
-    child.inc();
-    let duration = this.#durationChildren.get(answer.action);
-    if (!duration) this.#durationChildren.set(answer.action, (duration = this.queryDuration.labels(answer.action)));
-    duration.observe(seconds);
+    const agent = this.#perAgent ? (query.agent?.name ?? '') : undefined;
+    const key = agent === undefined
+      ? `${role}\0${answer.action}\0${answer.reason}\0${qtype}`
+      : `${role}\0${answer.action}\0${answer.reason}\0${qtype}\0${agent}`;
+    this.queries.inc(key, () => ({ role, action: answer.action, reason: answer.reason, qtype, ...(agent !== undefined && { agent }) }));
+    this.queryDuration.observe(answer.action, seconds);
   };
 
   readonly upstreamAttempt = (upstream: string, outcome: string, seconds: number): void => {
