@@ -20,9 +20,17 @@ export interface ResponseView {
   /** How long the answer may be cached: the lowest answer TTL, and at most the negative TTL (RFC 2308) when there is an SOA. */
   readonly cacheTtl: number;
   readonly answerCount: number;
-  /** Targets of CNAME records in the answer section, in order. */
+  /**
+   * Names the answer sends the client on to, in order: CNAME targets and the
+   * target names of HTTPS/SVCB records (RFC 9460), whose clients follow them
+   * like a CNAME. The deny list applies to each.
+   */
   readonly cnames: readonly string[];
-  /** A and AAAA addresses in the answer section, in order. */
+  /**
+   * Addresses in the answer section, in order: A and AAAA records, and the
+   * ipv4hint/ipv6hint of HTTPS/SVCB records, which browsers connect to
+   * directly (so a private hint is rebinding as much as a private A record).
+   */
   readonly addresses: readonly string[];
 }
 
@@ -90,6 +98,7 @@ export function walkResponse(buf: Buffer, questionLength: number): ResponseView 
         if (type === QTYPE.CNAME) cnames.push(readName(buf, rdata).name);
         else if (type === QTYPE.A && rdlen === 4) addresses.push(`${buf[rdata]}.${buf[rdata + 1]}.${buf[rdata + 2]}.${buf[rdata + 3]}`);
         else if (type === QTYPE.AAAA && rdlen === 16) addresses.push(formatIpv6(buf, rdata));
+        else if (type === QTYPE.HTTPS || type === QTYPE.SVCB) readServiceBinding(buf, rdata, end, cnames, addresses);
       } else if (section === 1 && type === QTYPE.SOA) {
         const minimum = soaMinimum(buf, rdata, end);
         negativeTtl = Math.min(negativeTtl, ttl, minimum);
@@ -128,6 +137,31 @@ function stripOpt(buf: Buffer, optStart: number, keptAdditional: number): Buffer
   buf.copy(out, 0, 0, optStart);
   out.writeUInt16BE(keptAdditional, 10);
   return out;
+}
+
+const SVC_PARAM_IPV4HINT = 4;
+const SVC_PARAM_IPV6HINT = 6;
+
+/** The target name (unless it is "." = the owner) and the address hints of an HTTPS/SVCB record. */
+function readServiceBinding(buf: Buffer, rdata: number, end: number, targets: string[], addresses: string[]): void {
+  if (rdata + 3 > end) throw new DecodeError('bad SVCB record', rdata);
+  // The target is never compressed (RFC 9460 §2.2), so it ends inside the rdata.
+  const { name, end: afterName } = readName(buf, rdata + 2);
+  if (afterName > end) throw new DecodeError('bad SVCB target', rdata);
+  if (name !== '') targets.push(name);
+  for (let pos = afterName; pos < end; ) {
+    if (pos + 4 > end) throw new DecodeError('bad SVCB parameter', pos);
+    const key = buf.readUInt16BE(pos);
+    const len = buf.readUInt16BE(pos + 2);
+    const value = pos + 4;
+    if (value + len > end) throw new DecodeError('bad SVCB parameter', pos);
+    if (key === SVC_PARAM_IPV4HINT && len % 4 === 0) {
+      for (let i = value; i < value + len; i += 4) addresses.push(`${buf[i]}.${buf[i + 1]}.${buf[i + 2]}.${buf[i + 3]}`);
+    } else if (key === SVC_PARAM_IPV6HINT && len % 16 === 0) {
+      for (let i = value; i < value + len; i += 16) addresses.push(formatIpv6(buf, i));
+    }
+    pos = value + len;
+  }
 }
 
 function soaMinimum(buf: Buffer, rdata: number, end: number): number {

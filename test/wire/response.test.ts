@@ -252,7 +252,7 @@ describe('walkResponse: the upstream\'s OPT record', () => {
 });
 
 describe('walkResponse: record types we do not know pass through untouched', () => {
-  const svcb = Buffer.from('0001000001000c0268330568332d3239', 'hex');       // priority 1, ".", alpn=h3,h3-29
+  const svcb = Buffer.from('000100000100090268330568332d3239', 'hex');       // priority 1, ".", alpn=h3,h3-29
   const buf = responseBytes({
     id: 0x4444, name: 'example.com', type: 65,
     answers: [rawRecord('example.com', 65, 300, svcb), rawRecord('example.com', 65280, 120, Buffer.from([1, 2, 3, 0xff]))],
@@ -278,6 +278,36 @@ describe('walkResponse: record types we do not know pass through untouched', () 
   it('keeps the rdata of HTTPS and TYPE65280 as sent', () => {
     const p = decodePacket(walkResponse(buf, len).wire);
     expect(p.answers.map((a) => 'data' in a && a.data)).toEqual([svcb, Buffer.from([1, 2, 3, 0xff])]);
+  });
+});
+
+describe('walkResponse: HTTPS and SVCB records (RFC 9460)', () => {
+  /** priority, target, then key/value parameters. */
+  const svcb = (priority: number, target: Buffer, params: Array<[number, Buffer]>): Buffer =>
+    Buffer.concat([u16(priority), target, ...params.map(([k, v]) => Buffer.concat([u16(k), u16(v.length), v]))]);
+  const answer = (rdata: Buffer, type = 65): Buffer =>
+    responseBytes({ id: 1, name: 'example.com', type, answers: [rawRecord('example.com', type, 300, rdata)] });
+  const len = (type = 65) => qwire('example.com', type).length;
+
+  it('reports ipv4hint and ipv6hint addresses, so the rebinding check sees them', () => {
+    const rdata = svcb(1, wireName(), [
+      [1, Buffer.from('026832', 'hex')],                          // alpn=h2
+      [4, Buffer.from([10, 0, 0, 5, 192, 0, 2, 1])],              // ipv4hint=10.0.0.5,192.0.2.1
+      [6, Buffer.from('fd000000000000000000000000000001', 'hex')], // ipv6hint=fd00::1
+    ]);
+    const view = walkResponse(answer(rdata), len());
+    expect(view.addresses).toEqual(['10.0.0.5', '192.0.2.1', 'fd00::1']);
+    expect(view.cnames).toEqual([]);
+  });
+
+  it('reports the target name of an alias or service record, so the deny list applies to it', () => {
+    expect(walkResponse(answer(svcb(0, wireName('Pool', 'svc', 'example', 'net'), [])), len()).cnames).toEqual(['pool.svc.example.net']);
+    expect(walkResponse(answer(svcb(1, wireName('svc', 'example', 'org'), []), 64), len(64)).cnames).toEqual(['svc.example.org']);
+  });
+
+  it('throws DecodeError for a parameter that runs past the record', () => {
+    const bad = Buffer.concat([u16(1), wireName(), u16(4), u16(8), Buffer.from([10, 0, 0, 5])]);
+    expect(() => walkResponse(answer(bad), len())).toThrow(DecodeError);
   });
 });
 
