@@ -118,7 +118,7 @@ describe('grants from approved commands', () => {
     ap.service.send('command.approved', approved('cmd_keep', { command: 'curl https://api.example.com/' }));
     await applied(ap, 'cmd_keep');
     const link = ap.proxy.server.approvals.link;
-    await ap.proxy.reload(reloadYaml(ap));
+    await ap.proxy.reload(ap.configYaml());
     // Same URL, token and grant_ttl: the link is kept, not restarted.
     expect(ap.proxy.server.approvals.link).toBe(link);
     expect((await ap.proxy.query('api.example.com')).log).toMatchObject({ reason: 'grant', grant: { id: 'cmd_keep' } });
@@ -155,19 +155,3 @@ describe('grants from approved commands', () => {
     expect(ap.linkState()).toBe('up');
   });
 });
-
-/** The running config's YAML again (what a SIGHUP with an unchanged file reloads). */
-function reloadYaml(a: ApprovalProxy): string {
-  const approval = a.proxy.config.approval!;
-  return `
-    version: 1
-    upstreams: { servers: UPSTREAMS, timeout: 500ms }
-    answers: { max_ttl: 60s, block_private: false }
-    sinkhole: { response: nxdomain, ttl: 5s }
-    clients:
-      - { name: ci-1, match: ["127.0.0.1/32"], role: coding }
-    roles:
-      coding: ${ROLE}
-    approval: { url: "${approval.url}", token_file: "${approval.tokenFile}", grant_ttl: 10m, hold_timeout: 400ms }
-  `;
-}

@@ -246,19 +246,7 @@ describe('state that survives a reload', () => {
     });
     cleanups.push(() => ap.close());
     const { proxy, service } = ap;
-    const approval = proxy.config.approval!;
-    const yaml = (allow: string): string => dedent(`
-      version: 1
-      upstreams: { servers: UPSTREAMS, timeout: 500ms }
-      answers: { max_ttl: 60s, block_private: false }
-      sinkhole: { response: nxdomain, ttl: 5s }
-      clients:
-        - { name: ci-1, match: ["127.0.0.1/32"], role: coding }
-        - { name: ci-2, match: ["127.0.0.2/32"], role: coding }
-      roles:
-        coding: { allow: [${allow}], unlisted: hold }
-      approval: { url: "${approval.url}", token_file: "${approval.tokenFile}", grant_ttl: 10m, hold_timeout: 3s, max_pending_holds: 100 }
-    `);
+    const yaml = (allow: string): string => dedent(ap.configYaml(`{ allow: [${allow}], unlisted: hold }`));
     const r = reloading(proxy.server, upstreamsOf(proxy), yaml('github.com'));
 
     // Cache: one upstream query for github.com, before the reload.

@@ -42,6 +42,8 @@ export interface ApprovalProxy {
   /** Waits for the POST of the hold for `qname` (the first one, or the `nth`), and returns its body. */
   holdFor(qname: string, nth?: number): Promise<HoldBody>;
   linkState(): string;
+  /** The config YAML the proxy started with, optionally with another `coding` role: what a reload would read. */
+  configYaml(role?: string): string;
   close(): Promise<void>;
 }
 
@@ -71,25 +73,22 @@ export async function startApprovalProxy(opts: ApprovalProxyOptions): Promise<Ap
   writeFileSync(tokenFile, `${APPROVAL_TOKEN}\n`);
   opts.before?.(service);
   const approval = { url: `"${service.url}"`, token_file: `"${tokenFile}"`, ...DEFAULT_APPROVAL, ...opts.approval };
+  const configYaml = (role = opts.role ?? '{ allow: [github.com], unlisted: hold }'): string => `
+    version: 1
+    upstreams: { servers: UPSTREAMS, timeout: 500ms }
+    answers: { max_ttl: 60s, block_private: false }
+    sinkhole: { response: nxdomain, ttl: 5s }
+    clients:
+      - { name: ci-1, match: ["127.0.0.1/32"], role: coding }
+      - { name: ci-2, match: ["127.0.0.2/32"], role: coding }
+      - { name: ci-3, match: ["127.0.0.3/32"], role: coding }
+    roles:
+      coding: ${role}
+    approval: { ${Object.entries(approval).map(([k, v]) => `${k}: ${v}`).join(', ')} }
+  `;
   let proxy: Proxy;
   try {
-    proxy = await startProxy({
-      zone: opts.zone,
-      http: opts.http ?? false,
-      yaml: `
-        version: 1
-        upstreams: { servers: UPSTREAMS, timeout: 500ms }
-        answers: { max_ttl: 60s, block_private: false }
-        sinkhole: { response: nxdomain, ttl: 5s }
-        clients:
-          - { name: ci-1, match: ["127.0.0.1/32"], role: coding }
-          - { name: ci-2, match: ["127.0.0.2/32"], role: coding }
-          - { name: ci-3, match: ["127.0.0.3/32"], role: coding }
-        roles:
-          coding: ${opts.role ?? '{ allow: [github.com], unlisted: hold }'}
-        approval: { ${Object.entries(approval).map(([k, v]) => `${k}: ${v}`).join(', ')} }
-      `,
-    });
+    proxy = await startProxy({ zone: opts.zone, http: opts.http ?? false, yaml: configYaml() });
   } catch (err) {
     await service.close();
     rmSync(dir, { recursive: true, force: true });
@@ -102,6 +101,7 @@ export async function startApprovalProxy(opts: ApprovalProxyOptions): Promise<Ap
     holds: bodies,
     holdFor: (qname, nth = 0) => waitFor(() => bodies().filter((b) => b.qname === qname)[nth], { what: `hold POST for ${qname}`, timeoutMs: 2000 }),
     linkState: () => proxy.server.approvals.linkState,
+    configYaml,
     async close() {
       await proxy.close();
       await service.close();
