@@ -1,7 +1,7 @@
 import type { ApprovalConfig, Config } from '../config/types.js';
 import type { Answer, Next, Query, Reason, Stage } from '../pipeline/types.js';
 import type { HoldLimits, HoldOutcome, HoldRegistry } from './holds.js';
-import { blockedText, SERVFAIL, sinkholeReply } from './sinkhole.js';
+import { blockedReply, SERVFAIL } from './sinkhole.js';
 
 /**
  * `unlisted: hold`: asks the approval service and waits for a reviewer
@@ -75,8 +75,7 @@ export class HoldStage implements Stage {
   }
 
   #sinkhole(query: Query, reason: Reason, holdId: string | undefined, detail: string): Answer {
-    const { response, ttlS } = this.config.sinkhole;
-    const reply = sinkholeReply(response, query.qtype, ttlS, blockedText(query.agent!.role.name, reason, detail));
+    const reply = blockedReply(this.config.sinkhole, query, reason, detail);
     // Without an approval service the query was never held: it is a plain sinkhole.
     const action = reason === 'unlisted' ? 'sinkhole' : 'hold';
     return { action, reason, reply, ...(holdId !== undefined && { holdId }) };

@@ -1,4 +1,4 @@
-import { blockedText, sinkholeReply } from '../act/sinkhole.js';
+import { blockedReply } from '../act/sinkhole.js';
 import type { Config } from '../config/types.js';
 import type { Answer, Next, Query, Reason, Stage } from '../pipeline/types.js';
 import { isPrivateAddress } from './private.js';
@@ -37,13 +37,11 @@ export class CheckStage implements Stage {
 
   #block(query: Query, answer: Answer, reason: Reason, rule: string): Answer {
     if (this.config.mode === 'audit') return { ...answer, action: 'sinkhole', reason, rule, wouldBlock: true };
-    const { response, ttlS } = this.config.sinkhole;
-    const text = blockedText(query.agent!.role.name, reason, rule);
     // The upstream that answered stays in the log; the answer itself does not reach the agent.
     const { grant, upstream, holdId } = answer;
     return {
       action: 'sinkhole', reason, rule,
-      reply: sinkholeReply(response, query.qtype, ttlS, text),
+      reply: blockedReply(this.config.sinkhole, query, reason, rule),
       ...(grant && { grant }), ...(upstream !== undefined && { upstream }), ...(holdId !== undefined && { holdId }),
     };
   }

@@ -1,4 +1,4 @@
-import { blockedText, refusedReply, sinkholeReply } from '../act/sinkhole.js';
+import { blockedReply, blockedText, refusedReply } from '../act/sinkhole.js';
 import type { Config } from '../config/types.js';
 import type { Answer, Next, Query, Stage } from '../pipeline/types.js';
 import { EDE } from '../wire/constants.js';
@@ -30,8 +30,6 @@ export class DecideStage implements Stage {
       const text = blockedText(agent.role.name, decision.reason, `type ${qtypeName(query.qtype)} not allowed`);
       return Promise.resolve({ ...base, reply: refusedReply(EDE.BLOCKED, text) });
     }
-    const { response, ttlS } = this.config.sinkhole;
-    const reply = sinkholeReply(response, query.qtype, ttlS, blockedText(agent.role.name, decision.reason, decision.rule));
-    return Promise.resolve({ ...base, reply });
+    return Promise.resolve({ ...base, reply: blockedReply(this.config.sinkhole, query, decision.reason, decision.rule) });
   }
 }
