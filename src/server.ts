@@ -1,67 +1,23 @@
 import type { Logger } from 'pino';
-import { AnswerCache } from './act/forward/cache.js';
-import { CacheStage, UpstreamStage } from './act/forward/forward.js';
-import { Upstreams } from './act/forward/upstream.js';
-import { HoldStage } from './act/hold.js';
-import type { HoldRegistry } from './act/holds.js';
 import { Approvals } from './approval/approvals.js';
+import { buildPipeline, type Pipeline } from './chain.js';
+import { AnswerCache } from './cache/store.js';
 import { readTokenFile } from './config/token.js';
-import type { GrantStore } from './approval/grants.js';
-import { CheckStage } from './answer/check.js';
 import type { Config, HostPort } from './config/types.js';
-import { DecideStage } from './decide/decide.js';
-import { NO_GRANTS } from './decide/policy.js';
-import { compileRoles } from './decide/role.js';
-import { ClientTable } from './identify/clients.js';
-import { IdentifyStage } from './identify/identify.js';
-import { IntentdnsError } from './pipeline/errors.js';
-import { Pipeline } from './pipeline/pipeline.js';
-import { chain } from './pipeline/types.js';
+import { GrantStore } from './grants/grants.js';
+import { HoldRegistry } from './hold/registry.js';
+import { IntentdnsError } from './errors.js';
 import { startListeners, type Listeners } from './receive/listeners.js';
 import { startHttp, type HttpServer } from './http/index.js';
 import { Metrics } from './telemetry/metrics.js';
-import { ObserveStage } from './telemetry/observe.js';
 import { VERSION } from './version.js';
 
 /** State that outlives a config snapshot: a reload swaps the pipeline, never these. */
-export interface SharedState {
+interface SharedState {
   readonly cache: AnswerCache;
-  /** Grants from the approval link; consulted only while the config has an `approval` section. */
   readonly grants: GrantStore;
-  /** Pending holds; used only while the config has an `approval` section. */
   readonly holds: HoldRegistry;
   readonly quarantine: Set<string>;
-}
-
-/**
- * The composition root: the chain's order is written down here, once, with
- * the reason for each position. No stage knows what comes before it.
- */
-export function buildPipeline(config: Config, shared: SharedState, log: Logger, metrics: Metrics): Pipeline {
-  const roles = compileRoles(config.roles);
-  const upstreams = new Upstreams({
-    servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, log, onAttempt: metrics.upstreamAttempt,
-  });
-  const handle = chain(
-    [
-      // First: times and logs everything below it and turns any fault into SERVFAIL.
-      new ObserveStage(log, config.log.queries, [metrics.observeQuery]),
-      // Strangers are refused before any policy runs, in every mode: never an open resolver.
-      new IdentifyStage(new ClientTable(config.clients, roles)),
-      // deny > grant > allow > unlisted; answers sinkhole and refuse itself. Without
-      // an approval section there are no grants ("grants and holds are off").
-      new DecideStage(config, config.approval ? shared.grants : NO_GRANTS, shared.quarantine),
-      // Only "hold" decisions stop here; everything else passes. An approved hold goes on
-      // below carrying its grant, so check/ caps its TTLs like any granted answer.
-      new HoldStage(config, config.approval ? shared.holds : null),
-      // Above the cache, so cached answers meet the current role's deny list, rebinding check and TTL caps.
-      new CheckStage(config),
-      // One cache for all roles: what a role may see is decided per query above, never stored.
-      new CacheStage(shared.cache),
-    ],
-    new UpstreamStage(upstreams).handle,
-  );
-  return new Pipeline(config, handle, log, (_rejection, peer) => metrics.malformed(peer.transport));
 }
 
 export class Server {
@@ -82,14 +38,16 @@ export class Server {
   constructor(config: Config, log: Logger) {
     this.#log = log;
     this.metrics = new Metrics({ perAgent: config.metrics.perAgent, version: VERSION });
-    this.#approvals = new Approvals({ log });
+    const grants = new GrantStore();
+    const holds = new HoldRegistry({
+      grants,
+      post: (request, timeoutMs) => this.#approvals.postHold(request, timeoutMs),
+      linkUp: () => this.#approvals.linkState === 'up',
+      log,
+    });
+    this.#approvals = new Approvals({ log, grants, holds });
     this.#approvals.configure(config.approval, approvalToken(config));
-    this.#shared = {
-      cache: new AnswerCache({ maxEntries: config.cache.maxEntries }),
-      grants: this.#approvals.grants,
-      holds: this.#approvals.holds,
-      quarantine: new Set(),
-    };
+    this.#shared = { cache: new AnswerCache({ maxEntries: config.cache.maxEntries }), grants, holds, quarantine: new Set() };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
   }
@@ -130,9 +88,19 @@ export class Server {
     });
   }
 
-  /** The approval side (grant store, hold registry, event link). */
+  /** The approval side (the event link and its glue). */
   get approvals(): Approvals {
     return this.#approvals;
+  }
+
+  /** Live grants, from approved commands and decided holds. */
+  get grants(): GrantStore {
+    return this.#shared.grants;
+  }
+
+  /** Pending holds. */
+  get holds(): HoldRegistry {
+    return this.#shared.holds;
   }
 
   get config(): Config {

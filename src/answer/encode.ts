@@ -2,9 +2,14 @@ import type { Answer, Query } from '../pipeline/types.js';
 import { buildReply, fitUdp, renderAnswer, type ReplyTo } from '../wire/build.js';
 import { RCODE, UDP_MIN_PAYLOAD } from '../wire/constants.js';
 import type { Rejection } from '../wire/query.js';
+import { ttlCap } from './caps.js';
 
-/** Serialises an Answer for the query it answers, fitted to the client's UDP payload size. */
-export function encodeAnswer(query: Query, answer: Answer): Buffer {
+/**
+ * Serialises an Answer for the query it answers, fitted to the client's UDP
+ * payload size. Upstream TTLs are aged by their time in the cache and capped
+ * here, from the verdict (answers.max_ttl, the grant's remaining life).
+ */
+export function encodeAnswer(query: Query, answer: Answer, maxTtlS: number): Buffer {
   const m = query.message;
   const to: ReplyTo = {
     id: m.id, recursionDesired: m.recursionDesired, checkingDisabled: m.checkingDisabled,
@@ -13,7 +18,7 @@ export function encodeAnswer(query: Query, answer: Answer): Buffer {
   const reply = answer.reply;
   const bytes = reply.kind === 'synthetic'
     ? buildReply(to, reply)
-    : renderAnswer(reply.view, to, reply.ageS, reply.maxTtl);
+    : renderAnswer(reply.view, to, reply.ageS, ttlCap(answer.verdict, maxTtlS, Date.now()));
   return query.transport === 'udp' ? fitUdp(bytes, to, m.edns ? m.edns.udpSize : UDP_MIN_PAYLOAD) : bytes;
 }
 

@@ -1,32 +1,33 @@
 /**
- * The approval side of intentdns, put together: the grant store, the hold
- * registry and the event link, and the glue that turns each link event into a
- * change of the first two (spec approval-link.md).
+ * The approval side of intentdns: the event link, and the glue that turns
+ * each link event into a change of the grant store or the holds (spec
+ * approval-link.md). Both are the server's; they reach this module through
+ * the interfaces the hold stage and the grant store offer.
  *
  *   command.approved → grants for the names in `domains`, or, without it, the
  *                      names the command itself needs (namesFromCommand, with
  *                      the built-in presets and approval.internal_suffixes);
  *                      until min(expires_at, approved_at + grant_ttl).
  *   command.revoked  → every grant of that command ends.
- *   hold.decided     → HoldRegistry.decide.
+ *   hold.decided     → HoldDecisions.decide (hold/registry.ts).
  *
- * The server creates one Approvals and keeps it across reloads: grants and
- * pending holds survive a reload. `configure` takes each config's approval
+ * The server creates one Approvals and keeps it across reloads, like the
+ * grants and pending holds it feeds. `configure` takes each config's approval
  * section; when the URL, the token or grant_ttl changes the link is restarted
  * (a cold start: it asks for `since = now - grant_ttl`, and the replayed
  * approvals replace their own grants, so nothing is counted twice).
  */
 import type { Logger } from 'pino';
 
-import { HoldRegistry } from '../act/holds.js';
+import type { HoldDecisions, HoldRequest } from '../hold/registry.js';
 import { patternText } from '../config/pattern.js';
 import { loadPreset } from '../config/presets.js';
 import type { ApprovalConfig } from '../config/types.js';
 import type { BackoffOptions } from './backoff.js';
 import { namesFromCommand } from './command-names.js';
 import type { ApprovalEvent, CommandApprovedEvent } from './events.js';
-import { GrantStore, patternsFromNames, type GrantPattern, type GrantStoreOptions } from './grants.js';
-import { postHold, type HoldRequest } from './hold-client.js';
+import { patternsFromNames, type GrantPattern, type GrantStore } from '../grants/grants.js';
+import { postHold } from './hold-client.js';
 import { ApprovalLink, type LinkState } from './link.js';
 
 /**
@@ -60,15 +61,16 @@ function presetNames(name: string): readonly string[] | undefined {
 
 export interface ApprovalsOptions {
   readonly log: Logger;
+  readonly grants: GrantStore;
+  readonly holds: HoldDecisions;
   readonly now?: () => number;
-  readonly grants?: GrantStoreOptions;
   /** For tests: faster reconnects and silence detection than the spec's defaults. */
   readonly link?: { readonly backoff?: BackoffOptions; readonly heartbeatTimeoutMs?: number };
 }
 
 export class Approvals {
-  readonly grants: GrantStore;
-  readonly holds: HoldRegistry;
+  readonly #grants: GrantStore;
+  readonly #holds: HoldDecisions;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #linkOptions: ApprovalsOptions['link'];
@@ -81,14 +83,8 @@ export class Approvals {
     this.#log = opts.log;
     this.#now = opts.now ?? Date.now;
     this.#linkOptions = opts.link;
-    this.grants = new GrantStore(opts.grants);
-    this.holds = new HoldRegistry({
-      grants: this.grants,
-      post: (request, timeoutMs) => this.#postHold(request, timeoutMs),
-      linkUp: () => this.linkState === 'up',
-      log: opts.log,
-      now: this.#now,
-    });
+    this.#grants = opts.grants;
+    this.#holds = opts.holds;
   }
 
   /** The event link's state; `stopped` when there is no approval section. */
@@ -142,7 +138,7 @@ export class Approvals {
   async stop(): Promise<void> {
     this.#started = false;
     const link = this.#link;
-    this.holds.close();
+    this.#holds.close();
     await link?.stop();
   }
 
@@ -155,12 +151,12 @@ export class Approvals {
         this.#approved(event, config);
         return;
       case 'command.revoked': {
-        const ended = this.grants.revoke(event.id);
+        const ended = this.#grants.revoke(event.id);
         this.#log.info({ command_id: event.id, grants: ended }, 'command revoked');
         return;
       }
       case 'hold.decided': {
-        const result = this.holds.decide(event, { grantTtlMs: config.grantTtlMs, internalSuffixes: config.internalSuffixes });
+        const result = this.#holds.decide(event, { grantTtlMs: config.grantTtlMs, internalSuffixes: config.internalSuffixes });
         if (result === 'unknown') this.#log.info({ hold_id: event.holdId, decision: event.decision }, 'decision for a hold not pending here; ignored');
         return;
       }
@@ -175,14 +171,14 @@ export class Approvals {
     if (rejected.length > 0) this.#log.warn({ ...where, rejected: rejected.slice(0, 10).map(clip) }, 'approved command names that are not host names; left out');
     const ref = { id: event.id, command: event.command, approvedBy: event.approvedBy ?? null, expiresAt };
     // Also when nothing is added: a replayed approval that has expired since replaces (ends) its old grants.
-    const added = this.grants.add(event.agent, patterns, ref, now);
+    const added = this.#grants.add(event.agent, patterns, ref, now);
     if (expiresAt <= now) {
       this.#log.info(where, 'approved command has already expired; no grant');
     } else if (added === 0) {
       this.#log.info({ ...where, from }, 'approved command names no host; no grant');
     } else {
       // The agent may already be waiting on a hold for one of these names (the query raced the approval).
-      const released = this.holds.release(event.agent, patterns, ref);
+      const released = this.#holds.release(event.agent, patterns, ref);
       this.#log.info(
         {
           ...where, from, names: patterns.map((p) => (p.scope === 'subtree' ? `*.${p.name}` : p.name)),
@@ -193,7 +189,8 @@ export class Approvals {
     }
   }
 
-  #postHold(request: HoldRequest, timeoutMs: number): Promise<void> {
+  /** Tells the service about a new hold; rejects when it did not accept it (the hold registry's `post`). */
+  postHold(request: HoldRequest, timeoutMs: number): Promise<void> {
     const config = this.#config;
     if (config === null) return Promise.reject(new Error('no approval service configured'));
     return postHold(config.url, this.#token, request, timeoutMs);

@@ -1,4 +1,4 @@
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 
 /**
  * A request to the approval service (today: posting a hold) got no acceptable

@@ -3,21 +3,10 @@
  * and waits for a reviewer. One attempt, bounded by `timeoutMs`; retrying is the
  * caller's business (posting the same hold_id twice is safe at the service).
  */
+import type { HoldRequest } from '../hold/registry.js';
 import { ApprovalRequestError } from './errors.js';
 
 export { ApprovalRequestError } from './errors.js';
-
-/** What intentdns tells the service about a held query (camelCase here, snake_case on the wire). */
-export interface HoldRequest {
-  readonly holdId: string;
-  readonly agent: string;
-  readonly role: string;
-  readonly client: string;               // source IP
-  readonly qname: string;
-  readonly qtype: string;
-  readonly at: number;                   // epoch ms, when the query was held
-  readonly recentCommands: readonly string[];
-}
 
 /** 201/202 are what the spec promises; 200 is tolerated from services that say "ok" plainly. */
 const ACCEPTED = new Set([200, 201, 202]);

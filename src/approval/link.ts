@@ -21,7 +21,7 @@ import {
   type ApprovalEvent,
   type ApprovalEventType,
 } from './events.js';
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 
 export type { LinkDownReason } from './errors.js';
 

@@ -1,15 +1,12 @@
 import { isIP } from 'node:net';
 import { loadConfig } from '../config/load.js';
-import { NO_GRANTS, decide } from '../decide/policy.js';
-import { compileRoles } from '../decide/role.js';
-import { ClientTable } from '../identify/clients.js';
 import { qtypeName, qtypeNumber } from '../wire/qtypes.js';
 import { configPath, UsageError, type Io } from './io.js';
+import { OfflineDecider } from './offline.js';
 
 /**
- * Runs the same identify and decide code as the server, with no network:
- * what would intentdns do with this query, and which rule says so?
- * Grants and quarantines live only in a running server, so none apply here.
+ * What would intentdns do with this query, and which rule says so? Decided by
+ * the serving chain's own stages, with no network (see OfflineDecider).
  */
 export const explain = {
   name: 'explain',
@@ -22,7 +19,7 @@ export const explain = {
     config: { type: 'string' },
     json: { type: 'boolean' },
   },
-  run(values: { client?: string; name?: string; type?: string; config?: string; json?: boolean }, io: Io): number {
+  async run(values: { client?: string; name?: string; type?: string; config?: string; json?: boolean }, io: Io): Promise<number> {
     const { client, name } = values;
     if (!client || isIP(client) === 0) throw new UsageError('--client needs an IP address');
     if (!name) throw new UsageError('--name needs a DNS name');
@@ -31,19 +28,13 @@ export const explain = {
     const qname = name.toLowerCase().replace(/\.$/, '');
 
     const config = loadConfig(configPath(values.config, io));
-    const agent = new ClientTable(config.clients, compileRoles(config.roles)).lookup(client);
-    const base = { client, qname, qtype: qtypeName(qtype) };
-    if (!agent) {
-      const result = { ...base, action: 'refuse', reason: 'unknown_client', rule: 'no client matches the source address' };
-      io.out(values.json ? JSON.stringify(result) : render(result));
-      return 0;
-    }
-    const decision = decide(agent, qname, qtype, NO_GRANTS, { has: () => false }, config.mode, Date.now());
+    const { agent, verdict, wouldBlock } = await new OfflineDecider(config).decide(client, qname, qtype);
     const result = {
-      ...base, agent: agent.name, role: agent.role.name,
-      action: decision.action, reason: decision.reason,
-      ...(decision.rule !== undefined && { rule: decision.rule }),
-      ...(decision.wouldBlock && { would_block: true }),
+      client, qname, qtype: qtypeName(qtype),
+      ...(agent && { agent: agent.name, role: agent.role.name }),
+      action: verdict.action, reason: verdict.reason,
+      rule: verdict.rule ?? (agent ? undefined : 'no client matches the source address'),
+      ...(wouldBlock && { would_block: true }),
     };
     io.out(values.json ? JSON.stringify(result) : render(result));
     return 0;

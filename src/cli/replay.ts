@@ -1,10 +1,8 @@
 import { loadConfig } from '../config/load.js';
-import { NO_GRANTS, decide } from '../decide/policy.js';
-import { compileRoles } from '../decide/role.js';
-import { ClientTable } from '../identify/clients.js';
 import { qtypeNumber } from '../wire/qtypes.js';
 import { readDecisionLog, type LoggedQuery } from './decision-log.js';
 import { configPath, UsageError, type Io } from './io.js';
+import { OfflineDecider } from './offline.js';
 
 /**
  * Re-decides every logged query under a (changed) config and reports what
@@ -24,7 +22,8 @@ export const replay = {
   async run(values: { log?: string; config?: string; json?: boolean }, io: Io): Promise<number> {
     if (!values.log) throw new UsageError('--log needs a decision log file');
     const config = loadConfig(configPath(values.config, io));
-    const clients = new ClientTable(config.clients, compileRoles(config.roles));
+    // Enforce: the question is what the new policy decides, whatever mode either config runs in.
+    const decider = new OfflineDecider(config, 'enforce');
     const changes = new Map<string, { role: string; from: string; to: string; qname: string; qtype: string; count: number }>();
     let total = 0;
     let notReplayed = 0;
@@ -34,13 +33,9 @@ export const replay = {
       const before = policyOutcome(q);
       const qtype = qtypeNumber(q.qtype);
       if (before === undefined || qtype === undefined) { notReplayed++; continue; }
-      const agent = clients.lookup(q.client);
-      const decision = agent
-        ? decide(agent, q.qname, qtype, NO_GRANTS, { has: () => false }, 'enforce', Date.now())
-        : { action: 'refuse', reason: 'unknown_client' };
-      // Without an approval service the hold stage sinkholes what the policy would hold.
-      const action = decision.action === 'hold' && !config.approval ? 'sinkhole' : decision.action;
-      const after = `${action}/${decision.reason}`;
+      const { agent, verdict } = await decider.decide(q.client, q.qname, qtype).catch(() => ({ agent: undefined, verdict: undefined }));
+      if (verdict === undefined) { notReplayed++; continue; }
+      const after = `${verdict.action}/${verdict.reason}`;
       if (after === before) continue;
       const role = agent?.role.name ?? q.role ?? '-';
       const key = `${role}\0${q.qname}\0${q.qtype}\0${before}\0${after}`;
@@ -66,7 +61,7 @@ export const replay = {
 
 /** The logged outcome as action/reason of the policy alone, or undefined when the policy alone did not make it. */
 function policyOutcome(q: LoggedQuery): string | undefined {
-  if (q.reason === 'grant' || q.reason === 'denylist_cname' || q.reason === 'rebinding' || q.reason === 'quarantine' || q.reason === 'error') return undefined;
+  if (['grant', 'denylist_cname', 'rebinding', 'quarantine', 'upstream_error', 'error'].includes(q.reason)) return undefined;
   // Every hold outcome started as the policy's "hold, unlisted".
   if (q.reason.startsWith('hold_') || q.reason === 'link_down') return 'hold/unlisted';
   return `${q.action}/${q.reason}`;

@@ -1,4 +1,4 @@
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 
 /**
  * One problem in a config (or preset) file. `line` and `col` are 1-based and

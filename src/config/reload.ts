@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 import { ConfigError } from './errors.js';
 import { loadConfig, type LoadOptions } from './load.js';
 import type { Config } from './types.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 
 /**
  * A bearer token file (admin.token_file, approval.token_file) is unusable:

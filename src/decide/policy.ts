@@ -1,5 +1,4 @@
-import type { Mode } from '../config/types.js';
-import type { Agent, Decision, GrantRef } from '../pipeline/types.js';
+import type { Agent, GrantRef, Verdict } from '../pipeline/types.js';
 import { qtypeName } from '../wire/qtypes.js';
 
 /** The approved-command grants of an agent, as decide/ needs them. Filled by the approval link. */
@@ -13,33 +12,37 @@ export interface QuarantineLookup {
 }
 
 export const NO_GRANTS: GrantLookup = { find: () => undefined };
+export const NO_QUARANTINE: QuarantineLookup = { has: () => false };
+
+const QUARANTINED: Verdict = { action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole' };
 
 /**
  * The decision rules of the spec, in their order, as one pure function, so the
  * serving chain, `intentdns explain` and `intentdns replay` cannot drift apart.
- * Unknown clients never get here: identify/ refuses them.
+ * Unknown clients never get here: identify/ refuses them. The verdict is the
+ * enforced one; audit mode is applied when the answer is made (answer/).
  */
 export function decide(
   agent: Agent, qname: string, qtype: number,
-  grants: GrantLookup, quarantine: QuarantineLookup, mode: Mode, now: number,
-): Decision {
-  const decision = decideEnforced(agent, qname, qtype, grants, quarantine, now);
-  if (mode === 'audit' && decision.action !== 'forward') return { ...decision, wouldBlock: true };
-  return decision;
+  grants: GrantLookup, quarantine: QuarantineLookup, now: number,
+): Verdict {
+  const role = agent.role;
+  if (quarantine.has(agent.name)) return QUARANTINED;
+  if (!role.allowsType(qtype)) {
+    const type = qtypeName(qtype);
+    return { action: 'refuse', reason: 'qtype', serve: 'refused', rule: `qtypes of ${role.name} (${type})`, detail: `type ${type} not allowed` };
+  }
+  const denied = role.deny.match(qname);
+  if (denied !== undefined) return { action: 'sinkhole', reason: 'denylist', serve: 'sinkhole', rule: denied };
+  const grant = grants.find(agent.name, qname, now);
+  if (grant) return { action: 'forward', reason: 'grant', serve: 'upstream', grant };
+  const allowed = role.allow.match(qname);
+  if (allowed !== undefined) return { action: 'forward', reason: 'allowlist', serve: 'upstream', rule: allowed };
+  return UNLISTED[role.unlisted];
 }
 
-function decideEnforced(
-  agent: Agent, qname: string, qtype: number,
-  grants: GrantLookup, quarantine: QuarantineLookup, now: number,
-): Decision {
-  const role = agent.role;
-  if (quarantine.has(agent.name)) return { action: 'sinkhole', reason: 'quarantine' };
-  if (!role.allowsType(qtype)) return { action: 'refuse', reason: 'qtype', rule: `qtypes of ${role.name} (${qtypeName(qtype)})` };
-  const denied = role.deny.match(qname);
-  if (denied !== undefined) return { action: 'sinkhole', reason: 'denylist', rule: denied };
-  const grant = grants.find(agent.name, qname, now);
-  if (grant) return { action: 'forward', reason: 'grant', grant };
-  const allowed = role.allow.match(qname);
-  if (allowed !== undefined) return { action: 'forward', reason: 'allowlist', rule: allowed };
-  return { action: role.unlisted, reason: 'unlisted' };
-}
+const UNLISTED: Readonly<Record<Agent['role']['unlisted'], Verdict>> = {
+  forward: { action: 'forward', reason: 'unlisted', serve: 'upstream' },
+  sinkhole: { action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole' },
+  hold: { action: 'hold', reason: 'unlisted', serve: 'review' },
+};

@@ -1,8 +1,9 @@
 import type { RoleConfig } from '../config/types.js';
+import type { RolePolicy } from '../pipeline/types.js';
 import { NameSet } from './names.js';
 
 /** A role's lists turned into lookup structures once per config snapshot. */
-export class Role {
+export class Role implements RolePolicy {
   readonly name: string;
   readonly allow: NameSet;
   readonly deny: NameSet;

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 
 export type AuthResult = 'ok' | 'missing' | 'invalid';
 

@@ -1,4 +1,4 @@
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 
 /**
  * `listen.http` could not be bound. `address` is the configured text

@@ -1,7 +1,6 @@
 import { BlockList, isIPv4 } from 'node:net';
 import type { ClientRule } from '../config/types.js';
-import type { Role } from '../decide/role.js';
-import type { Agent } from '../pipeline/types.js';
+import type { Agent, RolePolicy } from '../pipeline/types.js';
 
 const MAX_REMEMBERED = 10_000;
 
@@ -11,10 +10,10 @@ const MAX_REMEMBERED = 10_000;
  * ordered scan runs once per client, not once per query.
  */
 export class ClientTable {
-  readonly #rules: ReadonlyArray<{ rule: ClientRule; blocks: BlockList; role: Role }>;
+  readonly #rules: ReadonlyArray<{ rule: ClientRule; blocks: BlockList; role: RolePolicy }>;
   readonly #seen = new Map<string, Agent | null>();
 
-  constructor(rules: readonly ClientRule[], roles: ReadonlyMap<string, Role>) {
+  constructor(rules: readonly ClientRule[], roles: ReadonlyMap<string, RolePolicy>) {
     this.#rules = rules.map((rule) => {
       const blocks = new BlockList();
       for (const cidr of rule.match) blocks.addSubnet(cidr.network, cidr.prefix, cidr.family === 4 ? 'ipv4' : 'ipv6');

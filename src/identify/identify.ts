@@ -1,24 +1,27 @@
-import { refusedReply } from '../act/sinkhole.js';
-import type { Answer, Next, Query, Stage } from '../pipeline/types.js';
-import { EDE } from '../wire/constants.js';
+import type { Mode } from '../config/types.js';
+import { NOTHING, type Fetched, type Next, type Query, type Stage, type Verdict } from '../pipeline/types.js';
 import type { ClientTable } from './clients.js';
 
-const UNKNOWN_CLIENT: Answer = {
-  action: 'refuse',
-  reason: 'unknown_client',
-  reply: refusedReply(EDE.PROHIBITED, 'intentdns: unknown client'),
-};
+/** A source that matches no client entry: refused in every mode, so intentdns is never an open resolver. */
+export const UNKNOWN_CLIENT: Verdict = { action: 'refuse', reason: 'unknown_client', serve: 'refused' };
 
-/** Ties the query to an agent and role by source address; strangers are refused in every mode. */
+/** Ties the query to an agent and role by source address, and to the mode that applies to it. */
 export class IdentifyStage implements Stage {
   readonly name = 'identify';
 
-  constructor(private readonly clients: ClientTable) {}
+  constructor(
+    private readonly clients: ClientTable,
+    private readonly mode: Mode,
+  ) {}
 
-  handle(query: Query, next: Next): Promise<Answer> {
+  handle(query: Query, next: Next): Promise<Fetched | null> {
     const agent = this.clients.lookup(query.client);
-    if (!agent) return Promise.resolve(UNKNOWN_CLIENT);
+    if (!agent) {
+      query.verdict = UNKNOWN_CLIENT;
+      return NOTHING;
+    }
     query.agent = agent;
+    query.audit = this.mode === 'audit';
     return next(query);
   }
 }

@@ -1,13 +1,18 @@
-import type { Logger } from 'pino';
-import type { Role } from '../decide/role.js';
+import type { UnlistedAction } from '../config/types.js';
+import type { ExtendedError } from '../wire/build.js';
 import type { DecodedQuery } from '../wire/query.js';
 import type { ResponseView } from '../wire/response.js';
-import type { ExtendedError } from '../wire/build.js';
 
 /**
- * The one contract between stages. A stage either returns an Answer itself or
- * returns `next(query)`; it never does half of each. Outcomes (blocked,
- * refused, held) are Answers with a Reason; exceptions are only for faults.
+ * The one contract between the stages of the chain, at the bottom of the
+ * import graph: it imports no stage.
+ *
+ * A query carries one Verdict. identify, decide and hold set it, check may
+ * replace it when the answer that came back breaks the policy; nobody copies
+ * its facts anywhere else. The stages below the verdict (cache, upstream)
+ * return only what came back: a Fetched. answer/ then makes the one Answer
+ * from verdict + fetched (applying audit mode there and nowhere else),
+ * observe/ logs and counts it, and answer/encode writes the bytes.
  */
 
 export type Transport = 'udp' | 'tcp';
@@ -18,18 +23,35 @@ export type Reason =
   | 'unknown_client' | 'quarantine' | 'qtype' | 'denylist' | 'grant' | 'allowlist' | 'unlisted'
   | 'hold_approved' | 'hold_denied' | 'hold_timeout' | 'hold_capacity' | 'link_down'
   | 'denylist_cname' | 'rebinding'
+  /** Every upstream failed: answered SERVFAIL, whatever forwarded the query. */
+  | 'upstream_error'
   /** A fault inside intentdns (a bug): answered SERVFAIL, logged at error. */
   | 'error';
 
 export const REASONS: readonly Reason[] = [
   'unknown_client', 'quarantine', 'qtype', 'denylist', 'grant', 'allowlist', 'unlisted',
   'hold_approved', 'hold_denied', 'hold_timeout', 'hold_capacity', 'link_down',
-  'denylist_cname', 'rebinding', 'error',
+  'denylist_cname', 'rebinding', 'upstream_error', 'error',
 ];
+
+/** A role as the stages read it; decide/role.ts builds it from the config once per snapshot. */
+export interface RolePolicy {
+  readonly name: string;
+  readonly allow: NameRules;
+  readonly deny: NameRules;
+  readonly privateOk: NameRules;
+  readonly unlisted: UnlistedAction;
+  allowsType(qtype: number): boolean;
+}
+
+/** A list of name rules: the source text of the rule that matches `name`, or undefined. */
+export interface NameRules {
+  match(name: string): string | undefined;
+}
 
 export interface Agent {
   readonly name: string;
-  readonly role: Role;
+  readonly role: RolePolicy;
 }
 
 /** The approved command that opened a name, as the decision log shows it. */
@@ -41,52 +63,78 @@ export interface GrantRef {
   readonly expiresAt: number;
 }
 
-export interface Decision {
+/**
+ * What the agent is sent when the verdict is enforced:
+ *   upstream: the upstream's answer (from the cache or asked now);
+ *   sinkhole: the configured sinkhole answer, with EDE 15;
+ *   refused:  REFUSED, with EDE 18 for strangers and 15 otherwise;
+ *   servfail: SERVFAIL;
+ *   review:   nothing yet; a reviewer is to be asked (hold/ replaces it).
+ */
+export type Serve = 'upstream' | 'sinkhole' | 'refused' | 'servfail' | 'review';
+
+export interface Verdict {
+  /** Action and reason are what the log line and queries_total say. */
   readonly action: Action;
   readonly reason: Reason;
+  readonly serve: Serve;
+  /** The rule that matched, as the decision log shows it. */
   readonly rule?: string;
+  /** The grant that let the name through; the answer's TTLs never outlive it. */
   readonly grant?: GrantRef;
-  /** Audit mode: the action is what enforce mode would have done; the query is forwarded anyway. */
-  readonly wouldBlock?: boolean;
+  readonly holdId?: string;
+  /** Said in the EDE text of a block (defaults to `rule`). */
+  readonly detail?: string;
 }
 
 /**
- * What hold/ learned about a held query that then goes on down the chain:
- * approved by a reviewer (with the grant that approval created, so the TTL cap
- * applies), or forwarded because the approval service is unreachable
- * (`on_link_down: forward`). Forwarded answers report this reason, not the decision's.
- */
-export interface HoldFact {
-  readonly reason: 'hold_approved' | 'link_down';
-  /** The hold, when one was opened. */
-  readonly id?: string;
-  readonly grant?: GrantRef;
-}
-
-/**
- * One query on its way through the chain. Stages add facts (agent, decision, hold)
- * exactly once and never rewrite what another stage set; the fields exist from
- * the start so every Query has the same shape.
+ * One query on its way through the chain. The fields exist from the start so
+ * every Query has the same shape.
  */
 export class Query {
   agent: Agent | undefined = undefined;
-  decision: Decision | undefined = undefined;
-  hold: HoldFact | undefined = undefined;
+  /** Audit mode for this query's agent: decided and logged as enforced, answered as forwarded. */
+  audit = false;
+  verdict: Verdict | undefined = undefined;
 
   constructor(
     readonly message: DecodedQuery,
     readonly client: string,
     readonly transport: Transport,
-    readonly log: Logger,
     /** performance.now() when the packet arrived. */
     readonly receivedAt: number,
   ) {}
 
   get qname(): string { return this.message.question.name; }
   get qtype(): number { return this.message.question.type; }
+
+  /**
+   * Whether the query goes on down the chain: its verdict lets the upstream
+   * answer through or asks a reviewer, or audit mode forwards it anyway.
+   */
+  get goesOn(): boolean {
+    const serve = this.verdict?.serve;
+    return this.audit || serve === 'upstream' || serve === 'review';
+  }
 }
 
-/** What encode/ writes: a reply we make up, or an upstream answer passed through. */
+/** What came back for a query that went on to be resolved. */
+export type Fetched =
+  | {
+      readonly kind: 'answer';
+      readonly view: ResponseView;
+      /** Seconds the view spent in the cache, taken off every TTL. */
+      readonly ageS: number;
+      /** The upstream that answered ("127.0.0.1:53"), or "cache". */
+      readonly source: string;
+    }
+  | {
+      readonly kind: 'failed';
+      /** Why no upstream answer could be had, for the log. */
+      readonly error: string;
+    };
+
+/** What encode/ writes: a reply we make up, or an upstream answer passed through (its TTLs capped at encode). */
 export type Reply =
   | {
       readonly kind: 'synthetic';
@@ -98,32 +146,34 @@ export type Reply =
   | {
       readonly kind: 'upstream';
       readonly view: ResponseView;
-      /** Seconds the view spent in the cache, taken off every TTL. */
       readonly ageS: number;
-      /** Highest TTL the client may see (answers.max_ttl, the grant's remaining life). */
-      readonly maxTtl: number;
     };
 
+/** The one answer to a query, made by answer/ from the verdict and what came back. */
 export interface Answer {
   readonly action: Action;
+  /** The verdict's reason, or upstream_error / error when the answer is our SERVFAIL. */
   readonly reason: Reason;
   readonly reply: Reply;
-  readonly rule?: string;
-  readonly grant?: GrantRef;
-  readonly wouldBlock?: boolean;
-  readonly holdId?: string;
-  /** The upstream that answered ("127.0.0.1:53"), or "cache". */
-  readonly upstream?: string;
-  /** Why an upstream answer could not be had, for the log (the reply is SERVFAIL). */
+  /** Audit mode: enforce would have blocked this; the agent got the upstream's answer. */
+  readonly wouldBlock: boolean;
+  /** The verdict as the chain left it (rule, grant, hold id), or undefined after a fault. */
+  readonly verdict: Verdict | undefined;
+  readonly fetched: Fetched | null;
+  /** A fault's message, for the log. */
   readonly error?: string;
 }
 
-export type Next = (query: Query) => Promise<Answer>;
+/** Nothing was fetched: the verdict alone makes the answer. */
+export const NOTHING: Promise<null> = Promise.resolve(null);
+
+export type Next = (query: Query) => Promise<Fetched | null>;
 
 export interface Stage {
   /** Lower-case single word, used in logs: "identify", "cache". */
   readonly name: string;
-  handle(query: Query, next: Next): Promise<Answer>;
+  /** Sets or replaces the verdict and returns NOTHING, or returns `next(query)` (and may look at what it brings). */
+  handle(query: Query, next: Next): Promise<Fetched | null>;
 }
 
 /** Links stages once, at build time: no closure is made per query. */

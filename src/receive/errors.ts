@@ -1,4 +1,4 @@
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 import type { Transport } from '../pipeline/types.js';
 
 /**

@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { DEFAULT_MAX_BUFFERED, FrameReader, MAX_FRAME_LENGTH, frame } from './framing.js';
+import { DEFAULT_MAX_BUFFERED, FrameReader, MAX_FRAME_LENGTH, frame } from '../wire/framing.js';
 import { KeyedLimiter } from './limits.js';
 import { invokeHandler, type MessageHandler, type Peer, type ReceiveHooks } from './types.js';
 

@@ -1,4 +1,4 @@
-import { IntentdnsError } from '../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 
 /** A DNS message that does not follow the wire format. `offset` says where reading stopped. */
 export class DecodeError extends IntentdnsError {

@@ -1,6 +1,5 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { SERVFAIL, blockedText, refusedReply, sinkholeReply } from '../../src/act/sinkhole.js';
+import { SERVFAIL, blockedText, refusedReply, sinkholeReply } from '../../src/answer/sinkhole.js';
 import { encodeAnswer, encodeRejection } from '../../src/answer/encode.js';
 import type { SinkholeResponse } from '../../src/config/types.js';
 import { Query, type Answer, type Reply, type Transport } from '../../src/pipeline/types.js';
@@ -12,15 +11,20 @@ import {
   type QueryOptions,
 } from '../helpers/packets.js';
 
-const log = pino({ level: 'silent' });
-
 function queryOf(opts: QueryOptions, transport: Transport = 'udp'): Query {
-  return new Query(mustDecode(queryBytes(opts)), '10.0.0.5', transport, log, 0);
+  return new Query(mustDecode(queryBytes(opts)), '10.0.0.5', transport, 0);
 }
 
 function answer(reply: Reply): Answer {
-  return { action: 'sinkhole', reason: 'denylist', reply };
+  return { action: 'sinkhole', reason: 'denylist', reply, wouldBlock: false, verdict: undefined, fetched: null };
 }
+
+function forwarded(reply: Reply): Answer {
+  return { action: 'forward', reason: 'allowlist', reply, wouldBlock: false, verdict: { action: 'forward', reason: 'allowlist', serve: 'upstream' }, fetched: null };
+}
+
+/** answers.max_ttl for these tests: high, so only ageing shows. */
+const MAX_TTL = 3600;
 
 const TEXT = blockedText('agent', 'denylist', 'evil.example');
 
@@ -39,7 +43,7 @@ describe('encodeAnswer: every sinkhole response, end to end', () => {
     const t = type === 'HTTPS' ? 65 : type;
     for (const edns of [false, true]) {
       const q = queryOf({ name: 'Evil.Example', type: t, id: 0x6161, ...(edns ? { edns: true } : {}) });
-      const p = decodePacket(encodeAnswer(q, answer(sinkholeReply(kind as SinkholeResponse, q.qtype, 30, TEXT))));
+      const p = decodePacket(encodeAnswer(q, answer(sinkholeReply(kind as SinkholeResponse, q.qtype, 30, TEXT)), MAX_TTL));
       expect(p.id).toBe(0x6161);
       expect(p.flag_qr).toBe(true);
       expect(p.flag_rd).toBe(true);
@@ -59,21 +63,21 @@ describe('encodeAnswer: every sinkhole response, end to end', () => {
 
   it('refusedReply for an unknown client carries EDE 18 Prohibited', () => {
     const q = queryOf({ name: 'example.com', edns: true });
-    const p = decodePacket(encodeAnswer(q, { action: 'refuse', reason: 'unknown_client', reply: refusedReply(EDE.PROHIBITED, 'intentdns: unknown client') }));
+    const p = decodePacket(encodeAnswer(q, { ...answer(refusedReply(EDE.PROHIBITED, 'intentdns: unknown client')), action: 'refuse', reason: 'unknown_client' }, MAX_TTL));
     expect(p.rcode).toBe('REFUSED');
     expect(edeOf(p)).toEqual({ infoCode: 18, text: 'intentdns: unknown client' });
   });
 
   it('SERVFAIL has no EDE', () => {
     const q = queryOf({ name: 'example.com', edns: true });
-    const p = decodePacket(encodeAnswer(q, { action: 'forward', reason: 'error', reply: SERVFAIL }));
+    const p = decodePacket(encodeAnswer(q, { ...answer(SERVFAIL), action: 'forward', reason: 'error' }, MAX_TTL));
     expect(p.rcode).toBe('SERVFAIL');
     expect(edeOf(p)).toBeUndefined();
   });
 
   it('echoes the CD bit', () => {
     const q = queryOf({ name: 'example.com', flags: 0x0010 });
-    const p = decodePacket(encodeAnswer(q, answer(sinkholeReply('nxdomain', 1, 30, TEXT))));
+    const p = decodePacket(encodeAnswer(q, answer(sinkholeReply('nxdomain', 1, 30, TEXT)), MAX_TTL));
     expect(p.flag_cd).toBe(true);
     expect(p.flag_rd).toBe(false);
   });
@@ -85,11 +89,11 @@ describe('encodeAnswer: upstream answers', () => {
     answers: Array.from({ length: 120 }, (_, i) => ({ name: 'cdn.example.com', type: 'A' as const, ttl: 300, data: `10.1.${i >> 8}.${i & 0xff}` })),
   });
   const view = walkResponse(upstream, question('cdn.example.com').length);
-  const reply: Reply = { kind: 'upstream', view, ageS: 20, maxTtl: 3600 };
+  const reply: Reply = { kind: 'upstream', view, ageS: 20 };
 
   it('renders for this client: its id, its question case, aged TTLs', () => {
     const q = queryOf({ name: 'CDN.example.com', id: 0x2b2b, edns: { udpSize: 4096 } });
-    const p = decodePacket(encodeAnswer(q, { action: 'forward', reason: 'allowlist', reply }));
+    const p = decodePacket(encodeAnswer(q, forwarded(reply), MAX_TTL));
     expect(p.id).toBe(0x2b2b);
     expect(p.questions[0]?.name).toBe('CDN.example.com');
     expect(p.flag_tc).toBe(false);
@@ -98,15 +102,27 @@ describe('encodeAnswer: upstream answers', () => {
     expect(optOf(p)?.udpPayloadSize).toBe(1232);
   });
 
+  it('caps every TTL at answers.max_ttl, from the verdict, after ageing', () => {
+    const p = decodePacket(encodeAnswer(queryOf({ name: 'cdn.example.com' }, 'tcp'), forwarded(reply), 60));
+    expect(new Set(ttlsOf(p.answers))).toEqual(new Set([60]));
+  });
+
+  it('caps every TTL at the remaining life of the grant that let the name through', () => {
+    const grant = { id: 'cmd_1', command: 'curl https://cdn.example.com/', approvedBy: 'alice', expiresAt: Date.now() + 42_500 };
+    const granted: Answer = { ...forwarded(reply), reason: 'grant', verdict: { action: 'forward', reason: 'grant', serve: 'upstream', grant } };
+    const p = decodePacket(encodeAnswer(queryOf({ name: 'cdn.example.com' }, 'tcp'), granted, MAX_TTL));
+    expect(new Set(ttlsOf(p.answers))).toEqual(new Set([42]));
+  });
+
   it('over UDP without EDNS, a 3000-byte answer is cut to 512 bytes with TC set', () => {
-    const p = decodePacket(encodeAnswer(queryOf({ name: 'cdn.example.com' }), { action: 'forward', reason: 'allowlist', reply }));
+    const p = decodePacket(encodeAnswer(queryOf({ name: 'cdn.example.com' }), forwarded(reply), MAX_TTL));
     expect(p.flag_tc).toBe(true);
     expect(p.answers).toEqual([]);
     expect(p.questions).toHaveLength(1);
   });
 
   it('over UDP with EDNS 1232, the same answer is cut too, keeping an OPT', () => {
-    const bytes = encodeAnswer(queryOf({ name: 'cdn.example.com', edns: true }), { action: 'forward', reason: 'allowlist', reply });
+    const bytes = encodeAnswer(queryOf({ name: 'cdn.example.com', edns: true }), forwarded(reply), MAX_TTL);
     expect(bytes.length).toBeLessThanOrEqual(1232);
     const p = decodePacket(bytes);
     expect(p.flag_tc).toBe(true);
@@ -114,20 +130,20 @@ describe('encodeAnswer: upstream answers', () => {
   });
 
   it('over TCP, it is never cut', () => {
-    const bytes = encodeAnswer(queryOf({ name: 'cdn.example.com' }, 'tcp'), { action: 'forward', reason: 'allowlist', reply });
+    const bytes = encodeAnswer(queryOf({ name: 'cdn.example.com' }, 'tcp'), forwarded(reply), MAX_TTL);
     expect(bytes.length).toBeGreaterThan(3000);
     expect(decodePacket(bytes).flag_tc).toBe(false);
   });
 
   it('a small synthetic reply over UDP is not cut', () => {
-    const p = decodePacket(encodeAnswer(queryOf({ name: 'example.com' }), answer(sinkholeReply('null-ip', 1, 30, TEXT))));
+    const p = decodePacket(encodeAnswer(queryOf({ name: 'example.com' }), answer(sinkholeReply('null-ip', 1, 30, TEXT)), MAX_TTL));
     expect(p.flag_tc).toBe(false);
     expect(p.answers).toHaveLength(1);
   });
 
   it('a long EDE text over UDP without EDNS is never sent (no OPT) so it cannot push the reply over 512', () => {
     const long = 'x'.repeat(2000);
-    const bytes = encodeAnswer(queryOf({ name: 'example.com' }), answer(sinkholeReply('refused', 1, 30, long)));
+    const bytes = encodeAnswer(queryOf({ name: 'example.com' }), answer(sinkholeReply('refused', 1, 30, long)), MAX_TTL);
     expect(bytes.length).toBeLessThanOrEqual(512);
     expect(decodePacket(bytes).rcode).toBe('REFUSED');
   });

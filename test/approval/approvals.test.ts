@@ -12,6 +12,8 @@ import {
 } from '../../src/approval/approvals.js';
 import type { CommandApprovedEvent } from '../../src/approval/events.js';
 import type { ApprovalConfig } from '../../src/config/types.js';
+import { GrantStore } from '../../src/grants/grants.js';
+import { HoldRegistry } from '../../src/hold/registry.js';
 import { QTYPE } from '../../src/wire/qtypes.js';
 import { FakeApprovalService } from '../helpers/approval-service.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -30,15 +32,20 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 let service: FakeApprovalService | null = null;
 let approvals: Approvals | null = null;
+/** What the server would own and hand the approval glue. */
+let side: { grants: GrantStore; holds: HoldRegistry };
 const lines: Array<Record<string, unknown>> = [];
 
 async function setup(more: Partial<ApprovalConfig> = {}): Promise<{ service: FakeApprovalService; approvals: Approvals }> {
   service = await FakeApprovalService.start({ token: TOKEN });
   lines.length = 0;
-  approvals = new Approvals({
-    log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) }),
-    link: { backoff: { initialMs: 20, maxMs: 100 }, heartbeatTimeoutMs: 2000 },
+  const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+  const grants = new GrantStore();
+  const holds = new HoldRegistry({
+    grants, log, post: (request, timeoutMs) => approvals!.postHold(request, timeoutMs), linkUp: () => approvals?.linkState === 'up',
   });
+  side = { grants, holds };
+  approvals = new Approvals({ log, grants, holds, link: { backoff: { initialMs: 20, maxMs: 100 }, heartbeatTimeoutMs: 2000 } });
   approvals.configure(approvalConfig(service.url, more), TOKEN);
   approvals.start();
   await waitFor(() => approvals!.linkState === 'up', { what: 'link up' });
@@ -60,10 +67,10 @@ describe('Approvals: command events', () => {
       id: 'cmd_812', agent: 'ci-runner-1', command: 'curl -sSL https://api.example.com/v2/items -o items.json',
       approved_by: 'alice', approved_at: iso(now), expires_at: iso(now + 5 * MIN), domains: ['api.example.com', '*.cdn.example.net'],
     });
-    const grant = await waitFor(() => approvals.grants.find('ci-runner-1', 'api.example.com', Date.now()), { what: 'grant' });
+    const grant = await waitFor(() => side.grants.find('ci-runner-1', 'api.example.com', Date.now()), { what: 'grant' });
     expect(grant).toEqual({ id: 'cmd_812', command: 'curl -sSL https://api.example.com/v2/items -o items.json', approvedBy: 'alice', expiresAt: Date.parse(iso(now + 5 * MIN)) });
-    expect(approvals.grants.find('ci-runner-1', 'img.cdn.example.net', Date.now())?.id).toBe('cmd_812');
-    expect(approvals.grants.find('ci-runner-2', 'api.example.com', Date.now())).toBeUndefined();
+    expect(side.grants.find('ci-runner-1', 'img.cdn.example.net', Date.now())?.id).toBe('cmd_812');
+    expect(side.grants.find('ci-runner-2', 'api.example.com', Date.now())).toBeUndefined();
     expect(lines.find((l) => l.msg === 'grant added')).toMatchObject({ command_id: 'cmd_812', from: 'domains', names: ['api.example.com', '*.cdn.example.net'] });
   });
 
@@ -73,8 +80,8 @@ describe('Approvals: command events', () => {
       id: 'cmd_9', agent: 'ci-1', approved_at: iso(Date.now()),
       command: 'npm install left-pad && curl https://uploads.example.org/x && psql -h db.corp.internal',
     });
-    await waitFor(() => approvals.grants.activeCount(Date.now()) > 0, { what: 'grants' });
-    const names = approvals.grants.list(Date.now()).map((g) => g.name).sort();
+    await waitFor(() => side.grants.activeCount(Date.now()) > 0, { what: 'grants' });
+    const names = side.grants.list(Date.now()).map((g) => g.name).sort();
     expect(names).toEqual(['db.corp.internal', 'registry.npmjs.org', 'registry.yarnpkg.com', 'uploads.example.org']);
   });
 
@@ -84,12 +91,12 @@ describe('Approvals: command events', () => {
     service.send('command.approved', { id: 'cmd_old', agent: 'ci-1', command: 'curl https://old.example.com', approved_at: iso(now - 20 * MIN) });
     service.send('command.approved', { id: 'cmd_past', agent: 'ci-1', command: 'curl https://past.example.com', approved_at: iso(now), expires_at: iso(now - 1000) });
     service.send('command.approved', { id: 'cmd_new', agent: 'ci-1', command: 'curl https://new.example.com https://two.example.com', approved_at: iso(now) });
-    await waitFor(() => approvals.grants.find('ci-1', 'new.example.com', Date.now()), { what: 'new grant' });
-    expect(approvals.grants.activeCount(Date.now())).toBe(2);
+    await waitFor(() => side.grants.find('ci-1', 'new.example.com', Date.now()), { what: 'new grant' });
+    expect(side.grants.activeCount(Date.now())).toBe(2);
     expect(lines.filter((l) => l.msg === 'approved command has already expired; no grant')).toHaveLength(2);
 
     service.send('command.revoked', { id: 'cmd_new' });
-    await waitFor(() => approvals.grants.activeCount(Date.now()) === 0, { what: 'revoked' });
+    await waitFor(() => side.grants.activeCount(Date.now()) === 0, { what: 'revoked' });
     expect(lines.find((l) => l.msg === 'command revoked')).toMatchObject({ command_id: 'cmd_new', grants: 2 });
   });
 
@@ -111,13 +118,13 @@ describe('Approvals: holds over the link', () => {
       const id = (hold.body as { hold_id: string }).hold_id;
       service.send('hold.decided', { hold_id: id, decision: 'allow', scope: 'domain', decided_by: 'bob', ttl_seconds: 120 });
     };
-    const outcome = await approvals.holds.wait(
+    const outcome = await side.holds.wait(
       { agent: 'ci-1', role: 'coding', client: '10.0.0.1', qname: 'a.b.example.co.uk', qtype: QTYPE.A },
       { timeoutMs: 2000, maxPending: 10, keepOpenMs: 60_000 },
     );
     expect(outcome).toMatchObject({ kind: 'approved', grant: { approvedBy: 'bob' } });
     expect(service.holds[0]?.authorization).toBe(`Bearer ${TOKEN}`);
-    expect(approvals.grants.list(Date.now())).toMatchObject([{ agent: 'ci-1', scope: 'domain', name: 'example.co.uk', source: 'hold', approved_by: 'bob' }]);
+    expect(side.grants.list(Date.now())).toMatchObject([{ agent: 'ci-1', scope: 'domain', name: 'example.co.uk', source: 'hold', approved_by: 'bob' }]);
   });
 
   it('a decision for an unknown hold is logged and ignored', async () => {

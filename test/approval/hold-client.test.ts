@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { ApprovalRequestError, postHold, type HoldRequest } from '../../src/approval/hold-client.js';
-import { IntentdnsError } from '../../src/pipeline/errors.js';
+import { ApprovalRequestError, postHold } from '../../src/approval/hold-client.js';
+import type { HoldRequest } from '../../src/hold/registry.js';
+import { IntentdnsError } from '../../src/errors.js';
 import { FakeApprovalService } from '../helpers/approval-service.js';
 
 const TOKEN = 'hold-token-1a2b3c';

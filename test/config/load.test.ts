@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import { IntentdnsError } from '../../src/pipeline/errors.js';
+import { IntentdnsError } from '../../src/errors.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/config/', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));

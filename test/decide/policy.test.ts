@@ -33,46 +33,41 @@ const grantsFor = (agent: string, name: string): GrantLookup => ({
 
 describe('decide', () => {
   it.each([
-    ['github.com', 'forward', 'allowlist', 'github.com'],
-    ['api.github.com', 'forward', 'allowlist', '*.github.com'],
-    ['registry.npmjs.org', 'forward', 'allowlist', '@npm:registry.npmjs.org'],
-    ['gist.github.com', 'sinkhole', 'denylist', 'gist.github.com'],
-    ['example.com', 'hold', 'unlisted', undefined],
-  ])('%s → %s (%s)', (name, action, reason, rule) => {
-    const d = decide(coding, name, QTYPE.A, NO_GRANTS, nobodyQuarantined, 'enforce', Date.now());
-    expect(d).toEqual({ action, reason, ...(rule !== undefined && { rule }) });
+    ['github.com', 'forward', 'allowlist', 'upstream', 'github.com'],
+    ['api.github.com', 'forward', 'allowlist', 'upstream', '*.github.com'],
+    ['registry.npmjs.org', 'forward', 'allowlist', 'upstream', '@npm:registry.npmjs.org'],
+    ['gist.github.com', 'sinkhole', 'denylist', 'sinkhole', 'gist.github.com'],
+    ['example.com', 'hold', 'unlisted', 'review', undefined],
+  ])('%s → %s (%s), the agent gets: %s', (name, action, reason, serve, rule) => {
+    const d = decide(coding, name, QTYPE.A, NO_GRANTS, nobodyQuarantined, Date.now());
+    expect(d).toEqual({ action, reason, serve, ...(rule !== undefined && { rule }) });
   });
 
   it('refuses a type the role does not list, before looking at the name', () => {
-    const d = decide(coding, 'github.com', QTYPE.TXT, NO_GRANTS, nobodyQuarantined, 'enforce', Date.now());
+    const d = decide(coding, 'github.com', QTYPE.TXT, NO_GRANTS, nobodyQuarantined, Date.now());
     expect(d.action).toBe('refuse');
     expect(d.reason).toBe('qtype');
+    expect(d.serve).toBe('refused');
   });
 
   it('lets a role without qtypes ask any type', () => {
-    expect(decide(open, 'example.com', QTYPE.TXT, NO_GRANTS, nobodyQuarantined, 'enforce', 0)).toEqual({ action: 'forward', reason: 'unlisted' });
+    expect(decide(open, 'example.com', QTYPE.TXT, NO_GRANTS, nobodyQuarantined, 0)).toEqual({ action: 'forward', reason: 'unlisted', serve: 'upstream' });
   });
 
   it('forwards a granted name for that agent only, and deny still wins over the grant', () => {
     const grants = grantsFor('ci-runner-1', 'api.example.com');
-    expect(decide(coding, 'api.example.com', QTYPE.A, grants, nobodyQuarantined, 'enforce', 0)).toEqual({ action: 'forward', reason: 'grant', grant });
+    expect(decide(coding, 'api.example.com', QTYPE.A, grants, nobodyQuarantined, 0)).toEqual({ action: 'forward', reason: 'grant', serve: 'upstream', grant });
     const other: Agent = { name: 'ci-runner-2', role: coding.role };
-    expect(decide(other, 'api.example.com', QTYPE.A, grants, nobodyQuarantined, 'enforce', 0).reason).toBe('unlisted');
+    expect(decide(other, 'api.example.com', QTYPE.A, grants, nobodyQuarantined, 0).reason).toBe('unlisted');
     const deniedGrant = grantsFor('ci-runner-1', 'gist.github.com');
-    expect(decide(coding, 'gist.github.com', QTYPE.A, deniedGrant, nobodyQuarantined, 'enforce', 0).reason).toBe('denylist');
+    expect(decide(coding, 'gist.github.com', QTYPE.A, deniedGrant, nobodyQuarantined, 0).reason).toBe('denylist');
   });
 
   it('sinkholes everything of a quarantined agent, allowed and granted names included', () => {
     const quarantined = { has: (a: string) => a === 'ci-runner-1' };
     for (const name of ['github.com', 'api.example.com']) {
-      const d = decide(coding, name, QTYPE.A, grantsFor('ci-runner-1', 'api.example.com'), quarantined, 'enforce', 0);
-      expect(d).toEqual({ action: 'sinkhole', reason: 'quarantine' });
+      const d = decide(coding, name, QTYPE.A, grantsFor('ci-runner-1', 'api.example.com'), quarantined, 0);
+      expect(d).toEqual({ action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole' });
     }
-  });
-
-  it('in audit mode keeps what enforce would do and marks it would_block', () => {
-    expect(decide(coding, 'gist.github.com', QTYPE.A, NO_GRANTS, nobodyQuarantined, 'audit', 0))
-      .toEqual({ action: 'sinkhole', reason: 'denylist', rule: 'gist.github.com', wouldBlock: true });
-    expect(decide(coding, 'github.com', QTYPE.A, NO_GRANTS, nobodyQuarantined, 'audit', 0).wouldBlock).toBeUndefined();
   });
 });

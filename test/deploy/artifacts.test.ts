@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
-import { HOLD_ENDS } from '../../src/act/holds.js';
-import { ATTEMPT_OUTCOMES } from '../../src/act/forward/errors.js';
+import { HOLD_ENDS } from '../../src/hold/registry.js';
+import { ATTEMPT_OUTCOMES } from '../../src/upstream/errors.js';
 import { APPROVAL_EVENT_LABELS } from '../../src/approval/events.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';

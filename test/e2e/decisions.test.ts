@@ -399,7 +399,7 @@ describe('log.queries', () => {
       proxy.authority.behave({ mode: 'drop' });
       const failed = await proxy.query('api.github.com', 'A', { timeoutMs: 3000 });
       expect(failed.packet.rcode).toBe('SERVFAIL');
-      expect(failed.log).toMatchObject({ action: 'forward', reason: 'allowlist', rcode: 'SERVFAIL' });
+      expect(failed.log).toMatchObject({ action: 'forward', reason: 'upstream_error', rcode: 'SERVFAIL' });
       expect(failed.log?.error).toEqual(expect.stringContaining('all upstreams failed'));
     } finally {
       await proxy.close();

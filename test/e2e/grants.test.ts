@@ -96,7 +96,7 @@ describe('grants from approved commands', () => {
     ap = await startApprovalProxy({ zone: ZONE, role: ROLE });
     ap.service.send('command.approved', approved('cmd_old', { command: 'curl https://old.example.com/', expires_at: fromNow(-1000) }));
     await applied(ap, 'cmd_old');
-    expect(ap.proxy.server.approvals.grants.activeCount(Date.now())).toBe(0);
+    expect(ap.proxy.server.grants.activeCount(Date.now())).toBe(0);
     expect((await ap.proxy.query('old.example.com')).log).toMatchObject({ action: 'sinkhole', reason: 'unlisted' });
   });
 
@@ -109,7 +109,7 @@ describe('grants from approved commands', () => {
     const ttl = records(reply.packet.answers)[0]?.ttl;
     expect(ttl).toBeLessThanOrEqual(1);
     // Past expires_at the name is closed again.
-    await waitFor(() => ap!.proxy.server.approvals.grants.activeCount(Date.now()) === 0, { what: 'grant to end', timeoutMs: 4000, intervalMs: 50 });
+    await waitFor(() => ap!.proxy.server.grants.activeCount(Date.now()) === 0, { what: 'grant to end', timeoutMs: 4000, intervalMs: 50 });
     expect((await ap.proxy.query('short.example.com')).log).toMatchObject({ reason: 'unlisted' });
   });
 
@@ -153,5 +153,39 @@ describe('grants from approved commands', () => {
     expect(ap.proxy.server.approvals.link?.stats).toMatchObject({ malformed: 4, unknown: 1 });
     expect((await ap.proxy.query('api.example.com')).log).toMatchObject({ reason: 'grant', grant: { id: 'cmd_ok' } });
     expect(ap.linkState()).toBe('up');
+  });
+});
+
+describe('audit mode: would-block answers keep their TTL caps', () => {
+  const AUDIT_ZONE: Zone = {
+    'rebind.example.com': [{ type: 'A', data: '10.1.2.3', ttl: 3600 }],
+    'alias.example.com': [{ type: 'CNAME', data: 'cdn.evil.example', ttl: 3600 }],
+    'cdn.evil.example': [{ type: 'A', data: '203.0.113.9', ttl: 3600 }],
+    'listed-rebind.example.net': [{ type: 'A', data: '10.4.5.6', ttl: 3600 }],
+  };
+
+  // Before: in audit mode the answer check returned before capping, so these reached the agent with TTL 3600.
+  it('a rebinding answer and a denied-CNAME answer: TTL ≤ answers.max_ttl and ≤ the grant\'s remaining life', async () => {
+    ap = await startApprovalProxy({
+      zone: AUDIT_ZONE, mode: 'audit', answers: '{ max_ttl: 60s, block_private: true }',
+      role: '{ allow: [listed-rebind.example.net], deny: ["*.evil.example"], unlisted: sinkhole }',
+    });
+    const listed = await ap.proxy.query('listed-rebind.example.net');
+    expect(listed.log).toMatchObject({ reason: 'rebinding', would_block: true });
+    expect(addresses(listed.packet)).toEqual(['10.4.5.6']);
+    expect(records(listed.packet.answers)[0]?.ttl).toBe(60);
+
+    const expiresAt = new Date(Date.now() + 20_000).toISOString();
+    ap.service.send('command.approved', approved('cmd_audit', {
+      command: 'curl https://rebind.example.com/ https://alias.example.com/', expires_at: expiresAt,
+      domains: ['rebind.example.com', 'alias.example.com'],
+    }));
+    await applied(ap, 'cmd_audit');
+    for (const [name, reason] of [['rebind.example.com', 'rebinding'], ['alias.example.com', 'denylist_cname']] as const) {
+      const r = await ap.proxy.query(name);
+      expect(r.log).toMatchObject({ reason, would_block: true, grant: { id: 'cmd_audit' } });
+      expect(r.packet.answers.length).toBeGreaterThan(0);
+      for (const rr of records(r.packet.answers)) expect(rr.ttl).toBeLessThanOrEqual(20);
+    }
   });
 });

@@ -139,7 +139,7 @@ describe('hold: no decision in time', () => {
     const holdId = ap.holds()[0]!.hold_id;
 
     const retry = ap.proxy.query('slow.example.com');
-    await waitFor(() => ap!.proxy.server.approvals.holds.list()[0]?.waiting === 1, { what: 'retry waiting' });
+    await waitFor(() => ap!.proxy.server.holds.list()[0]?.waiting === 1, { what: 'retry waiting' });
     ap.service.send('hold.decided', decision(holdId, 'allow'));
     expect((await retry).log).toMatchObject({ reason: 'hold_approved', hold_id: holdId });
     expect(ap.holds()).toHaveLength(1);
@@ -155,7 +155,7 @@ describe('hold: concurrency', () => {
       ap.proxy.query('held.example.com', 'A', { id: 3 }),
     ];
     const hold = await ap.holdFor('held.example.com');
-    await waitFor(() => ap!.proxy.server.approvals.holds.list()[0]?.waiting === 3, { what: 'three waiters' });
+    await waitFor(() => ap!.proxy.server.holds.list()[0]?.waiting === 3, { what: 'three waiters' });
     ap.service.send('hold.decided', decision(hold.hold_id, 'allow'));
     const replies = await Promise.all(queries);
     for (const r of replies) expect(addresses(r.packet)).toEqual(['198.51.100.7']);

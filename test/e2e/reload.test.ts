@@ -255,7 +255,7 @@ describe('state that survives a reload', () => {
     service.send('command.approved', {
       id: 'cmd_1', agent: 'ci-1', command: 'curl https://api.example.com/v1', approved_by: 'alice', approved_at: new Date().toISOString(),
     });
-    await waitFor(() => proxy.server.approvals.grants.activeCount(Date.now()) === 1, { what: 'grant applied' });
+    await waitFor(() => proxy.server.grants.activeCount(Date.now()) === 1, { what: 'grant applied' });
     // Quarantine, over the admin API.
     const http = proxy.server.httpAddress()!;
     const res = await fetch(`http://127.0.0.1:${http.port}/v1/agents/ci-2/quarantine`, { method: 'POST' });

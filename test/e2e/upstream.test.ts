@@ -85,7 +85,10 @@ describe('upstream faults', () => {
     expect(r.packet.answers).toEqual([]);
     expect(elapsed).toBeGreaterThanOrEqual(2 * TIMEOUT_MS - 10);
     expect(elapsed).toBeLessThan(2 * TIMEOUT_MS + SLACK_MS);
-    expect(r.log).toMatchObject({ action: 'forward', reason: 'allowlist', rcode: 'SERVFAIL' });
+    // Its own reason, in the log and in the metrics, not the reason that forwarded it; the rule stays in the log.
+    expect(r.log).toMatchObject({ action: 'forward', reason: 'upstream_error', rule: '*.test', rcode: 'SERVFAIL' });
+    expect(await proxy.server.metrics.registry.metrics())
+      .toContain('intentdns_queries_total{role="coding",action="forward",reason="upstream_error",qtype="A"} 1');
     expect(r.log?.error).toEqual(expect.stringContaining('all upstreams failed'));
     expect(r.log?.error).toEqual(expect.stringContaining(`${first().hostPort.text} udp timeout`));
     expect(r.log?.error).toEqual(expect.stringContaining(`${second().hostPort.text} udp timeout`));

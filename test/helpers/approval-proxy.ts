@@ -32,6 +32,10 @@ export interface ApprovalProxyOptions {
   readonly waitForLink?: boolean;
   /** Also serve the HTTP API on 127.0.0.1, port 0 (see startProxy). Default false. */
   readonly http?: boolean;
+  /** The global `mode`. Default enforce. */
+  readonly mode?: 'enforce' | 'audit';
+  /** The `answers` section as a YAML flow map. Default: max_ttl 60s, block_private off. */
+  readonly answers?: string;
 }
 
 export interface ApprovalProxy {
@@ -75,8 +79,9 @@ export async function startApprovalProxy(opts: ApprovalProxyOptions): Promise<Ap
   const approval = { url: `"${service.url}"`, token_file: `"${tokenFile}"`, ...DEFAULT_APPROVAL, ...opts.approval };
   const configYaml = (role = opts.role ?? '{ allow: [github.com], unlisted: hold }'): string => `
     version: 1
+    mode: ${opts.mode ?? 'enforce'}
     upstreams: { servers: UPSTREAMS, timeout: 500ms }
-    answers: { max_ttl: 60s, block_private: false }
+    answers: ${opts.answers ?? '{ max_ttl: 60s, block_private: false }'}
     sinkhole: { response: nxdomain, ttl: 5s }
     clients:
       - { name: ci-1, match: ["127.0.0.1/32"], role: coding }

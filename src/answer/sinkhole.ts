@@ -1,11 +1,11 @@
-import type { Config, SinkholeResponse } from '../config/types.js';
-import type { Query, Reply } from '../pipeline/types.js';
+import type { SinkholeResponse } from '../config/types.js';
+import type { Reply } from '../pipeline/types.js';
 import { EDE, RCODE } from '../wire/constants.js';
 import { nullAddressRecord, sinkholeSoa } from '../wire/build.js';
 import { QTYPE } from '../wire/qtypes.js';
 
 /**
- * The answers we make up instead of resolving. They are plain values; encode/
+ * The answers we make up instead of resolving. They are plain values; encode.ts
  * turns them into bytes for the query at hand, and adds the Extended DNS
  * Error only when the query carried EDNS (RFC 8914).
  */
@@ -37,9 +37,4 @@ export const SERVFAIL: Reply = { kind: 'synthetic', rcode: RCODE.SERVFAIL };
 /** The EDE text: short, and enough for the person reading `dig` output to know what to ask for. */
 export function blockedText(role: string, reason: string, detail?: string): string {
   return detail ? `intentdns: ${reason} (role ${role}: ${detail})` : `intentdns: ${reason} (role ${role})`;
-}
-
-/** The configured sinkhole answer for a blocked query, its EDE text naming the role, the reason and `detail`. */
-export function blockedReply(sinkhole: Config['sinkhole'], query: Query, reason: string, detail?: string): Reply {
-  return sinkholeReply(sinkhole.response, query.qtype, sinkhole.ttlS, blockedText(query.agent!.role.name, reason, detail));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SERVFAIL, blockedText, refusedReply, sinkholeReply } from '../../src/act/sinkhole.js';
+import { SERVFAIL, blockedText, refusedReply, sinkholeReply } from '../../src/answer/sinkhole.js';
 import { buildReply } from '../../src/wire/build.js';
 import { EDE, RCODE } from '../../src/wire/constants.js';
 import { QTYPE } from '../../src/wire/qtypes.js';

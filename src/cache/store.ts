@@ -1,11 +1,9 @@
 import { LRUCache } from 'lru-cache';
-import { RCODE } from '../../wire/constants.js';
-import type { ResponseView } from '../../wire/response.js';
-
-export { questionKey as cacheKey } from './key.js';
+import { RCODE } from '../wire/constants.js';
+import type { ResponseView } from '../wire/response.js';
 
 /**
- * The answer cache: upstream answers by question (see `cacheKey`), positive
+ * The answer cache: upstream answers by question (see wire/question-key.ts), positive
  * and negative, each kept for its own TTL (`ResponseView.cacheTtl`: the lowest
  * answer TTL, or the SOA-derived negative TTL of RFC 2308) and never longer
  * than `maxTtlS`. Bounded by `maxEntries`, least recently used out first.
@@ -28,8 +26,6 @@ export interface AnswerCacheOptions {
   readonly maxTtlS?: number;
   /** Milliseconds on a monotonic clock; injectable for tests. Default `performance.now`. */
   readonly now?: () => number;
-  readonly onHit?: () => void;
-  readonly onMiss?: () => void;
 }
 
 export const DEFAULT_CACHE_MAX_TTL_S = 86_400;
@@ -44,8 +40,6 @@ export class AnswerCache {
   readonly #lru: LRUCache<string, Entry>;
   readonly #maxTtlS: number;
   readonly #now: () => number;
-  readonly #onHit: (() => void) | undefined;
-  readonly #onMiss: (() => void) | undefined;
   #hits = 0;
   #misses = 0;
 
@@ -56,8 +50,6 @@ export class AnswerCache {
     this.#lru = new LRUCache<string, Entry>({ max: opts.maxEntries });
     this.#maxTtlS = opts.maxTtlS ?? DEFAULT_CACHE_MAX_TTL_S;
     this.#now = opts.now ?? (() => performance.now());
-    this.#onHit = opts.onHit;
-    this.#onMiss = opts.onMiss;
   }
 
   /** True when an answer may be cached at all: NOERROR or NXDOMAIN, not truncated, a TTL above zero. */
@@ -71,13 +63,11 @@ export class AnswerCache {
       const now = this.#now();
       if (now < entry.expiresAt) {
         this.#hits++;
-        this.#onHit?.();
         return { view: entry.view, ageS: Math.max(0, Math.floor((now - entry.storedAt) / 1000)) };
       }
       this.#lru.delete(key);
     }
     this.#misses++;
-    this.#onMiss?.();
     return undefined;
   }
 

@@ -7,7 +7,7 @@ import {
   registrableDomain,
   scopePattern,
   type GrantPattern,
-} from '../../src/approval/grants.js';
+} from '../../src/grants/grants.js';
 import type { GrantRef } from '../../src/pipeline/types.js';
 
 const T0 = Date.UTC(2026, 10, 24, 10, 0);

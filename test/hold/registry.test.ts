@@ -6,9 +6,9 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { HoldRegistry, perAgentHoldCap, type HeldQuery, type HoldLimits, type HoldOutcome } from '../../src/act/holds.js';
+import { HoldRegistry, perAgentHoldCap, type HeldQuery, type HoldLimits, type HoldOutcome } from '../../src/hold/registry.js';
 import type { HoldDecidedEvent } from '../../src/approval/events.js';
-import { GrantStore } from '../../src/approval/grants.js';
+import { GrantStore } from '../../src/grants/grants.js';
 import { postHold } from '../../src/approval/hold-client.js';
 import { QTYPE } from '../../src/wire/qtypes.js';
 import { FakeApprovalService } from '../helpers/approval-service.js';

@@ -20,9 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 
-import type { HoldDecidedEvent } from '../approval/events.js';
-import { covers, GrantStore, scopePattern, type GrantPattern } from '../approval/grants.js';
-import type { HoldRequest } from '../approval/hold-client.js';
+import { covers, GrantStore, scopePattern, type GrantPattern } from '../grants/grants.js';
 import type { GrantRef } from '../pipeline/types.js';
 import { qtypeName } from '../wire/qtypes.js';
 
@@ -33,6 +31,36 @@ export interface HeldQuery {
   readonly client: string;
   readonly qname: string;
   readonly qtype: number;
+}
+
+/** What the approval service is told about a new hold (approval/hold-client.ts posts it). */
+export interface HoldRequest {
+  readonly holdId: string;
+  readonly agent: string;
+  readonly role: string;
+  readonly client: string;               // source IP
+  readonly qname: string;
+  readonly qtype: string;
+  readonly at: number;                   // epoch ms, when the query was held
+  readonly recentCommands: readonly string[];
+}
+
+/** A reviewer's decision on one hold, as the approval link delivers it (`hold.decided`). */
+export interface HoldDecision {
+  readonly holdId: string;
+  readonly decision: 'allow' | 'deny';
+  readonly scope: 'name' | 'domain';
+  readonly decidedBy?: string;
+  /** When absent, the grant (or remembered denial) lasts `grant_ttl`. */
+  readonly ttlSeconds?: number;
+}
+
+/** How the approval link feeds the holds: decisions, and grants that came some other way. */
+export interface HoldDecisions {
+  decide(decision: HoldDecision, settings: DecisionSettings): 'approved' | 'denied' | 'unknown';
+  release(agent: string, patterns: readonly GrantPattern[], grant: GrantRef): number;
+  /** Releases every held query (shutdown). */
+  close(): void;
 }
 
 /** The current config's limits, passed on every call (a reload may change them). */
@@ -128,7 +156,7 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
-export class HoldRegistry {
+export class HoldRegistry implements HoldDecisions {
   readonly #grants: GrantStore;
   readonly #post: HoldRegistryOptions['post'];
   readonly #linkUp: () => boolean;
@@ -194,7 +222,7 @@ export class HoldRegistry {
    * releases them denied and remembers it for the same span. Returns 'unknown'
    * for a hold id that is not pending here (decided, dropped, or never ours).
    */
-  decide(event: HoldDecidedEvent, settings: DecisionSettings): 'approved' | 'denied' | 'unknown' {
+  decide(event: HoldDecision, settings: DecisionSettings): 'approved' | 'denied' | 'unknown' {
     const hold = this.#byId.get(event.holdId);
     if (hold === undefined) return 'unknown';
     const now = this.#now();

@@ -2,14 +2,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
-import { Upstreams, UpstreamConfigError, type AttemptHook } from '../../../src/act/forward/upstream.js';
-import { UpstreamRcodeError, UpstreamTimeoutError, type AttemptOutcome } from '../../../src/act/forward/errors.js';
-import type { HostPort } from '../../../src/config/types.js';
-import { encodeName } from '../../../src/wire/names.js';
-import { QTYPE } from '../../../src/wire/qtypes.js';
-import { RCODE } from '../../../src/wire/constants.js';
-import { closedPort, startAuthority, type Authority, type Zone } from '../../helpers/authority.js';
-import { waitFor } from '../../helpers/wait-for.js';
+import { Upstreams, UpstreamConfigError, type AttemptHook } from '../../src/upstream/exchange.js';
+import { UpstreamRcodeError, UpstreamTimeoutError, type AttemptOutcome } from '../../src/upstream/errors.js';
+import type { HostPort } from '../../src/config/types.js';
+import { encodeName } from '../../src/wire/names.js';
+import { QTYPE } from '../../src/wire/qtypes.js';
+import { RCODE } from '../../src/wire/constants.js';
+import { closedPort, startAuthority, type Authority, type Zone } from '../helpers/authority.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** Counts of the handle types an exchange opens. */
 function netHandles(): { udp: number; tcp: number; timers: number } {

@@ -1,4 +1,4 @@
-import { IntentdnsError } from '../../pipeline/errors.js';
+import { IntentdnsError } from '../errors.js';
 
 /**
  * How one attempt at one upstream ended. A closed set, so it is safe as the

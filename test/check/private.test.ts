@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPrivateAddress } from '../../src/answer/private.js';
+import { isPrivateAddress } from '../../src/check/private.js';
 
 describe('isPrivateAddress', () => {
   it.each([

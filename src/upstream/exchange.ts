@@ -2,16 +2,16 @@ import { randomFillSync } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { HostPort } from '../../config/types.js';
-import { IntentdnsError } from '../../pipeline/errors.js';
-import { buildQuery } from '../../wire/build.js';
-import { FLAG, RCODE, rcodeName } from '../../wire/constants.js';
-import { answersQuery, walkResponse, type ResponseView } from '../../wire/response.js';
+import type { HostPort } from '../config/types.js';
+import { IntentdnsError } from '../errors.js';
+import { buildQuery } from '../wire/build.js';
+import { FLAG, RCODE, rcodeName } from '../wire/constants.js';
+import { answersQuery, walkResponse, type ResponseView } from '../wire/response.js';
 import {
   UpstreamMalformedError, UpstreamNetworkError, UpstreamRcodeError, UpstreamTimeoutError,
   type AttemptOutcome, type UpstreamError, type UpstreamTransport,
 } from './errors.js';
-import { questionKey } from './key.js';
+import { questionKey } from '../wire/question-key.js';
 
 /**
  * Exchange with the upstream servers: tried in order, one attempt each, UDP

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, MAX_FRAME_LENGTH, frame } from '../../src/receive/framing.js';
+import { FrameReader, MAX_FRAME_LENGTH, frame } from '../../src/wire/framing.js';
 
 const msg = (n: number, fill: number): Buffer => Buffer.alloc(n, fill);
 

@@ -1,0 +1,48 @@
+import type { Config } from '../config/types.js';
+import type { Answer, Fetched, Query, Reply, Verdict } from '../pipeline/types.js';
+import { EDE } from '../wire/constants.js';
+import { blockedText, refusedReply, SERVFAIL, sinkholeReply } from './sinkhole.js';
+
+/**
+ * The one place an answer is made: from the query's verdict and what came back
+ * for it. Audit mode is applied here and nowhere else: a verdict that would
+ * block is logged as it is (wouldBlock) and the agent gets the upstream's
+ * answer. TTL caps are applied later still, at encode, from the same verdict.
+ */
+export function makeAnswer(query: Query, fetched: Fetched | null, sinkhole: Config['sinkhole']): Answer {
+  const verdict = query.verdict ?? NO_VERDICT;
+  const wouldBlock = query.audit && verdict.serve !== 'upstream';
+  const base = { action: verdict.action, verdict, fetched, wouldBlock };
+  if (verdict.serve === 'upstream' || wouldBlock) {
+    if (fetched?.kind === 'answer') return { ...base, reason: verdict.reason, reply: { kind: 'upstream', view: fetched.view, ageS: fetched.ageS } };
+    // In audit mode the reason stays the block enforce would have made: that is what an audit is for.
+    if (fetched?.kind === 'failed') return { ...base, reason: wouldBlock ? verdict.reason : 'upstream_error', reply: SERVFAIL };
+  }
+  return { ...base, reason: verdict.reason, reply: blockReply(verdict, query, sinkhole) };
+}
+
+/** A fault below (a bug): SERVFAIL with reason `error`, never a crash and never a silent drop. */
+export function faultAnswer(query: Query, err: unknown): Answer {
+  return {
+    action: query.verdict?.action ?? 'refuse', reason: 'error', reply: SERVFAIL,
+    wouldBlock: false, verdict: query.verdict, fetched: null, error: String(err),
+  };
+}
+
+/** A chain that set no verdict is a bug; it gets SERVFAIL rather than an answer nobody decided. */
+const NO_VERDICT: Verdict = { action: 'refuse', reason: 'error', serve: 'servfail' };
+
+function blockReply(verdict: Verdict, query: Query, sinkhole: Config['sinkhole']): Reply {
+  if (verdict.reason === 'unknown_client') return refusedReply(EDE.PROHIBITED, 'intentdns: unknown client');
+  const text = blockedText(query.agent?.role.name ?? '-', verdict.reason, verdict.detail ?? verdict.rule);
+  switch (verdict.serve) {
+    case 'refused':
+      return refusedReply(EDE.BLOCKED, text);
+    case 'sinkhole':
+    case 'review':   // nobody was asked (no hold stage ran): as a sinkhole
+      return sinkholeReply(sinkhole.response, query.qtype, sinkhole.ttlS, text);
+    case 'servfail':
+    case 'upstream': // nothing came back for it
+      return SERVFAIL;
+  }
+}

@@ -1,0 +1,89 @@
+import type { ApprovalConfig } from '../config/types.js';
+import { NOTHING, type Fetched, type Next, type Query, type Stage, type Verdict } from '../pipeline/types.js';
+import type { HoldLimits, HoldOutcome, HoldRegistry } from './registry.js';
+
+/**
+ * `unlisted: hold`: asks the approval service and waits for a reviewer
+ * (registry.ts keeps the books). Queries that are not held pass through untouched.
+ *
+ * Every verdict of a held query has action `hold` and one of these reasons:
+ *   - hold_approved: a reviewer allowed it; the query goes on down the chain
+ *     carrying the new grant, so its TTLs are capped by the grant's life;
+ *   - hold_denied:   denied now, or recently (sinkhole, EDE names the hold);
+ *   - hold_timeout:  no decision within hold_timeout (`on_hold_timeout`:
+ *     sinkhole with the sinkhole TTL, or SERVFAIL); the hold stays open;
+ *   - hold_capacity: max_pending_holds, the agent's share of it, or the
+ *     hold's waiters are used up (sinkhole);
+ *   - link_down:     the approval service cannot be reached (`on_link_down`:
+ *     sinkhole, or forward down the chain).
+ *
+ * Without an `approval` section there is nobody to ask: see withoutApproval.
+ */
+export class HoldStage implements Stage {
+  readonly name = 'hold';
+  readonly #limits: HoldLimits | null;
+
+  constructor(
+    private readonly approval: ApprovalConfig | null,
+    private readonly holds: HoldRegistry | null,
+  ) {
+    this.#limits = approval === null ? null : {
+      timeoutMs: approval.holdTimeoutMs,
+      maxPending: approval.maxPendingHolds,
+      keepOpenMs: approval.grantTtlMs,
+    };
+  }
+
+  async handle(query: Query, next: Next): Promise<Fetched | null> {
+    const verdict = query.verdict!;
+    // Audit mode asks nobody: the query is forwarded and logged as held.
+    if (verdict.serve !== 'review' || query.audit) return next(query);
+    if (this.holds === null || this.approval === null || this.#limits === null) {
+      query.verdict = withoutApproval(verdict);
+      return NOTHING;
+    }
+    const agent = query.agent!;
+    const outcome = await this.holds.wait(
+      { agent: agent.name, role: agent.role.name, client: query.client, qname: query.qname, qtype: query.qtype },
+      this.#limits,
+    );
+    query.verdict = heldVerdict(outcome, this.approval);
+    return query.verdict.serve === 'upstream' ? next(query) : NOTHING;
+  }
+}
+
+/**
+ * A verdict that asks for a reviewer when there is none (no `approval`
+ * section): the spec's "hold acts as sinkhole", reason `unlisted`. The chain
+ * and `intentdns explain` / `replay` both use this.
+ */
+export function withoutApproval(verdict: Verdict): Verdict {
+  if (verdict.serve !== 'review') return verdict;
+  return { action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole', detail: 'no approval service to hold for' };
+}
+
+function heldVerdict(outcome: HoldOutcome, approval: ApprovalConfig): Verdict {
+  switch (outcome.kind) {
+    case 'approved':
+      return { action: 'hold', reason: 'hold_approved', serve: 'upstream', holdId: outcome.holdId, grant: outcome.grant };
+    case 'denied':
+      return { action: 'hold', reason: 'hold_denied', serve: 'sinkhole', holdId: outcome.holdId, detail: `hold ${outcome.holdId}` };
+    case 'timeout':
+      return {
+        action: 'hold', reason: 'hold_timeout', holdId: outcome.holdId,
+        serve: approval.onHoldTimeout === 'servfail' ? 'servfail' : 'sinkhole', detail: `hold ${outcome.holdId} undecided`,
+      };
+    case 'capacity':
+      return {
+        action: 'hold', reason: 'hold_capacity', serve: 'sinkhole',
+        ...(outcome.holdId !== undefined && { holdId: outcome.holdId }),
+        detail: outcome.holdId === undefined ? 'too many pending holds' : `hold ${outcome.holdId} has too many waiting queries`,
+      };
+    case 'link_down':
+      return {
+        action: 'hold', reason: 'link_down', serve: approval.onLinkDown === 'forward' ? 'upstream' : 'sinkhole',
+        ...(outcome.holdId !== undefined && { holdId: outcome.holdId }),
+        detail: 'approval service unreachable',
+      };
+  }
+}
