@@ -51,9 +51,10 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
       // quarantine > qtype > deny > grant > allow > unlisted; blocks end the chain here. Without
       // an approval section there are no grants ("grants and holds are off").
       new DecideStage(approval ? shared.grants : NO_GRANTS, shared.quarantine),
-      // Only "ask a reviewer" verdicts stop here; an approved hold goes on carrying its grant.
+      // Only verdicts that ask a reviewer wait here (audit mode asks nobody); an approved hold goes on carrying its grant.
       new HoldStage(approval, approval ? shared.holds : null),
       // Above the cache, so cached answers meet the current role's deny list and rebinding check.
+      // Wraps everything below: it judges what came back, for verdicts that let it through.
       new CheckStage(config.answers.blockPrivate),
       // One cache for all roles: what a role may see is decided per query above, never stored.
       new CacheStage(shared.cache),

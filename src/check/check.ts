@@ -14,7 +14,9 @@ export class CheckStage implements Stage {
 
   async handle(query: Query, next: Next): Promise<Fetched | null> {
     const fetched = await next(query);
-    if (fetched?.kind !== 'answer') return fetched;
+    // Only verdicts that let the answer through are judged: in audit mode a query decide already
+    // blocked is forwarded too, and its line must keep the reason enforce mode would have given.
+    if (fetched?.kind !== 'answer' || query.verdict?.serve !== 'upstream') return fetched;
     const view = fetched.view;
     const role = query.agent!.role;
 

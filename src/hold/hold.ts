@@ -6,7 +6,8 @@ import type { HoldLimits, HoldOutcome, HoldRegistry } from './registry.js';
  * `unlisted: hold`: asks the approval service and waits for a reviewer
  * (registry.ts keeps the books). Queries that are not held pass through untouched.
  *
- * Every verdict of a held query has action `hold` and one of these reasons:
+ * Every verdict this stage sets for a held query has action `hold` and one
+ * of these reasons (check/ may still turn an approved one into a sinkhole):
  *   - hold_approved: a reviewer allowed it; the query goes on down the chain
  *     carrying the new grant, so its TTLs are capped by the grant's life;
  *   - hold_denied:   denied now, or recently (sinkhole, EDE names the hold);

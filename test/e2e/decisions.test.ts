@@ -24,6 +24,7 @@ const ZONE: Zone = {
   'db.corp.internal': [{ type: 'A', data: '10.20.30.40' }],
   'cdn-alias.test': [{ type: 'CNAME', data: 'tracker.evil.test' }],
   'tracker.evil.test': [{ type: 'A', data: '203.0.113.9' }],
+  'inside.evil.test': [{ type: 'A', data: '10.9.9.9' }],
   'long-ttl.test': [{ type: 'A', data: '198.51.100.1', ttl: 3600 }],
   'aging.test': [{ type: 'A', data: '198.51.100.2', ttl: 30 }],
 };
@@ -358,6 +359,13 @@ describe('audit mode', () => {
     const rebound = await proxy.query('rebind.test', 'A');
     expect(addresses(rebound.packet)).toEqual(['10.1.2.3']);
     expect(rebound.log).toMatchObject({ reason: 'rebinding', would_block: true });
+  });
+
+  it('keeps the reason enforce would give when a blocked name also answers privately', async () => {
+    // Enforce stops at the deny list; the answer check must not rename what audit reports.
+    const r = await proxy.query('inside.evil.test', 'A');
+    expect(addresses(r.packet)).toEqual(['10.9.9.9']);
+    expect(r.log).toMatchObject({ action: 'sinkhole', reason: 'denylist', rule: '*.evil.test', would_block: true });
   });
 
   it('does not log would_block for what enforce mode allows too', async () => {
