@@ -15,8 +15,11 @@ import type { HoldLimits, HoldOutcome, HoldRegistry } from './registry.js';
  *     sinkhole with the sinkhole TTL, or SERVFAIL); the hold stays open;
  *   - hold_capacity: max_pending_holds, the agent's share of it, or the
  *     hold's waiters are used up (sinkhole);
- *   - link_down:     the approval service cannot be reached (`on_link_down`:
- *     sinkhole, or forward down the chain).
+ *   - link_down:     the event link is down (`on_link_down`: sinkhole, or
+ *     forward down the chain);
+ *   - hold_error:    the link is up but the service did not take the hold
+ *     (non-2xx, timeout, network error): sinkhole, whatever on_link_down
+ *     says, since nobody reviewed the name. The rule says what went wrong.
  *
  * Without an `approval` section there is nobody to ask: see withoutApproval.
  */
@@ -83,8 +86,13 @@ function heldVerdict(outcome: HoldOutcome, approval: ApprovalConfig): Verdict {
     case 'link_down':
       return {
         action: 'hold', reason: 'link_down', serve: approval.onLinkDown === 'forward' ? 'upstream' : 'sinkhole',
-        ...(outcome.holdId !== undefined && { holdId: outcome.holdId }),
         detail: 'approval service unreachable',
+      };
+    case 'error':
+      return {
+        action: 'hold', reason: 'hold_error', serve: 'sinkhole', holdId: outcome.holdId,
+        rule: outcome.status === null ? 'approval service did not answer' : `approval service answered ${outcome.status}`,
+        detail: `hold ${outcome.holdId} not accepted by the approval service`,
       };
   }
 }

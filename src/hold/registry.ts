@@ -87,8 +87,13 @@ export type HoldOutcome =
   | { readonly kind: 'timeout'; readonly holdId: string }
   /** No room for another hold (holdId set when the hold exists but has too many waiters). */
   | { readonly kind: 'capacity'; readonly holdId?: string }
-  /** The link is down, or posting this hold failed (holdId set then). */
-  | { readonly kind: 'link_down'; readonly holdId?: string };
+  /** The link is down: no hold was opened. */
+  | { readonly kind: 'link_down' }
+  /**
+   * The link is up but the service did not take this hold: a non-2xx answer (`status`), a
+   * timeout or a network error (`status` null). Never "link down": the name was not reviewed.
+   */
+  | { readonly kind: 'error'; readonly holdId: string; readonly status: number | null };
 
 /** How a hold ended, for `holds_total{outcome}`. A closed set. */
 export type HoldEnd = 'approved' | 'denied' | 'expired' | 'post_failed';
@@ -320,15 +325,16 @@ export class HoldRegistry implements HoldDecisions {
     return hold;
   }
 
-  /** One POST per hold. A failure ends the hold: its waiters get link_down, and the next retry opens a new one. */
+  /** One POST per hold. A failure ends the hold: its waiters get `error`, and the next retry opens a new one. */
   async #send(hold: Hold, request: HoldRequest, timeoutMs: number): Promise<void> {
     try {
       await this.#post(request, timeoutMs);
     } catch (err) {
       if (!hold.open) return;
-      this.#log.warn({ err, hold_id: hold.id, agent: hold.query.agent, qname: hold.query.qname }, 'posting hold failed; its queries are answered as link down');
+      const status = statusOf(err);
+      this.#log.warn({ err, status, hold_id: hold.id, agent: hold.query.agent, qname: hold.query.qname }, 'posting hold failed; its queries are answered hold_error');
       this.#end(hold, 'post_failed');
-      this.#settleAll(hold, { kind: 'link_down', holdId: hold.id });
+      this.#settleAll(hold, { kind: 'error', holdId: hold.id, status });
     }
   }
 
@@ -384,6 +390,12 @@ export class HoldRegistry implements HoldDecisions {
     this.#end(hold, 'expired');
     this.#settleAll(hold, { kind: 'timeout', holdId: id });
   };
+}
+
+/** The HTTP status a failed POST carries (approval/hold-client's ApprovalRequestError), or null. */
+function statusOf(err: unknown): number | null {
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  return typeof status === 'number' ? status : null;
 }
 
 function holdKey(agent: string, qname: string, qtype: number): string {

@@ -22,6 +22,8 @@ export type Action = 'forward' | 'sinkhole' | 'hold' | 'refuse';
 export type Reason =
   | 'unknown_client' | 'quarantine' | 'qtype' | 'denylist' | 'grant' | 'allowlist' | 'unlisted'
   | 'hold_approved' | 'hold_denied' | 'hold_timeout' | 'hold_capacity' | 'link_down'
+  /** The link is up but the service did not accept the hold (non-2xx, timeout, network error): sinkhole. */
+  | 'hold_error'
   | 'denylist_cname' | 'rebinding'
   /** Every upstream failed: answered SERVFAIL, whatever forwarded the query. */
   | 'upstream_error'
@@ -30,7 +32,7 @@ export type Reason =
 
 export const REASONS: readonly Reason[] = [
   'unknown_client', 'quarantine', 'qtype', 'denylist', 'grant', 'allowlist', 'unlisted',
-  'hold_approved', 'hold_denied', 'hold_timeout', 'hold_capacity', 'link_down',
+  'hold_approved', 'hold_denied', 'hold_timeout', 'hold_capacity', 'link_down', 'hold_error',
   'denylist_cname', 'rebinding', 'upstream_error', 'error',
 ];
 

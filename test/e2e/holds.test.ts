@@ -21,6 +21,8 @@ const ZONE: Zone = {
   'down.example.com': [{ type: 'A', data: '198.51.100.12', ttl: 300 }],
   'after.example.com': [{ type: 'A', data: '198.51.100.13', ttl: 300 }],
   'github.com': [{ type: 'A', data: '140.82.121.3', ttl: 300 }],
+  'rejected-400.example.com': [{ type: 'A', data: '198.51.100.14', ttl: 300 }],
+  'rejected-500.example.com': [{ type: 'A', data: '198.51.100.15', ttl: 300 }],
 };
 
 let ap: ApprovalProxy | null = null;
@@ -273,18 +275,25 @@ describe('hold: the approval link', () => {
     expect(reply.log).toMatchObject({ action: 'hold', reason: 'link_down', upstream: ap.proxy.authority.hostPort.text });
   });
 
-  it('a hold POST the service rejects is answered as link down, naming the hold', async () => {
-    ap = await startApprovalProxy({ zone: ZONE });
-    ap.service.setHoldStatus(500);
-    const reply = await ap.proxy.query('held.example.com', 'A', { edns: true });
-    const holdId = ap.holds()[0]!.hold_id;
-    expect(reply.log).toMatchObject({ action: 'hold', reason: 'link_down', hold_id: holdId });
-    await ap.proxy.waitForLine((l) => l.msg === 'posting hold failed; its queries are answered as link down' && l.hold_id === holdId);
+  it('a hold POST the service rejects is hold_error: sinkholed, never forwarded unreviewed, even with on_link_down forward', async () => {
+    // The attack: the example service answers 400 for the root name, so `dig . NS` from a hold role
+    // went upstream with no reviewer while the link was up. A failed POST is not "link down".
+    ap = await startApprovalProxy({ zone: ZONE, approval: { on_link_down: 'forward' } });
+    for (const status of [400, 500]) {
+      ap.service.setHoldStatus(status);
+      const name = `rejected-${status}.example.com`;
+      const reply = await ap.proxy.query(name, 'A', { edns: true });
+      const holdId = ap.holds().at(-1)!.hold_id;
+      expect(reply.packet.rcode).toBe('NXDOMAIN');
+      expect(ap.proxy.authority.queries.filter((q) => q.name === name)).toEqual([]);
+      expect(reply.log).toMatchObject({ action: 'hold', reason: 'hold_error', hold_id: holdId, rule: `approval service answered ${status}` });
+      expect(reply.ede?.text).toBe(`intentdns: hold_error (role coding: hold ${holdId} not accepted by the approval service)`);
+      await ap.proxy.waitForLine((l) => l.msg === 'posting hold failed; its queries are answered hold_error' && l.hold_id === holdId && l.status === status);
+    }
     // The retry opens a new hold (the service may have lost the first).
     ap.service.setHoldStatus(202);
-    const retry = ap.proxy.query('held.example.com');
-    const again = await ap.holdFor('held.example.com', 1);
-    expect(again.hold_id).not.toBe(holdId);
+    const retry = ap.proxy.query('rejected-500.example.com');
+    const again = await ap.holdFor('rejected-500.example.com', 1);
     ap.service.send('hold.decided', decision(again.hold_id, 'allow'));
     expect((await retry).log).toMatchObject({ reason: 'hold_approved', hold_id: again.hold_id });
   });

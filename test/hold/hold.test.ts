@@ -132,10 +132,15 @@ describe('HoldStage', () => {
     expect(forwarded.verdict).toMatchObject({ action: 'hold', reason: 'link_down', serve: 'upstream' });
   });
 
-  it('a failed POST is link down for its waiters, naming the hold', async () => {
+  it('a failed POST is hold_error, sinkholed even with on_link_down forward: nobody reviewed the name', async () => {
     const next = fakeNext();
-    const r = await run(new HoldStage(approval(), registry({ post: () => Promise.reject(new Error('refused')) })), heldQuery(), next);
-    expect(r.verdict).toMatchObject({ action: 'hold', reason: 'link_down', holdId: expect.stringMatching(/^h_/) });
+    const failing = registry({ post: () => Promise.reject(new Error('connect ECONNREFUSED')) });
+    const r = await run(new HoldStage(approval({ onLinkDown: 'forward' }), failing), heldQuery(), next);
+    expect(r.verdict).toMatchObject({
+      action: 'hold', reason: 'hold_error', serve: 'sinkhole', holdId: expect.stringMatching(/^h_/), rule: 'approval service did not answer',
+    });
+    expect(next.calls).toHaveLength(0);
+    expect(r.answer.reply).toMatchObject({ rcode: RCODE.NXDOMAIN });
   });
 
   it('capacity: sinkhole, reason hold_capacity', async () => {

@@ -235,12 +235,12 @@ describe('HoldRegistry: link and POST failures', () => {
     expect(registry.stats.pending).toBe(0);
   });
 
-  it('a POST the service refuses answers the waiters as link down and ends the hold; the retry posts anew', async () => {
+  it('a POST the service refuses answers the waiters with error and its status, and ends the hold; the retry posts anew', async () => {
     const { service, registry } = await setup();
     service.setHoldStatus(503);
     const first = registry.wait(held('x.example'), LIMITS);
     const id = await holdIdOf(service, 'x.example');
-    expect(await first).toEqual({ kind: 'link_down', holdId: id });
+    expect(await first).toEqual({ kind: 'error', holdId: id, status: 503 });
     expect(registry.stats).toMatchObject({ pending: 0, ended: { post_failed: 1 } });
 
     service.setHoldStatus(202);
