@@ -39,14 +39,18 @@ export function approvedUntil(event: CommandApprovedEvent, grantTtlMs: number, n
   return Math.min(event.expiresAt ?? Infinity, event.approvedAt + grantTtlMs, now + grantTtlMs);
 }
 
+/** The most names one approval grants (spec v1.1): the rest are logged as dropped, not added. */
+export const MAX_NAMES_PER_EVENT = 1000;
+
 /** The grant patterns of an approved command: its `domains`, or else the names the command needs. */
 export function approvedPatterns(
   event: CommandApprovedEvent,
   internalSuffixes: readonly string[],
-): { patterns: GrantPattern[]; rejected: string[]; from: 'domains' | 'command' } {
-  if (event.domains !== undefined) return { ...patternsFromNames(event.domains), from: 'domains' };
-  const names = namesFromCommand(event.command, { internalSuffixes, preset: presetNames });
-  return { ...patternsFromNames(names), from: 'command' };
+): { patterns: GrantPattern[]; rejected: string[]; from: 'domains' | 'command'; dropped: number } {
+  const from = event.domains !== undefined ? 'domains' : 'command';
+  const names = event.domains ?? namesFromCommand(event.command, { internalSuffixes, preset: presetNames });
+  const dropped = Math.max(0, names.length - MAX_NAMES_PER_EVENT);
+  return { ...patternsFromNames(dropped > 0 ? names.slice(0, MAX_NAMES_PER_EVENT) : names), from, dropped };
 }
 
 /** A preset's names as namesFromCommand wants them ("registry.npmjs.org", "*.github.com"). */
@@ -156,7 +160,9 @@ export class Approvals {
         return;
       }
       case 'hold.decided': {
-        const result = this.#holds.decide(event, { grantTtlMs: config.grantTtlMs, internalSuffixes: config.internalSuffixes });
+        const result = this.#holds.decide(event, {
+          grantTtlMs: config.grantTtlMs, maxGrantTtlMs: config.maxGrantTtlMs, internalSuffixes: config.internalSuffixes,
+        });
         if (result === 'unknown') this.#log.info({ hold_id: event.holdId, decision: event.decision }, 'decision for a hold not pending here; ignored');
         return;
       }
@@ -167,7 +173,10 @@ export class Approvals {
     const now = this.#now();
     const expiresAt = approvedUntil(event, config.grantTtlMs, now);
     const where = { command_id: event.id, agent: event.agent };
-    const { patterns, rejected, from } = approvedPatterns(event, config.internalSuffixes);
+    const { patterns, rejected, from, dropped } = approvedPatterns(event, config.internalSuffixes);
+    if (dropped > 0) {
+      this.#log.warn({ ...where, names: MAX_NAMES_PER_EVENT + dropped, kept: MAX_NAMES_PER_EVENT }, 'approved command names too many hosts; the rest are dropped');
+    }
     if (rejected.length > 0) this.#log.warn({ ...where, rejected: rejected.slice(0, 10).map(clip) }, 'approved command names that are not host names; left out');
     const ref = { id: event.id, command: event.command, approvedBy: event.approvedBy ?? null, expiresAt };
     // Also when nothing is added: a replayed approval that has expired since replaces (ends) its old grants.

@@ -136,10 +136,13 @@ function optional<T>(o: Record<string, unknown>, key: string, field: Field<T>): 
   return o[key] === undefined || o[key] === null ? undefined : field(o, key);
 }
 
+/** Ids and texts longer than this are cut: nothing the service sends may grow our books without bound. */
+export const MAX_TEXT_LENGTH = 512;
+
 const nonEmptyString: Field<string> = (o, key) => {
   const v = o[key];
   if (typeof v !== 'string' || v === '') throw new FieldError(`${key}: expected a non-empty string`);
-  return v;
+  return v.length <= MAX_TEXT_LENGTH ? v : v.slice(0, MAX_TEXT_LENGTH);
 };
 
 const finiteNumber: Field<number> = (o, key) => {

@@ -56,6 +56,8 @@ export interface ApprovalConfig {
   readonly url: string;         // base URL, no trailing slash
   readonly tokenFile: string | null;
   readonly grantTtlMs: number;
+  /** The longest grant a hold decision's ttl_seconds may ask for. */
+  readonly maxGrantTtlMs: number;
   readonly holdTimeoutMs: number;
   readonly onHoldTimeout: 'sinkhole' | 'servfail';
   readonly onLinkDown: 'sinkhole' | 'forward';

@@ -77,6 +77,8 @@ export interface HoldLimits {
 export interface DecisionSettings {
   /** Span of a grant or remembered denial when the event has no ttl_seconds. */
   readonly grantTtlMs: number;
+  /** The longest span ttl_seconds may ask for (approval.max_grant_ttl). */
+  readonly maxGrantTtlMs: number;
   /** For scope `domain` under a private suffix. */
   readonly internalSuffixes: readonly string[];
 }
@@ -233,7 +235,7 @@ export class HoldRegistry implements HoldDecisions {
     const now = this.#now();
     const { agent, qname, qtype } = hold.query;
     const pattern = scopePattern(qname, event.scope, settings.internalSuffixes);
-    const spanMs = event.ttlSeconds !== undefined ? event.ttlSeconds * 1000 : settings.grantTtlMs;
+    const spanMs = Math.min(event.ttlSeconds !== undefined ? event.ttlSeconds * 1000 : settings.grantTtlMs, settings.maxGrantTtlMs);
     const ref: GrantRef = {
       id: hold.id,
       command: `held query ${qname} ${qtypeName(qtype)}`,

@@ -23,7 +23,7 @@ const MIN = 60_000;
 
 function approvalConfig(url: string, more: Partial<ApprovalConfig> = {}): ApprovalConfig {
   return {
-    url, tokenFile: null, grantTtlMs: 10 * MIN, holdTimeoutMs: 300, onHoldTimeout: 'sinkhole',
+    url, tokenFile: null, grantTtlMs: 10 * MIN, maxGrantTtlMs: 24 * 60 * MIN, holdTimeoutMs: 300, onHoldTimeout: 'sinkhole',
     onLinkDown: 'sinkhole', maxPendingHolds: 100, internalSuffixes: ['corp.internal'], ...more,
   };
 }

@@ -44,6 +44,13 @@ describe('parseApprovalEvent', () => {
     expect(r.kind === 'event' && 'expiresAt' in r.event).toBe(false);
   });
 
+  it('cuts ids and texts to 512 characters, so no event can grow the books without bound', () => {
+    const long = 'x'.repeat(5000);
+    const r = parse('command.approved', { id: long, agent: 'ci-1', command: long, approved_by: long, approved_at: '2026-11-24T10:00:00Z' });
+    expect(r.kind === 'event' && r.event.type === 'command.approved' && [r.event.id.length, r.event.command.length, r.event.approvedBy?.length])
+      .toEqual([512, 512, 512]);
+  });
+
   it('ignores fields it does not know', () => {
     expect(parse('command.revoked', { id: 'cmd_812', reason: 'oops' })).toEqual({
       kind: 'event',

@@ -80,6 +80,7 @@ describe('defaults', () => {
       url: 'http://127.0.0.1:8080',
       tokenFile: '/etc/intentdns/secrets/approval',
       grantTtlMs: 600_000,
+      maxGrantTtlMs: 86_400_000,
       holdTimeoutMs: 4_000,
       onHoldTimeout: 'sinkhole',
       onLinkDown: 'sinkhole',

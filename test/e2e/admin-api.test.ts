@@ -73,3 +73,37 @@ describe('admin API on a running proxy', () => {
     expect(holds.holds).toEqual([expect.objectContaining({ agent: 'ci-1', qname: 'held.example.org', qtype: 'A', hold_id: held.log?.hold_id })]);
   });
 });
+
+describe('numbers from the approval link are clamped', () => {
+  // Before: a hold.decided with ttl_seconds 9007199254740 threw after the grant was added (an
+  // expiry no Date can print); the held query was never released and /v1/grants answered 500 for good.
+  it('a huge ttl_seconds gives a grant of at most max_grant_ttl (24h); the held query is answered and /v1/grants works', async () => {
+    ap = await startApprovalProxy({ zone: ZONE, http: true });
+    const pending = ap.proxy.query('held.example.org', 'A', { timeoutMs: 3000 });
+    const hold = await ap.holdFor('held.example.org');
+    ap.service.send('hold.decided', { hold_id: hold.hold_id, decision: 'allow', scope: 'name', decided_by: 'bob', ttl_seconds: 9007199254740 });
+    expect((await pending).log).toMatchObject({ reason: 'hold_approved' });
+
+    const res = await api(ap, 'GET', '/v1/grants');
+    expect(res.status).toBe(200);
+    const body = await res.json() as { grants: Array<{ name: string; expires_at: string }> };
+    const grant = body.grants.find((g) => g.name === 'held.example.org')!;
+    expect(Date.parse(grant.expires_at)).toBeLessThanOrEqual(Date.now() + 24 * 3600_000);
+    expect(Date.parse(grant.expires_at)).toBeGreaterThan(Date.now() + 23 * 3600_000);
+  });
+
+  it('a command.approved with more than 1000 domains grants the first 1000 and logs the rest as dropped', async () => {
+    ap = await startApprovalProxy({ zone: ZONE, http: true });
+    const domains = Array.from({ length: 1500 }, (_, i) => `n${i}.example.com`);
+    ap.service.send('command.approved', {
+      id: 'cmd_many', agent: 'ci-1', command: 'a build with many hosts', approved_by: 'alice', approved_at: new Date().toISOString(), domains,
+    });
+    const dropped = await ap.proxy.waitForLine((l) => l.command_id === 'cmd_many' && l.msg === 'approved command names too many hosts; the rest are dropped');
+    expect(dropped).toMatchObject({ names: 1500, kept: 1000 });
+    const body = await (await api(ap, 'GET', '/v1/grants')).json() as { grants: Array<{ id: string; name: string }> };
+    const mine = body.grants.filter((g) => g.id === 'cmd_many').map((g) => g.name);
+    expect(mine).toHaveLength(1000);
+    expect(mine).toContain('n999.example.com');
+    expect(mine).not.toContain('n1000.example.com');
+  });
+});

@@ -21,11 +21,11 @@ const log = pino({ level: 'silent' });
 const role = new Role({ name: 'coding', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'hold' });
 const SINKHOLE = { response: 'nxdomain', ttlS: 5 } as const;
 const APPROVAL: ApprovalConfig = {
-  url: 'http://127.0.0.1:9', tokenFile: null, grantTtlMs: 600_000, holdTimeoutMs: 200,
+  url: 'http://127.0.0.1:9', tokenFile: null, grantTtlMs: 600_000, maxGrantTtlMs: 86_400_000, holdTimeoutMs: 200,
   onHoldTimeout: 'sinkhole', onLinkDown: 'sinkhole', maxPendingHolds: 10, internalSuffixes: [],
 };
 const REVIEW: Verdict = { action: 'hold', reason: 'unlisted', serve: 'review' };
-const SETTINGS = { grantTtlMs: 60_000, internalSuffixes: [] };
+const SETTINGS = { grantTtlMs: 60_000, maxGrantTtlMs: 86_400_000, internalSuffixes: [] };
 
 const approval = (more: Partial<ApprovalConfig> = {}): ApprovalConfig => ({ ...APPROVAL, ...more });
 

@@ -16,7 +16,7 @@ import { delay, waitFor } from '../helpers/wait-for.js';
 
 const TOKEN = 'hold-token';
 const LIMITS: HoldLimits = { timeoutMs: 400, maxPending: 100, keepOpenMs: 60_000 };
-const SETTINGS = { grantTtlMs: 600_000, internalSuffixes: [] };
+const SETTINGS = { grantTtlMs: 600_000, maxGrantTtlMs: 86_400_000, internalSuffixes: [] };
 
 const held = (qname: string, agent = 'ci-1', qtype: number = QTYPE.A): HeldQuery =>
   ({ agent, role: 'coding', client: '10.20.0.11', qname, qtype });

@@ -5,7 +5,7 @@ import type { ApprovalConfig } from '../types.js';
 
 export const APPROVAL_KEYS = [
   'url', 'token_file', 'grant_ttl', 'hold_timeout', 'on_hold_timeout',
-  'on_link_down', 'max_pending_holds', 'internal_suffixes',
+  'on_link_down', 'max_pending_holds', 'internal_suffixes', 'max_grant_ttl',
 ] as const;
 
 /**
@@ -19,6 +19,7 @@ export function readApproval(root: Section, resolvePath: (p: string) => string):
     url: sec.require('url') ? sec.parse('url', '', parseServiceUrl) : '',
     tokenFile: sec.filePath('token_file', resolvePath),
     grantTtlMs: sec.parse('grant_ttl', 600_000, parsePositiveDuration),
+    maxGrantTtlMs: sec.parse('max_grant_ttl', 86_400_000, parsePositiveDuration),
     holdTimeoutMs: sec.parse('hold_timeout', 4_000, parsePositiveDuration),
     onHoldTimeout: sec.oneOf('on_hold_timeout', ['sinkhole', 'servfail'], 'sinkhole'),
     onLinkDown: sec.oneOf('on_link_down', ['sinkhole', 'forward'], 'sinkhole'),
