@@ -11,7 +11,8 @@ import { blockedText, refusedReply, SERVFAIL, sinkholeReply } from './sinkhole.j
  */
 export function makeAnswer(query: Query, fetched: Fetched | null, sinkhole: Config['sinkhole']): Answer {
   const verdict = query.verdict ?? NO_VERDICT;
-  const wouldBlock = query.audit && verdict.serve !== 'upstream';
+  // Audit forwards what a verdict would block; a query nobody decided is not forwarded in any mode.
+  const wouldBlock = query.audit && query.verdict !== undefined && verdict.serve !== 'upstream';
   const base = { action: verdict.action, verdict, fetched, wouldBlock };
   if (verdict.serve === 'upstream' || wouldBlock) {
     if (fetched?.kind === 'answer') return { ...base, reason: verdict.reason, reply: { kind: 'upstream', view: fetched.view, ageS: fetched.ageS } };

@@ -118,9 +118,8 @@ describe('makeAnswer and faultAnswer: bugs answer SERVFAIL', () => {
     expect(a).toMatchObject({ action: 'refuse', reason: 'error', reply: { kind: 'synthetic', rcode: RCODE.SERVFAIL }, wouldBlock: false });
   });
 
-  // Known bug (src/answer/answer.ts:14-17): NO_VERDICT has serve 'servfail', so audit mode counts it as a would-block
-  // and hands the agent the upstream answer nobody decided. `it.fails` turns red once that is fixed: make it `it` then.
-  it.fails('a chain that set no verdict gets SERVFAIL in audit mode too, even with an upstream answer at hand', () => {
+  // Was a bug: audit mode counted "no verdict" as a would-block and handed over the upstream answer nobody decided.
+  it('a chain that set no verdict gets SERVFAIL in audit mode too, even with an upstream answer at hand', () => {
     const a = makeAnswer(queryWith(undefined, { audit: true }), ANSWERED, config.sinkhole);
     expect(a).toMatchObject({ reason: 'error', reply: { kind: 'synthetic', rcode: RCODE.SERVFAIL }, wouldBlock: false });
   });
