@@ -42,7 +42,11 @@ export class UpstreamTimeoutError extends UpstreamError {
   }
 }
 
-/** A socket error: ECONNREFUSED (ICMP port unreachable on our connected UDP socket), ECONNRESET, a closed TCP stream, … */
+/**
+ * A socket error: ECONNREFUSED (ICMP port unreachable on our connected UDP
+ * socket), ECONNRESET, a closed TCP stream, a TCP stream that runs past the
+ * read cap without an answer, …
+ */
 export class UpstreamNetworkError extends UpstreamError {
   static readonly CODE = 'IDNS_ERR_UPSTREAM_NETWORK';
   readonly outcome = 'error' as const;

@@ -6,6 +6,7 @@ import type { HostPort } from '../config/types.js';
 import { IntentdnsError } from '../errors.js';
 import { buildQuery } from '../wire/build.js';
 import { FLAG, RCODE, rcodeName } from '../wire/constants.js';
+import { DEFAULT_MAX_BUFFERED, FrameReader, frame } from '../wire/framing.js';
 import { answersQuery, walkResponse, type ResponseView } from '../wire/response.js';
 import {
   UpstreamMalformedError, UpstreamNetworkError, UpstreamRcodeError, UpstreamTimeoutError,
@@ -222,23 +223,33 @@ function exchangeUdp(server: HostPort, query: Buffer, question: Buffer, timeoutM
 }
 
 /**
- * One TCP exchange (RFC 7766 framing: a 2-byte length before each message).
- * Reads frames until one answers our query; frames may arrive split across
- * chunks or several in one chunk.
+ * Bytes one TCP exchange reads at most. We send one query, so a well-behaved
+ * upstream sends one frame (at most 2 + 65 535 bytes); the rest is room for a
+ * few stray frames before it. An upstream that streams past this without
+ * answering fails at once instead of keeping us reading until the timeout.
+ */
+const MAX_TCP_READ = DEFAULT_MAX_BUFFERED;
+
+/**
+ * One TCP exchange (RFC 7766 framing: a 2-byte length before each message,
+ * read by wire/framing.ts). Reads frames until one answers our query; frames
+ * may arrive split across chunks or several in one chunk.
  */
 function exchangeTcp(server: HostPort, query: Buffer, question: Buffer, timeoutMs: number): Promise<Buffer | UpstreamError> {
   const id = query.readUInt16BE(0);
   return new Promise((resolve) => {
     const socket = net.connect({ host: server.host, port: server.port, family: server.family, noDelay: true });
+    const reader = new FrameReader(MAX_TCP_READ);
+    let received = 0;
     let closed = false;
     let done = false;
-    let buffered: Buffer = Buffer.alloc(0);
     let result: Buffer | UpstreamError | null = null;
     const finish = (r: Buffer | UpstreamError): void => {
       if (done) return;
       done = true;
       result = r;
       clearTimeout(timer);
+      reader.reset();
       if (closed) resolve(r);
       else socket.destroy();        // resolves from 'close'
     };
@@ -250,22 +261,16 @@ function exchangeTcp(server: HostPort, query: Buffer, question: Buffer, timeoutM
     });
     socket.on('error', (err) => finish(new UpstreamNetworkError(server.text, 'tcp', networkDetail(err), { cause: err })));
     socket.on('end', () => finish(new UpstreamNetworkError(server.text, 'tcp', 'connection closed before an answer')));
-    socket.on('connect', () => {
-      const frame = Buffer.allocUnsafe(2 + query.length);
-      frame.writeUInt16BE(query.length, 0);
-      query.copy(frame, 2);
-      socket.write(frame);
-    });
+    socket.on('connect', () => socket.write(frame(query)));
     socket.on('data', (chunk: Buffer) => {
       if (done) return;
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2) {
-        const end = 2 + buffered.readUInt16BE(0);
-        if (buffered.length < end) return;
-        const message = buffered.subarray(2, end);
-        buffered = buffered.subarray(end);
-        // Copy: the view may be cached, and must not pin the whole read chunk.
-        if (answersQuery(message, id, question)) return finish(Buffer.from(message));
+      received += chunk.length;
+      if (received > MAX_TCP_READ || !reader.push(chunk)) {
+        return finish(new UpstreamNetworkError(server.text, 'tcp', `sent more than ${MAX_TCP_READ} bytes without an answer`));
+      }
+      // next() copies each message out, so a cached view does not pin the read chunk.
+      for (let message = reader.next(); message !== null; message = reader.next()) {
+        if (answersQuery(message, id, question)) return finish(message);
       }
     });
   });

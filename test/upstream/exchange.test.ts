@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import { Upstreams, UpstreamConfigError, type AttemptHook } from '../../src/upstream/exchange.js';
-import { UpstreamRcodeError, UpstreamTimeoutError, type AttemptOutcome } from '../../src/upstream/errors.js';
+import { UpstreamNetworkError, UpstreamRcodeError, UpstreamTimeoutError, type AttemptOutcome } from '../../src/upstream/errors.js';
 import type { HostPort } from '../../src/config/types.js';
 import { encodeName } from '../../src/wire/names.js';
 import { QTYPE } from '../../src/wire/qtypes.js';
@@ -49,6 +50,53 @@ function recorder(): { hook: AttemptHook; seen: Array<[string, AttemptOutcome]> 
 
 function upstreams(servers: readonly HostPort[], hook?: AttemptHook, timeoutMs = TIMEOUT_MS): Upstreams {
   return new Upstreams({ servers, timeoutMs, log, ...(hook ? { onAttempt: hook } : {}) });
+}
+
+/**
+ * An upstream that answers every UDP query truncated (so the exchange retries
+ * over TCP) and then, over TCP, never sends an answer: it writes `pattern` over
+ * and over for as long as the connection stays open.
+ */
+async function startStreamingUpstream(pattern: Buffer): Promise<{
+  hostPort: HostPort;
+  /** Resolves once the exchange's TCP connection has closed. */
+  closed: () => Promise<void>;
+  stop: () => Promise<void>;
+}> {
+  let connection: Promise<void> | null = null;
+  const tcp = net.createServer((conn) => {
+    conn.on('error', () => {});      // EPIPE / ECONNRESET once the client cuts us off
+    connection = new Promise((resolve) => conn.once('close', () => resolve()));
+    const chunk = Buffer.concat(Array.from({ length: Math.ceil(16_384 / pattern.length) }, () => pattern));
+    const pump = (): void => {
+      while (!conn.destroyed && conn.write(chunk));
+    };
+    conn.on('drain', pump);
+    pump();
+  });
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (msg, rinfo) => {
+    const query = dnsPacket.decode(msg);
+    const reply = dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.TRUNCATED_RESPONSE, questions: query.questions });
+    udp.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => tcp.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => resolve()));
+  const { port } = tcp.address() as net.AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    hostPort: { host: '127.0.0.1', port, family: 4, text: `127.0.0.1:${port}` },
+    closed: async () => {
+      await waitFor(() => connection !== null, { what: 'the TCP connection' });
+      await connection;
+    },
+    stop: async () => {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    },
+  };
 }
 
 describe('Upstreams', () => {
@@ -207,6 +255,32 @@ describe('Upstreams', () => {
       const result = await upstreams([a.hostPort, b.hostPort], hook).exchange(question('example.org'), PLAIN);
       expect(result.ok && result.upstream).toBe(b.hostPort.text);
       expect(seen).toEqual([[a.hostPort.text, 'truncated'], [a.hostPort.text, outcome], [b.hostPort.text, 'ok']]);
+    });
+
+    it.each([
+      ['a frame header claiming 65535 bytes, then endless garbage', Buffer.from([0xff])],
+      ['an endless run of empty frames', Buffer.from([0x00])],
+    ])('fails that upstream, before the timeout and with bounded reads, when the TCP retry streams %s', async (_, pattern) => {
+      const streaming = await startStreamingUpstream(pattern);
+      try {
+        const { hook, seen } = recorder();
+        const timeoutMs = 2000;
+        const started = performance.now();
+        const result = await upstreams([streaming.hostPort], hook, timeoutMs).exchange(question('example.org'), PLAIN);
+        const elapsed = performance.now() - started;
+        expect(result.ok).toBe(false);
+        if (result.ok) return;
+        expect(result.failures).toHaveLength(1);
+        expect(result.failures[0]).toBeInstanceOf(UpstreamNetworkError);
+        expect(result.failures[0]!.transport).toBe('tcp');
+        expect(result.error).toMatch(/ tcp sent more than \d+ bytes without an answer$/);
+        expect(seen).toEqual([[streaming.hostPort.text, 'truncated'], [streaming.hostPort.text, 'error']]);
+        // Cut off by the read cap, not by the timeout: nothing was held waiting for it.
+        expect(elapsed).toBeLessThan(timeoutMs / 2);
+        await streaming.closed();
+      } finally {
+        await streaming.stop();
+      }
     });
   });
 
