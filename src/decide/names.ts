@@ -1,4 +1,5 @@
 import type { NamePattern } from '../config/types.js';
+import { parentAt } from '../wire/names.js';
 
 /**
  * A set of name rules that answers "which rule matches this name?" with one
@@ -27,8 +28,8 @@ export class NameSet {
     if (exact !== undefined) return exact;
     if (this.#subtree.size === 0) return undefined;
     // "*.example.org" covers every name strictly below example.org, never example.org itself.
-    for (let dot = name.indexOf('.'); dot >= 0; dot = name.indexOf('.', dot + 1)) {
-      const rule = this.#subtree.get(name.slice(dot + 1));
+    for (let at = parentAt(name, 0); at >= 0; at = parentAt(name, at)) {
+      const rule = this.#subtree.get(name.slice(at));
       if (rule !== undefined) return rule;
     }
     return undefined;

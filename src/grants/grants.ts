@@ -23,6 +23,7 @@ import { getDomain } from 'tldts';
 import { parsePattern } from '../config/pattern.js';
 import type { GrantLookup } from '../decide/policy.js';
 import type { GrantRef } from '../pipeline/types.js';
+import { parentAt } from '../wire/names.js';
 
 export type GrantScope = 'name' | 'domain' | 'subtree';
 
@@ -163,8 +164,8 @@ export class GrantStore implements GrantLookup {
     if (grants === undefined) return undefined;
     let best = later(grants.name.get(qname)?.[0], grants.domain.get(qname)?.[0]);
     if (grants.domain.size > 0 || grants.subtree.size > 0) {
-      for (let dot = qname.indexOf('.'); dot >= 0; dot = qname.indexOf('.', dot + 1)) {
-        const above = qname.slice(dot + 1);
+      for (let at = parentAt(qname, 0); at >= 0; at = parentAt(qname, at)) {
+        const above = qname.slice(at);
         best = later(best, later(grants.domain.get(above)?.[0], grants.subtree.get(above)?.[0]));
       }
     }

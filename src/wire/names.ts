@@ -73,6 +73,19 @@ export function encodeName(name: string): Buffer {
   return out.subarray(0, pos);
 }
 
+/**
+ * Walks the names strictly above a name, nearest first, without allocating:
+ * the offset in `name` where the parent of `name.slice(from)` starts, or -1
+ * when `name.slice(from)` has no parent. For "www.example.org" from 0: 4
+ * ("example.org"), then from 4: 12 ("org"), then from 12: -1.
+ *
+ *   for (let at = parentAt(name, 0); at >= 0; at = parentAt(name, at)) use(name.slice(at));
+ */
+export function parentAt(name: string, from: number): number {
+  const dot = name.indexOf('.', from);
+  return dot < 0 ? -1 : dot + 1;
+}
+
 /** True when `byte` may stand in a label we judge: printable ASCII other than the dot. */
 export function isLabelByte(byte: number): boolean {
   return byte > 0x20 && byte < 0x7f && byte !== DOT;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../src/wire/errors.js';
-import { encodeName, isLabelByte, readName, skipName } from '../../src/wire/names.js';
+import { encodeName, isLabelByte, parentAt, readName, skipName } from '../../src/wire/names.js';
 import { wireName } from '../helpers/packets.js';
 
 /** A buffer with `prefix` bytes of padding, so pointers can point backwards. */
@@ -96,5 +96,26 @@ describe('isLabelByte', () => {
 
   it.each([0x00, 0x07, 0x1f, 0x20, 0x2e, 0x7f, 0x80, 0xc3, 0xff])('rejects byte %i', (byte) => {
     expect(isLabelByte(byte)).toBe(false);
+  });
+});
+
+/** Every name parentAt walks to from `name`, nearest first. */
+function parents(name: string): string[] {
+  const out: string[] = [];
+  for (let at = parentAt(name, 0); at >= 0; at = parentAt(name, at)) out.push(name.slice(at));
+  return out;
+}
+
+describe('parentAt', () => {
+  it('walks every name strictly above, nearest first', () => {
+    expect(parents('www.cdn.example.org')).toEqual(['cdn.example.org', 'example.org', 'org']);
+    expect(parentAt('www.example.org', 0)).toBe(4);
+    expect(parentAt('www.example.org', 4)).toBe(12);
+    expect(parentAt('www.example.org', 12)).toBe(-1);
+  });
+
+  it('gives nothing above a single label or the root', () => {
+    expect(parents('org')).toEqual([]);
+    expect(parents('')).toEqual([]);
   });
 });
