@@ -27,7 +27,8 @@ export class NameSet {
     const exact = this.#exact.get(name);
     if (exact !== undefined) return exact;
     if (this.#subtree.size === 0) return undefined;
-    // "*.example.org" covers every name strictly below example.org, never example.org itself.
+    // "*.example.org" covers every name strictly below example.org (wire/names.ts isBelow), never
+    // example.org itself: the names parentAt walks to are exactly those a name is below.
     for (let at = parentAt(name, 0); at >= 0; at = parentAt(name, at)) {
       const rule = this.#subtree.get(name.slice(at));
       if (rule !== undefined) return rule;

@@ -23,7 +23,7 @@ import { getDomain } from 'tldts';
 import { parsePattern } from '../config/pattern.js';
 import type { GrantLookup } from '../decide/policy.js';
 import type { GrantRef } from '../pipeline/types.js';
-import { parentAt } from '../wire/names.js';
+import { isBelow, parentAt } from '../wire/names.js';
 
 export type GrantScope = 'name' | 'domain' | 'subtree';
 
@@ -402,7 +402,7 @@ export function scopePattern(qname: string, scope: 'name' | 'domain', internalSu
 export function registrableDomain(name: string, internalSuffixes: readonly string[] = []): string | null {
   for (const suffix of internalSuffixes) {
     if (name === suffix) return null;
-    if (name.endsWith(`.${suffix}`)) {
+    if (isBelow(name, suffix)) {
       const rest = name.slice(0, -suffix.length - 1);
       return `${rest.slice(rest.lastIndexOf('.') + 1)}.${suffix}`;
     }
@@ -416,8 +416,8 @@ export function covers(pattern: GrantPattern, qname: string): boolean {
     case 'name':
       return qname === pattern.name;
     case 'domain':
-      return qname === pattern.name || qname.endsWith(`.${pattern.name}`);
+      return qname === pattern.name || isBelow(qname, pattern.name);
     case 'subtree':
-      return qname.endsWith(`.${pattern.name}`);
+      return isBelow(qname, pattern.name);
   }
 }

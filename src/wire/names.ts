@@ -86,6 +86,18 @@ export function parentAt(name: string, from: number): number {
   return dot < 0 ? -1 : dot + 1;
 }
 
+/**
+ * True when `name` is strictly below `parent`: "a.example.org" and
+ * "b.a.example.org" are below "example.org"; "example.org" itself and
+ * "badexample.org" are not. This is what "*.example.org" covers. Equivalent
+ * to `parent` being one of the names `parentAt` walks to from `name`.
+ */
+export function isBelow(name: string, parent: string): boolean {
+  return name.length > parent.length
+    && name.charCodeAt(name.length - parent.length - 1) === DOT
+    && name.endsWith(parent);
+}
+
 /** True when `byte` may stand in a label we judge: printable ASCII other than the dot. */
 export function isLabelByte(byte: number): boolean {
   return byte > 0x20 && byte < 0x7f && byte !== DOT;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../src/wire/errors.js';
-import { encodeName, isLabelByte, parentAt, readName, skipName } from '../../src/wire/names.js';
+import { encodeName, isBelow, isLabelByte, parentAt, readName, skipName } from '../../src/wire/names.js';
 import { wireName } from '../helpers/packets.js';
 
 /** A buffer with `prefix` bytes of padding, so pointers can point backwards. */
@@ -117,5 +117,25 @@ describe('parentAt', () => {
   it('gives nothing above a single label or the root', () => {
     expect(parents('org')).toEqual([]);
     expect(parents('')).toEqual([]);
+  });
+});
+
+describe('isBelow', () => {
+  it('is true for names strictly below, at any depth', () => {
+    expect(isBelow('a.example.org', 'example.org')).toBe(true);
+    expect(isBelow('b.a.example.org', 'example.org')).toBe(true);
+  });
+
+  it('is false for the name itself, a name that only ends alike, or a name above', () => {
+    expect(isBelow('example.org', 'example.org')).toBe(false);
+    expect(isBelow('badexample.org', 'example.org')).toBe(false);
+    expect(isBelow('org', 'example.org')).toBe(false);
+  });
+
+  it('agrees with the parentAt walk', () => {
+    const names = ['www.cdn.example.org', 'cdn.example.org', 'example.org', 'org', 'xample.org', 'badexample.org'];
+    for (const name of names) {
+      for (const parent of names) expect(isBelow(name, parent)).toBe(parents(name).includes(parent));
+    }
   });
 });

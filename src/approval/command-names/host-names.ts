@@ -7,6 +7,7 @@
  */
 import { domainToASCII } from 'node:url';
 import { parse } from 'tldts';
+import { isBelow } from '../../wire/names.js';
 
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
@@ -35,7 +36,7 @@ export function validHostName(candidate: string, internalSuffixes: readonly stri
   if (/^[0-9]+$/.test(last)) return undefined;                  // an IPv4 address, or not a name
   if (last === 'localhost') return undefined;                   // never, whatever the operator lists
 
-  if (internalSuffixes.some((s) => s.length > 0 && host.endsWith(`.${s}`))) return host;
+  if (internalSuffixes.some((s) => s.length > 0 && isBelow(host, s))) return host;
 
   // ICANN section only: a private-section suffix (github.io, herokuapp.com) is
   // still a public name, and with private suffixes on, "github.io" itself
