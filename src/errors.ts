@@ -11,3 +11,13 @@ export class IntentdnsError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * The `code` of a Node error — a system error's errno name ("ENOENT",
+ * "EADDRINUSE") or Node's own ("ERR_PARSE_ARGS_UNKNOWN_OPTION") — or
+ * undefined when `err` has no string code.
+ */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config/errors.js';
+import { errnoCode } from '../errors.js';
 import { check } from './check.js';
 import { explain } from './explain.js';
 import { UsageError, type Io } from './io.js';
@@ -66,7 +67,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       io.err(err.format());
       return 1;
     }
-    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (err instanceof UsageError || (err instanceof TypeError && errnoCode(err)?.startsWith('ERR_PARSE_ARGS') === true)) {
       io.err(`intentdns ${command.name}: ${(err as Error).message}\nUsage: ${command.usage}`);
       return 2;
     }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { errnoCode } from '../errors.js';
 import { ConfigError, inFileOrder } from './errors.js';
 import { Reader, type Section } from './reader.js';
 import { ANSWERS_KEYS, CACHE_KEYS, SINKHOLE_KEYS, readAnswers, readCache, readSinkhole } from './sections/answers.js';
@@ -37,7 +38,7 @@ export function loadConfig(file: string, opts: LoadOptions = {}): Config {
   try {
     text = (opts.readFile ?? readText)(file);
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? String(e);
+    const why = errnoCode(e) ?? String(e);
     throw new ConfigError([{ file, line: 0, col: 0, message: `cannot read config file: ${why}` }], { cause: e });
   }
   return parseConfig(text, file, opts);

@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
-import { IntentdnsError } from '../errors.js';
+import { IntentdnsError, errnoCode } from '../errors.js';
 import { ConfigError } from './errors.js';
 import { loadConfig, type LoadOptions } from './load.js';
 import type { Config } from './types.js';
@@ -196,7 +196,7 @@ function readConfigText(file: string, opts: LoadOptions): ConfigText {
     const text = (opts.readFile ?? readText)(file);
     return { text, digest: createHash('sha256').update(text).digest('hex') };
   } catch (err) {
-    return { text: null, digest: `unreadable:${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+    return { text: null, digest: `unreadable:${errnoCode(err) ?? String(err)}` };
   }
 }
 

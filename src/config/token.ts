@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { IntentdnsError } from '../errors.js';
+import { IntentdnsError, errnoCode } from '../errors.js';
 
 /**
  * A bearer token file (admin.token_file, approval.token_file) is unusable:
@@ -32,7 +32,7 @@ export function readTokenFile(file: string): string {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'read failed';
+    const code = errnoCode(err) ?? 'read failed';
     throw new TokenFileError(file, `cannot read it (${code})`, { cause: err });
   }
   const token = text.trim();

@@ -1,4 +1,4 @@
-import { IntentdnsError } from '../errors.js';
+import { IntentdnsError, errnoCode } from '../errors.js';
 
 /**
  * `listen.http` could not be bound. `address` is the configured text
@@ -11,15 +11,10 @@ export class HttpListenError extends IntentdnsError {
   readonly systemCode: string | null;
 
   constructor(address: string, cause: unknown) {
-    const systemCode = errnoCode(cause);
+    const systemCode = errnoCode(cause) ?? null;
     const why = systemCode ?? (cause instanceof Error ? cause.message : String(cause));
     super(HttpListenError.CODE, `cannot listen on ${address} (http): ${why}`, { cause });
     this.address = address;
     this.systemCode = systemCode;
   }
-}
-
-function errnoCode(err: unknown): string | null {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
-  return null;
 }

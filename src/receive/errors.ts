@@ -1,4 +1,4 @@
-import { IntentdnsError } from '../errors.js';
+import { IntentdnsError, errnoCode } from '../errors.js';
 import type { Transport } from '../pipeline/types.js';
 
 /**
@@ -13,17 +13,11 @@ export class ListenError extends IntentdnsError {
   readonly systemCode: string | null;
 
   constructor(address: string, transport: Transport, cause: unknown) {
-    const systemCode = errnoCode(cause);
+    const systemCode = errnoCode(cause) ?? null;
     const why = systemCode ?? (cause instanceof Error ? cause.message : String(cause));
     super(ListenError.CODE, `cannot listen on ${address} (${transport}): ${why}`, { cause });
     this.address = address;
     this.transport = transport;
     this.systemCode = systemCode;
   }
-}
-
-/** The `code` of a Node system error ("EADDRINUSE"), or null. */
-export function errnoCode(err: unknown): string | null {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
-  return null;
 }

@@ -9,7 +9,8 @@
  */
 import type { Logger } from 'pino';
 import type { HostPort } from '../config/types.js';
-import { ListenError, errnoCode } from './errors.js';
+import { errnoCode } from '../errors.js';
+import { ListenError } from './errors.js';
 import { KeyedLimiter } from './limits.js';
 import { TCP_DEFAULTS, listenTcp, type TcpLimits, type TcpListener } from './tcp.js';
 import type { MessageHandler, ReceiveHooks } from './types.js';

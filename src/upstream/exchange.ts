@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { HostPort } from '../config/types.js';
-import { IntentdnsError } from '../errors.js';
+import { IntentdnsError, errnoCode } from '../errors.js';
 import { buildQuery } from '../wire/build.js';
 import { FLAG, RCODE, rcodeName } from '../wire/constants.js';
 import { DEFAULT_MAX_BUFFERED, FrameReader, frame } from '../wire/framing.js';
@@ -182,8 +182,7 @@ function nextId(): number {
 
 /** Short text for a socket error: its code when it has one ("ECONNREFUSED"). */
 function networkDetail(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+  return errnoCode(err) ?? (err instanceof Error ? err.message : String(err));
 }
 
 /**

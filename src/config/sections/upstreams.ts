@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Node } from 'yaml';
+import { errnoCode } from '../../errors.js';
 import { parseHostPort } from '../address.js';
 import { parsePositiveDuration } from '../duration.js';
 import { stringOf, type Section } from '../reader.js';
@@ -56,7 +57,7 @@ function systemServers(deps: UpstreamDeps): HostPort[] | string {
   try {
     text = deps.readFile(deps.resolvConf);
   } catch (e) {
-    return `cannot read ${deps.resolvConf}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+    return `cannot read ${deps.resolvConf}: ${errnoCode(e) ?? String(e)}`;
   }
   const { servers, scoped } = parseResolvConf(text);
   if (servers.length > 0) return servers;
