@@ -31,6 +31,14 @@ export function parseHostPort(text: string, defaultPort?: number): Parsed<HostPo
 }
 
 /**
+ * How an address reads in logs and in `HostPort.text`: "127.0.0.1:5353", or
+ * "[::1]:5353" (brackets around IPv6, the form parseHostPort reads back).
+ */
+export function formatHostPort(host: string, port: number, family: 4 | 6): string {
+  return family === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
  * "10.20.1.0/24", "fd00:20:1::/64", or a bare address meaning that one host.
  * An address with host bits set ("10.20.1.5/24") is rejected, not masked: it
  * usually means the operator meant one host and mistyped the prefix.

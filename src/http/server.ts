@@ -12,8 +12,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { formatHostPort } from '../config/address.js';
 import type { HostPort } from '../config/types.js';
-import { formatHostPort } from '../receive/index.js';
 import { adminRoutes, type Lister, type QuarantineStore } from './admin.js';
 import { AdminAuth } from './auth.js';
 import { HttpListenError } from './errors.js';

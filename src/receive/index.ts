@@ -1,5 +1,5 @@
 /** The only import path for other folders. */
-export { startListeners, formatHostPort, DEFAULT_CLOSE_GRACE_MS, type Listeners, type ListenerOptions } from './listeners.js';
+export { startListeners, DEFAULT_CLOSE_GRACE_MS, type Listeners, type ListenerOptions } from './listeners.js';
 export { ListenError } from './errors.js';
 export { UDP_DEFAULTS, type UdpLimits } from './udp.js';
 export { TCP_DEFAULTS, type TcpLimits } from './tcp.js';

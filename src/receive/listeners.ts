@@ -8,6 +8,7 @@
  * touching the others: update() binds what is new, then closes what is gone.
  */
 import type { Logger } from 'pino';
+import { formatHostPort } from '../config/address.js';
 import type { HostPort } from '../config/types.js';
 import { errnoCode } from '../errors.js';
 import { ListenError } from './errors.js';
@@ -206,10 +207,6 @@ async function closePair(pair: BoundPair, graceMs: number): Promise<void> {
 /** One key per address whatever its spelling: hosts are canonical already (config/address.ts). */
 function addressKey(address: HostPort): string {
   return formatHostPort(address.host, address.port, address.family);
-}
-
-export function formatHostPort(host: string, port: number, family: 4 | 6): string {
-  return family === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { formatHostPort } from '../config/address.js';
 import { DEFAULT_MAX_BUFFERED, FrameReader, MAX_FRAME_LENGTH, frame } from '../wire/framing.js';
 import { KeyedLimiter } from './limits.js';
 import { invokeHandler, type MessageHandler, type Peer, type ReceiveHooks } from './types.js';
@@ -116,7 +117,7 @@ class TcpServerListener implements TcpListener {
     this.port = typeof bound === 'object' && bound !== null ? bound.port : 0;
     this.#limiter = opts.connectionLimiter ?? new KeyedLimiter(limits.maxConnections, limits.maxConnectionsPerClient);
     this.#hooks = opts;
-    this.#log = opts.log.child({ transport: 'tcp', listen: `${family === 6 ? `[${host}]` : host}:${this.port}` });
+    this.#log = opts.log.child({ transport: 'tcp', listen: formatHostPort(host, this.port, family) });
     this.#ctx = {
       handler,
       hooks: opts,

@@ -7,6 +7,7 @@
  */
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
+import { formatHostPort } from '../config/address.js';
 import { KeyedLimiter } from './limits.js';
 import { invokeHandler, type MessageHandler, type Peer, type ReceiveHooks } from './types.js';
 
@@ -104,7 +105,7 @@ class UdpSocketListener implements UdpListener {
     this.port = socket.address().port;
     this.#handler = handler;
     this.#hooks = opts;
-    this.#log = opts.log.child({ transport: 'udp', listen: `${family === 6 ? `[${host}]` : host}:${this.port}` });
+    this.#log = opts.log.child({ transport: 'udp', listen: formatHostPort(host, this.port, family) });
     this.#limiter = opts.limiter ?? new KeyedLimiter(limits.maxInFlight, limits.maxInFlightPerClient);
 
     try {

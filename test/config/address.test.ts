@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr, parseHostPort } from '../../src/config/address.js';
+import { formatHostPort, parseCidr, parseHostPort } from '../../src/config/address.js';
 
 describe('parseHostPort', () => {
   it.each([
@@ -24,6 +24,17 @@ describe('parseHostPort', () => {
     ['010.0.0.1:53', '"010.0.0.1:53": the host must be an IP address'],
   ])('rejects %s', (text, error) => {
     expect(parseHostPort(text)).toEqual({ ok: false, error });
+  });
+});
+
+describe('formatHostPort', () => {
+  it('brackets IPv6 only, in the form parseHostPort reads back', () => {
+    expect(formatHostPort('127.0.0.1', 5353, 4)).toBe('127.0.0.1:5353');
+    expect(formatHostPort('::1', 5353, 6)).toBe('[::1]:5353');
+    for (const [host, family] of [['10.0.0.1', 4], ['2001:db8::53', 6]] as const) {
+      const text = formatHostPort(host, 53, family);
+      expect(parseHostPort(text)).toEqual({ ok: true, value: { host, port: 53, family, text } });
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Node } from 'yaml';
 import { errnoCode } from '../../errors.js';
-import { parseHostPort } from '../address.js';
+import { formatHostPort, parseHostPort } from '../address.js';
 import { parsePositiveDuration } from '../duration.js';
 import { stringOf, type Section } from '../reader.js';
 import type { Config, HostPort } from '../types.js';
@@ -81,7 +81,7 @@ export function parseResolvConf(text: string): { servers: HostPort[]; scoped: st
       continue;
     }
     const family = isIP(addr);
-    const hp = family === 0 ? undefined : parseHostPort(family === 6 ? `[${addr}]:53` : `${addr}:53`);
+    const hp = family === 0 ? undefined : parseHostPort(formatHostPort(addr, 53, family === 6 ? 6 : 4));
     if (hp?.ok) servers.push(hp.value);
   }
   return { servers, scoped };
