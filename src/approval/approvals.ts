@@ -18,6 +18,7 @@
  * approvals replace their own grants, so nothing is counted twice).
  */
 import type { Logger } from 'pino';
+import { clip } from '../telemetry/log.js';
 
 import type { HoldDecisions, HoldRequest } from '../hold/registry.js';
 import { patternText } from '../config/pattern.js';
@@ -29,6 +30,9 @@ import type { ApprovalEvent, CommandApprovedEvent } from './events.js';
 import { patternsFromNames, type GrantPattern, type GrantStore } from '../grants/grants.js';
 import { postHold } from './hold-client.js';
 import { ApprovalLink, type LinkState } from './link.js';
+
+/** Names from an approved command are cut to this in log lines. */
+const MAX_LOGGED_NAME = 64;
 
 /**
  * When a command's grant ends: `expires_at` or `approved_at + grant_ttl`,
@@ -177,7 +181,7 @@ export class Approvals {
     if (dropped > 0) {
       this.#log.warn({ ...where, names: MAX_NAMES_PER_EVENT + dropped, kept: MAX_NAMES_PER_EVENT }, 'approved command names too many hosts; the rest are dropped');
     }
-    if (rejected.length > 0) this.#log.warn({ ...where, rejected: rejected.slice(0, 10).map(clip) }, 'approved command names that are not host names; left out');
+    if (rejected.length > 0) this.#log.warn({ ...where, rejected: rejected.slice(0, 10).map((name) => clip(name, MAX_LOGGED_NAME)) }, 'approved command names that are not host names; left out');
     const ref = { id: event.id, command: event.command, approvedBy: event.approvedBy ?? null, expiresAt };
     // Also when nothing is added: a replayed approval that has expired since replaces (ends) its old grants.
     const added = this.#grants.add(event.agent, patterns, ref, now);
@@ -204,8 +208,4 @@ export class Approvals {
     if (config === null) return Promise.reject(new Error('no approval service configured'));
     return postHold(config.url, this.#token, request, timeoutMs);
   }
-}
-
-function clip(s: string): string {
-  return s.length <= 64 ? s : `${s.slice(0, 64)}…`;
 }

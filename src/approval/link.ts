@@ -12,6 +12,7 @@
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Logger } from 'pino';
+import { clip } from '../telemetry/log.js';
 
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { ApprovalLinkError, type LinkDownReason } from './errors.js';
@@ -70,6 +71,9 @@ const MAX_PENDING_CHARS = 1 << 20;
 
 /** Event ids we may echo in `Last-Event-ID`: visible ASCII inside, so fetch neither rejects nor trims them. */
 const HEADER_SAFE_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,1022}[\x21-\x7e])?$/;
+
+/** The service's strings (event ids and types) are cut to this in log lines. */
+const MAX_LOGGED_FIELD = 64;
 
 interface ConnectionEnd {
   /** The connection delivered traffic (an event or a comment): the service works end to end. */
@@ -268,7 +272,7 @@ export class ApprovalLink {
     const { event: type, id } = message;
     if (id !== undefined) this.advance(id);
     // Logged fields are the service's strings: keep them short.
-    const where = { event_id: clip(id), event_type: clip(type) };
+    const where = { event_id: clip(id, MAX_LOGGED_FIELD), event_type: clip(type, MAX_LOGGED_FIELD) };
     const result = parseApprovalEvent(type, message.data);
     switch (result.kind) {
       case 'unknown':
@@ -298,7 +302,7 @@ export class ApprovalLink {
     // reconnect never falls back to a cold start (and a `since` replay).
     if (id === '') return;
     if (!HEADER_SAFE_ID.test(id)) {
-      this.log.warn({ event_id: clip(id) }, 'approval event id cannot be sent back as Last-Event-ID; keeping the previous one');
+      this.log.warn({ event_id: clip(id, MAX_LOGGED_FIELD) }, 'approval event id cannot be sent back as Last-Event-ID; keeping the previous one');
       return;
     }
     this.resumeId = id;
@@ -335,10 +339,6 @@ export class ApprovalLink {
 
 function mediaType(contentType: string): string {
   return (contentType.split(';')[0] ?? '').trim().toLowerCase();
-}
-
-function clip(s: string | undefined): string | undefined {
-  return s === undefined || s.length <= 64 ? s : `${s.slice(0, 64)}…`;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts; leaves no timer behind either way. */

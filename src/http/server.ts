@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { formatHostPort } from '../config/address.js';
 import type { HostPort } from '../config/types.js';
+import { clip } from '../telemetry/log.js';
 import { adminRoutes, type Lister, type QuarantineStore } from './admin.js';
 import { AdminAuth } from './auth.js';
 import { HttpListenError } from './errors.js';
@@ -38,6 +39,9 @@ export interface HttpLimits {
   /** close() waits this long for requests in flight, then cuts the rest. */
   readonly closeGraceMs: number;
 }
+
+/** Paths go into log lines; a 8 KB URL should not. */
+const MAX_LOGGED_PATH = 200;
 
 export const HTTP_DEFAULTS: HttpLimits = {
   headersTimeoutMs: 10_000,
@@ -106,7 +110,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     const method = req.method ?? '';
     const path = pathOf(req.url ?? '');
     const client = peer(req);
-    res.once('finish', () => log.debug({ client, method, path: clip(path), status: res.statusCode }, 'http request'));
+    res.once('finish', () => log.debug({ client, method, path: clip(path, MAX_LOGGED_PATH), status: res.statusCode }, 'http request'));
 
     if (!(await drain(req, limits.maxBodyBytes))) {
       // Too big or cut off: do not keep reading it, and do not reuse the connection.
@@ -117,7 +121,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       const result = auth.check(req.headers.authorization);
       if (result !== 'ok') {
         // Never the header itself: it carries the (wrong, or almost right) token.
-        if (result === 'invalid') log.warn({ client, method, path: clip(path) }, 'admin request with a wrong token');
+        if (result === 'invalid') log.warn({ client, method, path: clip(path, MAX_LOGGED_PATH) }, 'admin request with a wrong token');
         const challenge = result === 'invalid' ? 'Bearer realm="intentdns", error="invalid_token"' : 'Bearer realm="intentdns"';
         return send(res, jsonError(401, 'unauthorized', { 'www-authenticate': challenge }));
       }
@@ -131,7 +135,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     try {
       reply = await match.handler({ method: (method === 'HEAD' ? 'GET' : method) as Method, path, params: match.params, client });
     } catch (err) {
-      log.error({ err, method, path: clip(path) }, 'http handler failed');
+      log.error({ err, method, path: clip(path, MAX_LOGGED_PATH) }, 'http handler failed');
       reply = jsonError(500, 'internal error');
     }
     send(res, reply);
@@ -227,9 +231,4 @@ function pathOf(target: string): string {
 function peer(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? 'unknown';
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
-/** Paths go into log lines; a 8 KB URL should not. */
-function clip(path: string): string {
-  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }

@@ -12,3 +12,14 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/**
+ * `text` cut to `max` characters with an ellipsis, for a log field holding a
+ * string someone else chose (a URL path, an event id): a log line stays one
+ * short line whatever arrives. undefined stays undefined (pino omits it).
+ */
+export function clip(text: string, max: number): string;
+export function clip(text: string | undefined, max: number): string | undefined;
+export function clip(text: string | undefined, max: number): string | undefined {
+  return text === undefined || text.length <= max ? text : `${text.slice(0, max)}…`;
+}
