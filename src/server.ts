@@ -7,7 +7,7 @@ import type { Config, HostPort } from './config/types.js';
 import { GrantStore } from './grants/grants.js';
 import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
-import { startListeners, type Listeners } from './receive/listeners.js';
+import { startListeners, type Listeners } from './receive/index.js';
 import { startHttp, type HttpServer } from './http/index.js';
 import { Metrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';

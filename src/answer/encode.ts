@@ -22,7 +22,7 @@ export function encodeAnswer(query: Query, answer: Answer, maxTtlS: number): Buf
   return query.transport === 'udp' ? fitUdp(bytes, to, m.edns ? m.edns.udpSize : UDP_MIN_PAYLOAD) : bytes;
 }
 
-/** The error reply for a packet decode/ would not accept, or null to drop it. */
+/** The error reply for a packet decodeQuery (wire/query.ts) would not accept, or null to drop it. */
 export function encodeRejection(rejection: Rejection): Buffer | null {
   if (rejection.rcode === null) return null;
   const to: ReplyTo = {

@@ -7,6 +7,8 @@ import type { ResponseView } from '../wire/response.js';
  * and negative, each kept for its own TTL (`ResponseView.cacheTtl`: the lowest
  * answer TTL, or the SOA-derived negative TTL of RFC 2308) and never longer
  * than `maxTtlS`. Bounded by `maxEntries`, least recently used out first.
+ * (`answers.max_ttl`, what agents may keep, is not applied here: answer/encode.ts
+ * caps the TTLs of each answer as it is written.)
  *
  * The view is stored as the upstream sent it; a hit returns it with its age in
  * whole seconds, and `renderAnswer` takes the age off every TTL. Expired

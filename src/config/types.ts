@@ -9,7 +9,11 @@ export type SinkholeResponse = 'nxdomain' | 'nodata' | 'refused' | 'null-ip';
 export type UnlistedAction = 'forward' | 'sinkhole' | 'hold';
 export type QueryLogging = 'all' | 'blocked' | 'none';
 
-/** A host:port the proxy binds or talks to. `text` is how the config wrote it, for logs. */
+/**
+ * A host:port the proxy binds or talks to. `text` is for logs and metric labels:
+ * how the config wrote it, or formatHostPort's spelling for an address made
+ * here (a resolv.conf nameserver, a listener bound to port 0).
+ */
 export interface HostPort {
   readonly host: string;        // an IP literal, without brackets
   readonly port: number;

@@ -1,7 +1,11 @@
 import type { Agent, GrantRef, Verdict } from '../pipeline/types.js';
 import { qtypeName } from '../wire/qtypes.js';
 
-/** The approved-command grants of an agent, as decide/ needs them. Filled by the approval link. */
+/**
+ * An agent's grants, as decide/ needs them: the grant store (grants/grants.ts),
+ * filled from approved commands (approval/approvals.ts) and allowed holds
+ * (hold/registry.ts).
+ */
 export interface GrantLookup {
   find(agent: string, qname: string, now: number): GrantRef | undefined;
 }

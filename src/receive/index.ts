@@ -1,4 +1,4 @@
-/** The only import path for other folders. */
+/** What receive/ offers other folders; import it from here (chain.ts still takes the Peer type from types.ts). */
 export { startListeners, DEFAULT_CLOSE_GRACE_MS, type Listeners, type ListenerOptions } from './listeners.js';
 export { ListenError } from './errors.js';
 export { UDP_DEFAULTS, type UdpLimits } from './udp.js';

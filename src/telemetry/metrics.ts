@@ -71,7 +71,7 @@ export class Metrics {
     this.configLastReloadSuccess.setToCurrentTime();
   }
 
-  /** The QueryObserver for telemetry/observe: one count and one duration per finished query. */
+  /** The QueryObserver for observe/observe.ts: one count and one duration per finished query. */
   readonly observeQuery = (query: Query, answer: Answer, seconds: number): void => {
     const role = query.agent?.role.name ?? '';
     const qtype = qtypeLabel(query.qtype);

@@ -22,7 +22,8 @@ import { questionKey } from '../wire/question-key.js';
  * fresh socket, so a fresh random source port, `connect()`ed to the upstream so
  * the kernel delivers only that address and port. A packet counts only if it
  * is the answer to our question (`answersQuery`: id, QR, question); anything
- * else is ignored and the wait for the real answer goes on until the timeout.
+ * else is ignored and the wait for the real answer goes on until the timeout
+ * (over TCP, also until the read cap, MAX_TCP_READ).
  *
  * Failover: on timeout, network error (ECONNREFUSED from an ICMP port
  * unreachable), an undecodable answer, and on any rcode other than NOERROR or

@@ -35,7 +35,7 @@ const ZONE: Zone = {
   'big.example.org': Array.from({ length: 120 }, (_, i) => ({ type: 'A', data: `10.9.${i >> 8}.${i & 0xff}`, ttl: 30 })),
 };
 
-/** The canonical question section for `name`, as decode/ hands it on. */
+/** The canonical question section for `name`, as decodeQuery (wire/query.ts) hands it on. */
 function question(name: string, type: number = QTYPE.A): Buffer {
   const tail = Buffer.alloc(4);
   tail.writeUInt16BE(type, 0);
