@@ -35,7 +35,7 @@ const NO_VERDICT: Verdict = { action: 'refuse', reason: 'error', serve: 'servfai
 
 function blockReply(verdict: Verdict, query: Query, sinkhole: Config['sinkhole']): Reply {
   if (verdict.reason === 'unknown_client') return refusedReply(EDE.PROHIBITED, 'intentdns: unknown client');
-  const text = blockedText(query.agent?.role.name ?? '-', verdict.reason, verdict.detail ?? verdict.rule);
+  const text = blockedText(query.agent?.role.name ?? '-', verdict.reason, sinkhole.hint);
   switch (verdict.serve) {
     case 'refused':
       return refusedReply(EDE.BLOCKED, text);

@@ -34,7 +34,12 @@ export function refusedReply(edeCode: number, text: string): Reply {
 
 export const SERVFAIL: Reply = { kind: 'synthetic', rcode: RCODE.SERVFAIL };
 
-/** The EDE text: short, and enough for the person reading `dig` output to know what to ask for. */
-export function blockedText(role: string, reason: string, detail?: string): string {
-  return detail ? `intentdns: ${reason} (role ${role}: ${detail})` : `intentdns: ${reason} (role ${role})`;
+/**
+ * The EDE text of a block: role, reason and the operator's `sinkhole.hint`,
+ * enough for the person reading `dig` output to know what to ask for. What
+ * tripped (a blocked address, a deny pattern, a hold id) stays in the
+ * decision log: the agent that asked may be the one we are keeping out.
+ */
+export function blockedText(role: string, reason: string, hint = ''): string {
+  return hint === '' ? `intentdns: ${reason} (role ${role})` : `intentdns: ${reason} (role ${role}); ${hint}`;
 }

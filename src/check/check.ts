@@ -35,6 +35,6 @@ export class CheckStage implements Stage {
 
 /** The grant and hold that let the query through stay in the verdict, for the log. */
 function block(query: Query, fetched: Fetched, reason: Reason, rule: string): Fetched {
-  query.verdict = { ...query.verdict!, action: 'sinkhole', reason, serve: 'sinkhole', rule, detail: rule };
+  query.verdict = { ...query.verdict!, action: 'sinkhole', reason, serve: 'sinkhole', rule };
   return fetched;
 }

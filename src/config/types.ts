@@ -84,7 +84,12 @@ export interface Config {
   };
   readonly cache: { readonly maxEntries: number };
   readonly answers: { readonly maxTtlS: number; readonly blockPrivate: boolean };
-  readonly sinkhole: { readonly response: SinkholeResponse; readonly ttlS: number };
+  readonly sinkhole: {
+    readonly response: SinkholeResponse;
+    readonly ttlS: number;
+    /** Appended to every block's EDE text ("ask at https://approvals.example/"); "" for none. */
+    readonly hint: string;
+  };
   readonly clients: readonly ClientRule[];
   readonly roles: ReadonlyMap<string, RoleConfig>;
   readonly approval: ApprovalConfig | null;

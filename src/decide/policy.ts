@@ -34,7 +34,7 @@ export function decide(
   if (quarantine.has(agent.name)) return QUARANTINED;
   if (!role.allowsType(qtype)) {
     const type = qtypeName(qtype);
-    return { action: 'refuse', reason: 'qtype', serve: 'refused', rule: `qtypes of ${role.name} (${type})`, detail: `type ${type} not allowed` };
+    return { action: 'refuse', reason: 'qtype', serve: 'refused', rule: `qtypes of ${role.name} (${type})` };
   }
   const denied = role.deny.match(qname);
   if (denied !== undefined) return { action: 'sinkhole', reason: 'denylist', serve: 'sinkhole', rule: denied };

@@ -63,7 +63,7 @@ export class HoldStage implements Stage {
  */
 export function withoutApproval(verdict: Verdict): Verdict {
   if (verdict.serve !== 'review') return verdict;
-  return { action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole', detail: 'no approval service to hold for' };
+  return { action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole', rule: 'no approval service to hold for' };
 }
 
 function heldVerdict(outcome: HoldOutcome, approval: ApprovalConfig): Verdict {
@@ -71,28 +71,27 @@ function heldVerdict(outcome: HoldOutcome, approval: ApprovalConfig): Verdict {
     case 'approved':
       return { action: 'hold', reason: 'hold_approved', serve: 'upstream', holdId: outcome.holdId, grant: outcome.grant };
     case 'denied':
-      return { action: 'hold', reason: 'hold_denied', serve: 'sinkhole', holdId: outcome.holdId, detail: `hold ${outcome.holdId}` };
+      return { action: 'hold', reason: 'hold_denied', serve: 'sinkhole', holdId: outcome.holdId };
     case 'timeout':
       return {
         action: 'hold', reason: 'hold_timeout', holdId: outcome.holdId,
-        serve: approval.onHoldTimeout === 'servfail' ? 'servfail' : 'sinkhole', detail: `hold ${outcome.holdId} undecided`,
+        serve: approval.onHoldTimeout === 'servfail' ? 'servfail' : 'sinkhole',
       };
     case 'capacity':
       return {
         action: 'hold', reason: 'hold_capacity', serve: 'sinkhole',
         ...(outcome.holdId !== undefined && { holdId: outcome.holdId }),
-        detail: outcome.holdId === undefined ? 'too many pending holds' : `hold ${outcome.holdId} has too many waiting queries`,
+        rule: outcome.holdId === undefined ? 'too many pending holds' : 'too many queries waiting on the hold',
       };
     case 'link_down':
       return {
         action: 'hold', reason: 'link_down', serve: approval.onLinkDown === 'forward' ? 'upstream' : 'sinkhole',
-        detail: 'approval service unreachable',
+        rule: 'approval service unreachable',
       };
     case 'error':
       return {
         action: 'hold', reason: 'hold_error', serve: 'sinkhole', holdId: outcome.holdId,
         rule: outcome.status === null ? 'approval service did not answer' : `approval service answered ${outcome.status}`,
-        detail: `hold ${outcome.holdId} not accepted by the approval service`,
       };
   }
 }

@@ -85,8 +85,6 @@ export interface Verdict {
   /** The grant that let the name through; the answer's TTLs never outlive it. */
   readonly grant?: GrantRef;
   readonly holdId?: string;
-  /** Said in the EDE text of a block (defaults to `rule`). */
-  readonly detail?: string;
 }
 
 /**

@@ -54,10 +54,10 @@ describe('makeAnswer: what the agent gets for each serve', () => {
     expect(a).toEqual({ action: 'forward', reason: 'allowlist', reply: { kind: 'upstream', view, ageS: 7 }, wouldBlock: false, verdict: ALLOWED, fetched: ANSWERED });
   });
 
-  it('sinkhole: the configured sinkhole response, EDE 15 naming reason, role and rule', () => {
+  it('sinkhole: the configured sinkhole response, EDE 15 naming reason and role', () => {
     const a = makeAnswer(queryWith(DENIED), null, config.sinkhole);
     expect(a).toMatchObject({ action: 'sinkhole', reason: 'denylist', wouldBlock: false });
-    expect(a.reply).toMatchObject({ kind: 'synthetic', rcode: RCODE.NXDOMAIN, ede: { code: EDE.BLOCKED, text: 'intentdns: denylist (role coding: gist.github.com)' } });
+    expect(a.reply).toMatchObject({ kind: 'synthetic', rcode: RCODE.NXDOMAIN, ede: { code: EDE.BLOCKED, text: 'intentdns: denylist (role coding)' } });
     const p = wire(a.reply);
     expect(p.authorities.map((r) => r.type === 'SOA' && r.ttl)).toEqual([30]);
 
@@ -65,13 +65,14 @@ describe('makeAnswer: what the agent gets for each serve', () => {
     expect(wire(nullIp.reply).answers.map((r) => 'data' in r && [r.data, r.ttl])).toEqual([['0.0.0.0', 30]]);
   });
 
-  it("a block's EDE text says its detail in preference to its rule, and the role alone when it has neither", () => {
-    const qtype: Verdict = { action: 'refuse', reason: 'qtype', serve: 'refused', rule: 'qtypes of coding (TXT)', detail: 'type TXT not allowed' };
-    expect(makeAnswer(queryWith(qtype), null, config.sinkhole).reply).toEqual({
-      kind: 'synthetic', rcode: RCODE.REFUSED, ede: { code: EDE.BLOCKED, text: 'intentdns: qtype (role coding: type TXT not allowed)' },
+  it("a block's EDE text never carries its rule (a blocked address, a deny pattern), and ends with sinkhole.hint", () => {
+    const rebinding: Verdict = { action: 'sinkhole', reason: 'rebinding', serve: 'sinkhole', rule: 'api.example.com answered 10.1.2.3' };
+    expect(makeAnswer(queryWith(rebinding), null, config.sinkhole).reply).toMatchObject({ ede: { text: 'intentdns: rebinding (role coding)' } });
+    const qtype: Verdict = { action: 'refuse', reason: 'qtype', serve: 'refused', rule: 'qtypes of coding (TXT)' };
+    const hint = { ...config.sinkhole, hint: 'ask at https://approvals.example/' };
+    expect(makeAnswer(queryWith(qtype), null, hint).reply).toEqual({
+      kind: 'synthetic', rcode: RCODE.REFUSED, ede: { code: EDE.BLOCKED, text: 'intentdns: qtype (role coding); ask at https://approvals.example/' },
     });
-    const unlisted: Verdict = { action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole' };
-    expect(makeAnswer(queryWith(unlisted), null, config.sinkhole).reply).toMatchObject({ ede: { text: 'intentdns: unlisted (role coding)' } });
   });
 
   it("refused for a stranger: REFUSED with EDE 18 'intentdns: unknown client'", () => {

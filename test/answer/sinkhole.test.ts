@@ -75,8 +75,8 @@ describe('refusedReply and SERVFAIL', () => {
 });
 
 describe('blockedText', () => {
-  it('names the reason and the role, and the detail when there is one', () => {
+  it('names the reason and the role, and the operator\'s hint when there is one', () => {
     expect(blockedText('builder', 'denylist')).toBe('intentdns: denylist (role builder)');
-    expect(blockedText('builder', 'unlisted', 'ask for npm')).toBe('intentdns: unlisted (role builder: ask for npm)');
+    expect(blockedText('builder', 'unlisted', 'ask in #agents')).toBe('intentdns: unlisted (role builder); ask in #agents');
   });
 });

@@ -226,6 +226,8 @@ describe('errors point at the offending key or value', () => {
       'test.yaml:2:23 roles.r.unlisted: expected one of forward, sinkhole, hold, got "ask"'],
     ['bad sinkhole response', `version: 1\nsinkhole: {response: servfail}\n${TAIL}`,
       'test.yaml:2:22 sinkhole.response: expected one of nxdomain, nodata, refused, null-ip, got "servfail"'],
+    ['sinkhole hint not ASCII', `version: 1\nsinkhole: {hint: "frag den Prüfer"}\n${TAIL}`,
+      'test.yaml:2:18 sinkhole.hint: must be printable ASCII'],
     ['bad log level', `version: 1\nlog: {level: verbose}\n${TAIL}`,
       'test.yaml:2:14 log.level: expected one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
     ['approval without url', `version: 1\napproval:\n  grant_ttl: 5m\n${TAIL}`, 'test.yaml:3:3 missing required key "url" in approval'],

@@ -65,7 +65,7 @@ describe('dig against the running proxy', () => {
   it('shows a denied name over TCP with NXDOMAIN and EDE 15 carrying our text', async () => {
     const out = await dig(proxy, ['gist.github.com', 'A', '+tcp']);
     expect(out).toContain('status: NXDOMAIN');
-    expect(out).toContain('; EDE: 15 (Blocked): (intentdns: denylist (role coding: gist.github.com))');
+    expect(out).toContain('; EDE: 15 (Blocked): (intentdns: denylist (role coding))');
     expect(section(out, 'ANSWER')).toEqual([]);
     expect(section(out, 'AUTHORITY')).toEqual([expect.stringMatching(/\s5\s+IN\s+SOA\s+intentdns\.invalid\./)]);
     expect(out).toContain('(TCP)');

@@ -19,7 +19,7 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const log = pino({ level: 'silent' });
 const role = new Role({ name: 'coding', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'hold' });
-const SINKHOLE = { response: 'nxdomain', ttlS: 5 } as const;
+const SINKHOLE = { response: 'nxdomain', ttlS: 5, hint: '' } as const;
 const APPROVAL: ApprovalConfig = {
   url: 'http://127.0.0.1:9', tokenFile: null, grantTtlMs: 600_000, maxGrantTtlMs: 86_400_000, holdTimeoutMs: 200,
   onHoldTimeout: 'sinkhole', onLinkDown: 'sinkhole', maxPendingHolds: 10, internalSuffixes: [],
@@ -80,7 +80,8 @@ describe('HoldStage', () => {
     const r = await run(new HoldStage(null, null), heldQuery(), next);
     expect(r.fetched).toBeNull();
     expect(r.verdict).toMatchObject({ action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole' });
-    expect(r.answer.reply).toMatchObject({ rcode: RCODE.NXDOMAIN, ede: { text: 'intentdns: unlisted (role coding: no approval service to hold for)' } });
+    expect(r.answer.reply).toMatchObject({ rcode: RCODE.NXDOMAIN, ede: { text: 'intentdns: unlisted (role coding)' } });
+    expect(r.verdict.rule).toBe('no approval service to hold for');
     expect(next.calls).toHaveLength(0);
   });
 
@@ -97,7 +98,7 @@ describe('HoldStage', () => {
     expect(r.verdict).toMatchObject({ action: 'hold', reason: 'hold_approved', serve: 'upstream', holdId: id, grant: { id, approvedBy: 'bob' } });
   });
 
-  it('denied: a sinkhole whose EDE text names the hold', async () => {
+  it('denied: a sinkhole; the hold id is in the verdict (the log), not in the EDE text', async () => {
     const holds = registry();
     const next = fakeNext();
     const pending = run(new HoldStage(approval(), holds), heldQuery(), next);
@@ -106,7 +107,7 @@ describe('HoldStage', () => {
     const r = await pending;
     expect(next.calls).toHaveLength(0);
     expect(r.verdict).toMatchObject({ action: 'hold', reason: 'hold_denied', serve: 'sinkhole', holdId: id });
-    expect(r.answer.reply).toMatchObject({ rcode: RCODE.NXDOMAIN, ede: { text: `intentdns: hold_denied (role coding: hold ${id})` } });
+    expect(r.answer.reply).toMatchObject({ rcode: RCODE.NXDOMAIN, ede: { text: 'intentdns: hold_denied (role coding)' } });
   });
 
   it('timeout: on_hold_timeout sinkhole or servfail, reason hold_timeout', async () => {

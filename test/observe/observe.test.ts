@@ -137,7 +137,7 @@ describe('Observe: the decision line', () => {
   it('a block found in the answer: the upstream that answered is named, its addresses are not', () => {
     const o = observing('all');
     const rule = 'api.example.com answered 10.0.0.1';
-    o.record(finished({ ...ALLOWED, action: 'sinkhole', reason: 'rebinding', serve: 'sinkhole', rule, detail: rule }), ANSWERED);
+    o.record(finished({ ...ALLOWED, action: 'sinkhole', reason: 'rebinding', serve: 'sinkhole', rule }), ANSWERED);
     expect(o.lines[0]).toMatchObject({ reason: 'rebinding', rule, upstream: '127.0.0.1:5300', rcode: 'NXDOMAIN' });
     expect(o.lines[0]).not.toHaveProperty('answers');
   });

@@ -1,10 +1,10 @@
 import { parseSeconds } from '../duration.js';
-import type { Section } from '../reader.js';
+import { fail, ok, type Parsed, type Section } from '../reader.js';
 import type { Config, SinkholeResponse } from '../types.js';
 
 export const CACHE_KEYS = ['max_entries'] as const;
 export const ANSWERS_KEYS = ['max_ttl', 'block_private'] as const;
-export const SINKHOLE_KEYS = ['response', 'ttl'] as const;
+export const SINKHOLE_KEYS = ['response', 'ttl', 'hint'] as const;
 
 const SINKHOLE_RESPONSES: readonly SinkholeResponse[] = ['nxdomain', 'nodata', 'refused', 'null-ip'];
 
@@ -20,5 +20,16 @@ export function readAnswers(sec: Section): Config['answers'] {
 
 /** `sinkhole`: what a blocked name gets back, and how long resolvers may remember it. */
 export function readSinkhole(sec: Section): Config['sinkhole'] {
-  return { response: sec.oneOf('response', SINKHOLE_RESPONSES, 'nxdomain'), ttlS: sec.parse('ttl', 5, parseSeconds) };
+  return {
+    response: sec.oneOf('response', SINKHOLE_RESPONSES, 'nxdomain'),
+    ttlS: sec.parse('ttl', 5, parseSeconds),
+    hint: sec.parse('hint', '', parseHint),
+  };
+}
+
+/** Printable ASCII only, and short: the text goes into every block's EDE option, in a UDP reply. */
+function parseHint(text: string): Parsed<string> {
+  if (text.length > 200) return fail(`must be at most 200 characters, not ${text.length}`);
+  if (!/^[\x20-\x7e]*$/.test(text)) return fail('must be printable ASCII');
+  return ok(text);
 }
