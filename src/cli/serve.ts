@@ -3,6 +3,7 @@ import { loadConfigFile, Reloader } from '../config/reload.js';
 import { watchConfig } from '../config/watch.js';
 import { Server } from '../server.js';
 import { createLogger } from '../telemetry/log.js';
+import { LogOutput, stallNoticeLine } from '../telemetry/log-output.js';
 import { configPath, type Io } from './io.js';
 
 /**
@@ -12,6 +13,9 @@ import { configPath, type Io } from './io.js';
  * under the 30 s Kubernetes waits before SIGKILL.
  */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/** After a clean shutdown, the longest the last log lines may wait for a slow reader. */
+const LOG_DRAIN_MS = 2_000;
 
 /**
  * The process lifecycle:
@@ -36,8 +40,10 @@ export const serve = {
   async run(values: { config?: string }, io: Io): Promise<number> {
     const file = configPath(values.config, io);
     const { config, digest } = loadConfigFile(file);
-    const log = createLogger(config.log.level);
+    const output = new LogOutput({ notice: stallNoticeLine });
+    const log = createLogger(config.log.level, output);
     const server = new Server(config, log);
+    server.metrics.watchLogOutput(() => output.dropped);
     await server.listen();
 
     const reloader = new Reloader({ file, digest, target: server, log, metrics: server.metrics });
@@ -86,6 +92,9 @@ export const serve = {
       { config: config.file, dns: server.addresses().map((a) => a.text), http: server.httpAddress()?.text ?? null, mode: config.mode },
       'intentdns listening',
     );
-    return stopped;
+    const code = await stopped;
+    // The last lines go out if the reader takes them; a stalled one does not keep the process alive.
+    if (!(await output.drain(LOG_DRAIN_MS))) process.exit(code);
+    return code;
   },
 } as const;

@@ -96,6 +96,19 @@ export class Metrics {
     this.droppedPackets.labels(transport, reason).inc();
   };
 
+  /** Counts the log lines the log output dropped for a reader that did not keep up (read at scrape time). */
+  watchLogOutput(dropped: () => number): void {
+    new Counter({
+      name: 'intentdns_log_lines_dropped_total',
+      help: 'Log lines dropped because the log reader did not keep up (the log buffer was full).',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(dropped());
+      },
+    });
+  }
+
   /** Tells the scrape where to read cache, hold, grant and approval state from. */
   watch(sources: MetricSources): void {
     this.#sources = sources;

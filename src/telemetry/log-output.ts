@@ -1,0 +1,99 @@
+import { pino } from 'pino';
+
+/** Bytes of log lines held for a slow reader before lines are dropped. */
+export const DEFAULT_LOG_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Room above the bound for the two notices of a stall, so they are never the lines dropped. */
+const NOTICE_RESERVE_BYTES = 4096;
+
+/** Called with the count of lines lost, once when dropping starts and once when it stops. */
+export type StallNotice = (kind: 'started' | 'stopped', dropped: number) => string;
+
+/**
+ * The logger's destination: NDJSON lines written to a file descriptor
+ * (stdout) asynchronously, from a buffer of at most `maxBytes`. A reader that
+ * stops reading (a paused pipe, a stuck log shipper) costs us lines, never
+ * memory and never time on the query path: when the buffer is full a line is
+ * dropped and counted, one notice line says that dropping started, and one
+ * says when it stopped (once the buffer has drained to half) and how many
+ * lines were lost.
+ */
+export class LogOutput implements pino.DestinationStream {
+  readonly #out: ReturnType<typeof pino.destination>;
+  readonly #maxBytes: number;
+  readonly #notice: StallNotice;
+  #buffered = 0;
+  #dropped = 0;
+  /** Lines dropped in the stall going on now, or -1 while nothing is being dropped. */
+  #stall = -1;
+
+  constructor(opts: { fd?: number; maxBytes?: number; notice: StallNotice }) {
+    this.#maxBytes = opts.maxBytes ?? DEFAULT_LOG_BUFFER_BYTES;
+    this.#notice = opts.notice;
+    this.#out = pino.destination({ dest: opts.fd ?? 1, sync: false, maxLength: this.#maxBytes + NOTICE_RESERVE_BYTES });
+    this.#out.on('write', (n: number) => this.#written(n));
+    // A reader that went away (EPIPE) must not take the process with it; the lines are lost either way.
+    this.#out.on('error', () => {});
+  }
+
+  write(line: string): void {
+    const bytes = Buffer.byteLength(line);
+    if (this.#buffered + bytes > this.#maxBytes) {
+      this.#dropped += 1;
+      if (this.#stall < 0) {
+        this.#stall = 0;
+        this.#push(this.#notice('started', 0));
+      }
+      this.#stall += 1;
+      return;
+    }
+    this.#push(line);
+  }
+
+  /** Lines dropped since start (intentdns_log_lines_dropped_total). */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Bytes waiting for the reader now. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /**
+   * Waits until what is buffered has been written, for at most `timeoutMs`.
+   * Resolves true when it was, false when the reader is still stalled (the
+   * caller then exits without it: a stuck reader must not keep us running).
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    // Watched by our own count of bytes written: used once, at shutdown.
+    const deadline = Date.now() + timeoutMs;
+    while (this.#buffered > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return true;
+  }
+
+  #push(line: string): void {
+    this.#buffered += Buffer.byteLength(line);
+    this.#out.write(line);
+  }
+
+  #written(bytes: number): void {
+    this.#buffered -= bytes;
+    if (this.#stall >= 0 && this.#buffered <= this.#maxBytes / 2) {
+      const lost = this.#stall;
+      this.#stall = -1;
+      this.#push(this.#notice('stopped', lost));
+    }
+  }
+}
+
+/** The notices as NDJSON lines at level warn, shaped like every other line of the logger. */
+export function stallNoticeLine(kind: 'started' | 'stopped', dropped: number): string {
+  const msg = kind === 'started'
+    ? 'log output is not keeping up; dropping log lines'
+    : 'log output caught up; log lines were dropped';
+  return `${JSON.stringify({ level: 40, time: Date.now(), ...(kind === 'stopped' && { dropped }), msg })}\n`;
+}
