@@ -47,6 +47,8 @@ export interface Behaviour {
   readonly tcpSplit?: boolean;
   /** TCP only, overriding `mode`: never answer, or close the connection once the query is read. */
   readonly tcp?: 'drop' | 'close';
+  /** A hostile upstream: every answer (UDP and TCP) is passed through this before it is sent. */
+  readonly rewrite?: (answer: Buffer, transport: 'udp' | 'tcp') => Buffer;
 }
 
 export interface AuthorityOptions {
@@ -307,7 +309,8 @@ class AuthorityServer implements Authority {
       send([spoof, this.#answer(query, transport, 'normal')]);
       return;
     }
-    send([this.#answer(query, transport, mode)]);
+    const answer = this.#answer(query, transport, mode);
+    send([this.#behaviour.rewrite ? this.#behaviour.rewrite(answer, transport) : answer]);
   }
 
   /** Builds the reply. `spoofAddress` replaces every A record's data (for the wrong-id packet). */

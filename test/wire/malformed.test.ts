@@ -7,6 +7,7 @@ import {
   decodePacket, ednsOption, header, optOf, optRecord, question, queryBytes, wireName,
 } from '../helpers/packets.js';
 import { CORPUS_ID, MALFORMED, type Outcome } from './malformed.corpus.js';
+import { prng } from '../helpers/prng.js';
 
 const RCODE_OF: Record<Exclude<Outcome, 'drop'>, { header: string; number: number }> = {
   FORMERR: { header: 'FORMERR', number: RCODE.FORMERR },
@@ -82,21 +83,6 @@ describe('malformed-packet corpus: decodeQuery + encodeRejection', () => {
   });
 });
 
-/** mulberry32: a tiny seeded PRNG, so every failure reproduces from its seed. */
-function prng(seed: number): { int(n: number): number; bytes(n: number): Buffer } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    int: (n) => Math.floor(next() * n),
-    bytes: (n) => Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256))),
-  };
-}
 
 const LABEL_OK = /^[\x21-\x2d\x2f-\x40\x5b-\x7e]+$/;    // printable ASCII, no dot, no upper case
 
