@@ -8,6 +8,8 @@ export type Mode = 'enforce' | 'audit';
 export type SinkholeResponse = 'nxdomain' | 'nodata' | 'refused' | 'null-ip';
 export type UnlistedAction = 'forward' | 'sinkhole' | 'hold';
 export type QueryLogging = 'all' | 'blocked' | 'none';
+/** Which upstream is asked first: config order (v1), or the best recent latency. */
+export type UpstreamStrategy = 'ordered' | 'fastest';
 
 /**
  * A host:port the proxy binds or talks to. `text` is for logs and metric labels:
@@ -81,6 +83,7 @@ export interface Config {
   readonly upstreams: {
     readonly servers: readonly HostPort[];   // "system" already expanded from /etc/resolv.conf
     readonly timeoutMs: number;
+    readonly strategy: UpstreamStrategy;
   };
   readonly cache: { readonly maxEntries: number };
   readonly answers: { readonly maxTtlS: number; readonly blockPrivate: boolean };

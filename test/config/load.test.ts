@@ -54,7 +54,7 @@ describe('defaults', () => {
       version: 1,
       mode: 'enforce',
       listen: { dns: [{ host: '127.0.0.1', port: 5353, family: 4 }], http: { host: '127.0.0.1', port: 9153 } },
-      upstreams: { servers: [{ host: '192.0.2.53', port: 53 }, { host: '2001:db8::53', port: 53, family: 6 }], timeoutMs: 1500 },
+      upstreams: { servers: [{ host: '192.0.2.53', port: 53 }, { host: '2001:db8::53', port: 53, family: 6 }], timeoutMs: 1500, strategy: 'ordered' },
       cache: { maxEntries: 50_000 },
       answers: { maxTtlS: 60, blockPrivate: true },
       sinkhole: { response: 'nxdomain', ttlS: 5 },
@@ -99,6 +99,11 @@ describe('defaults', () => {
       `approval: {url: "https://approve.example.org", grant_ttl: 10m, hold_timeout: 500ms}\n${TAIL}`);
     expect([c.upstreams.timeoutMs, c.answers.maxTtlS, c.sinkhole.ttlS]).toEqual([3000, 3600, 0]);
     expect([c.approval?.grantTtlMs, c.approval?.holdTimeoutMs]).toEqual([600_000, 500]);
+  });
+
+  it('reads upstreams.strategy', () => {
+    expect(parse(`version: 1\nupstreams: {strategy: fastest}\n${TAIL}`).upstreams.strategy).toBe('fastest');
+    expect(parse(`version: 1\nupstreams: {strategy: ordered}\n${TAIL}`).upstreams.strategy).toBe('ordered');
   });
 });
 
@@ -183,6 +188,8 @@ describe('errors point at the offending key or value', () => {
     ['duration without unit', `version: 1\nupstreams:\n  timeout: 1500\n${TAIL}`, 'test.yaml:3:12 upstreams.timeout: expected a string'],
     ['negative duration', `version: 1\nsinkhole:\n  ttl: -5s\n${TAIL}`, 'test.yaml:3:8 sinkhole.ttl: "-5s" is negative; durations must be zero or more'],
     ['zero timeout', `version: 1\nupstreams:\n  timeout: 0ms\n${TAIL}`, 'test.yaml:3:12 upstreams.timeout: "0ms" must be more than zero'],
+    ['unknown upstream strategy', `version: 1\nupstreams:\n  strategy: random\n${TAIL}`,
+      'test.yaml:3:13 upstreams.strategy: expected one of ordered, fastest, got "random"'],
     ['TTL in milliseconds', `version: 1\nanswers:\n  max_ttl: 1500ms\n${TAIL}`,
       'test.yaml:3:12 answers.max_ttl: "1500ms" is not a whole number of seconds (DNS TTLs count seconds)'],
     ['yes is not a boolean', `version: 1\nanswers:\n  block_private: yes\n${TAIL}`, 'test.yaml:3:18 answers.block_private: expected true or false'],

@@ -4,10 +4,12 @@ import { errnoCode } from '../../errors.js';
 import { formatHostPort, parseHostPort } from '../address.js';
 import { parsePositiveDuration } from '../duration.js';
 import { stringOf, type Section } from '../reader.js';
-import type { Config, HostPort } from '../types.js';
+import type { Config, HostPort, UpstreamStrategy } from '../types.js';
 import { sameAddress } from './listen.js';
 
-export const UPSTREAMS_KEYS = ['servers', 'timeout'] as const;
+export const UPSTREAMS_KEYS = ['servers', 'timeout', 'strategy'] as const;
+
+export const UPSTREAM_STRATEGIES: readonly UpstreamStrategy[] = ['ordered', 'fastest'];
 
 export interface UpstreamDeps {
   readonly resolvConf: string;
@@ -17,7 +19,8 @@ export interface UpstreamDeps {
 }
 
 /**
- * `upstreams`: tried in order. "system" (also the default when `servers` is
+ * `upstreams`: tried in order (`strategy: ordered`, the v1 default) or the
+ * fastest first (`strategy: fastest`). "system" (also the default when `servers` is
  * absent, as dnsmasq does) stands for the nameservers of resolv.conf, read at
  * load time so that `check` shows what will be used and a reload picks up changes.
  */
@@ -48,7 +51,11 @@ export function readUpstreams(sec: Section, deps: UpstreamDeps): Config['upstrea
     if (hp) add(item, path, [hp], '');
   });
 
-  return { servers, timeoutMs: sec.parse('timeout', 1500, parsePositiveDuration) };
+  return {
+    servers,
+    timeoutMs: sec.parse('timeout', 1500, parsePositiveDuration),
+    strategy: sec.oneOf('strategy', UPSTREAM_STRATEGIES, 'ordered'),
+  };
 }
 
 /** The usable nameservers of resolv.conf, or why there are none. */
