@@ -25,6 +25,7 @@ import { chain, Query, type Next } from './pipeline/types.js';
 import type { Peer } from './receive/types.js';
 import type { Metrics } from './telemetry/metrics.js';
 import { Upstreams } from './upstream/exchange.js';
+import type { UpstreamHealth } from './upstream/health.js';
 import { UpstreamStage } from './upstream/upstream.js';
 import { decodeQuery } from './wire/query.js';
 
@@ -36,12 +37,15 @@ export interface ChainState {
   /** Pending holds; used only while the config has an `approval` section. */
   readonly holds: HoldRegistry;
   readonly quarantine: QuarantineLookup;
+  /** Which upstreams answer: kept across reloads, so a reload does not make a dead upstream cost a timeout again. */
+  readonly upstreamHealth: UpstreamHealth;
 }
 
 export function buildPipeline(config: Config, shared: ChainState, log: Logger, metrics: Metrics): Pipeline {
   const roles = compileRoles(config.roles);
   const upstreams = new Upstreams({
-    servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, log, onAttempt: metrics.upstreamAttempt,
+    servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, strategy: config.upstreams.strategy,
+    health: shared.upstreamHealth, log, onAttempt: metrics.upstreamAttempt, onSkip: metrics.upstreamSkipped,
   });
   const approval = config.approval;
   const handle = chain(

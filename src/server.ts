@@ -10,6 +10,7 @@ import { IntentdnsError } from './errors.js';
 import { startListeners, type Listeners } from './receive/index.js';
 import { startHttp, type HttpServer } from './http/index.js';
 import { Metrics } from './telemetry/metrics.js';
+import { UpstreamHealth } from './upstream/health.js';
 import { VERSION } from './version.js';
 
 /** State that outlives a config snapshot: a reload swaps the pipeline, never these. */
@@ -18,6 +19,7 @@ interface SharedState {
   readonly grants: GrantStore;
   readonly holds: HoldRegistry;
   readonly quarantine: Set<string>;
+  readonly upstreamHealth: UpstreamHealth;
 }
 
 export class Server {
@@ -47,7 +49,10 @@ export class Server {
     });
     this.#approvals = new Approvals({ log, grants, holds });
     this.#approvals.configure(config.approval, approvalToken(config));
-    this.#shared = { cache: new AnswerCache({ maxEntries: config.cache.maxEntries }), grants, holds, quarantine: new Set() };
+    this.#shared = {
+      cache: new AnswerCache({ maxEntries: config.cache.maxEntries }), grants, holds, quarantine: new Set(),
+      upstreamHealth: new UpstreamHealth(),
+    };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
   }
@@ -167,6 +172,8 @@ export class Server {
     }
 
     this.#pipeline = buildPipeline(config, this.#shared, this.#log, this.metrics);
+    // Health of upstreams the new config still lists carries over; the rest is forgotten.
+    this.#shared.upstreamHealth.retain(config.upstreams.servers);
     this.#approvals.configure(config.approval, token);
     this.#log.level = config.log.level;
     if (!httpMoved) {
@@ -203,7 +210,7 @@ export class Server {
   }
 
   #watchMetrics(): void {
-    const { cache, grants, holds } = this.#shared;
+    const { cache, grants, holds, upstreamHealth } = this.#shared;
     holds.observe((_outcome, seconds) => this.metrics.holdWait.observe(seconds));
     this.metrics.watch({
       cacheEntries: () => cache.size,
@@ -214,6 +221,7 @@ export class Server {
       grantsActive: () => grants.activeCount(Date.now()),
       grantsAdded: () => grants.stats.added,
       approvalLinkUp: () => this.#approvals.linkState === 'up',
+      upstreamsUp: () => upstreamHealth.upStates(this.config.upstreams.servers),
       approvalEvents: () => {
         const stats = this.#approvals.link?.stats;
         return stats ? { ...stats.received, unknown: stats.unknown, malformed: stats.malformed } : {};

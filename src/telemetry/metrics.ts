@@ -14,6 +14,8 @@ export interface MetricSources {
   grantsAdded(): number;
   approvalLinkUp(): boolean;
   approvalEvents(): Record<string, number>;
+  /** Up (answering) or down (skipped), for each upstream of the running config. */
+  upstreamsUp(): Record<string, boolean>;
 }
 
 /** Sub-millisecond (cache hits, blocks) to seconds (upstream failover, holds). */
@@ -48,6 +50,7 @@ export class Metrics {
   readonly queries = new KeyedCounter('intentdns_queries_total', 'Queries by role, action, reason and type.');
   readonly queryDuration = new LabelledHistogram('intentdns_query_duration_seconds', 'Time from receiving a query to its answer.', 'action', DNS_BUCKETS);
   readonly upstreamRequests = this.#counter('intentdns_upstream_requests_total', 'Upstream attempts by upstream and outcome.', ['upstream', 'outcome']);
+  readonly upstreamSkips = this.#counter('intentdns_upstream_skipped_total', 'Attempts not made because the upstream was down (its last attempt timed out or failed on the network) and another answered.', ['upstream']);
   readonly upstreamDuration = new Histogram({ name: 'intentdns_upstream_duration_seconds', help: 'Time of each upstream attempt.', labelNames: ['upstream'], buckets: DNS_BUCKETS, registers: [this.registry] });
   readonly holdWait = new Histogram({ name: 'intentdns_hold_wait_seconds', help: 'How long held queries waited for a decision.', buckets: HOLD_BUCKETS, registers: [this.registry] });
   readonly configReloads = this.#counter('intentdns_config_reloads_total', 'Config reloads by result.', ['result']);
@@ -86,6 +89,10 @@ export class Metrics {
   readonly upstreamAttempt = (upstream: string, outcome: string, seconds: number): void => {
     this.upstreamRequests.labels(upstream, outcome).inc();
     this.upstreamDuration.labels(upstream).observe(seconds);
+  };
+
+  readonly upstreamSkipped = (upstream: string): void => {
+    this.upstreamSkips.labels(upstream).inc();
   };
 
   readonly malformed = (transport: Transport): void => {
@@ -127,6 +134,16 @@ export class Metrics {
     gauge('intentdns_holds_pending', 'Holds waiting for a reviewer.', (s) => s.holdsPending());
     gauge('intentdns_grants_active', 'Grants from approved commands and holds that are live now.', (s) => s.grantsActive());
     gauge('intentdns_approval_link_up', '1 while the approval event stream is connected.', (s) => (s.approvalLinkUp() ? 1 : 0));
+    // One series per upstream of the running config: reset first, so an upstream a reload removed goes away.
+    new Gauge({
+      name: 'intentdns_upstream_up', help: '1 while the upstream answers; 0 while it is skipped after a timeout or network error (last known: probed only under traffic).',
+      labelNames: ['upstream'], registers: [this.registry],
+      collect() {
+        if (!metrics.#sources) return;
+        this.reset();
+        for (const [upstream, up] of Object.entries(metrics.#sources.upstreamsUp())) this.set({ upstream }, up ? 1 : 0);
+      },
+    });
 
     const mirror = (name: string, help: string, labelNames: readonly string[], read: (s: MetricSources) => Record<string, number>) =>
       new Counter({

@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { HostPort } from '../config/types.js';
+import type { HostPort, UpstreamStrategy } from '../config/types.js';
 import { IntentdnsError, errnoCode } from '../errors.js';
 import { buildQuery } from '../wire/build.js';
 import { FLAG, RCODE, rcodeName } from '../wire/constants.js';
@@ -13,10 +13,14 @@ import {
   type AttemptOutcome, type UpstreamError, type UpstreamTransport,
 } from './errors.js';
 import { questionKey } from '../wire/question-key.js';
+import { FailureCache } from './failure-cache.js';
+import { UpstreamHealth, type ServerHealth } from './health.js';
+import { rank, type Ranked } from './strategy.js';
 
 /**
- * Exchange with the upstream servers: tried in order, one attempt each, UDP
- * first and the same server again over TCP when the UDP answer is truncated.
+ * Exchange with the upstream servers: tried in the strategy's order
+ * (strategy.ts), one attempt each, UDP first and the same server again over
+ * TCP when the UDP answer is truncated.
  *
  * Spoof resistance (RFC 5452): every attempt uses a fresh random id and a
  * fresh socket, so a fresh random source port, `connect()`ed to the upstream so
@@ -34,6 +38,16 @@ import { questionKey } from '../wire/question-key.js';
  * ourselves say the same about that server. An upstream NXDOMAIN is an answer
  * and is passed through.
  *
+ * Health (health.ts): an upstream whose last attempt timed out or met a
+ * network error is down. A down upstream is skipped while another is up, and
+ * probed in the background once its back-off has run out; it is still asked,
+ * last, when every upstream that is up has failed too, so a config with one
+ * upstream never stops trying it. A silent first upstream costs one timeout,
+ * not one per cache miss.
+ *
+ * Failure cache (failure-cache.ts): a question every upstream failed is
+ * answered from there, without asking anyone, for the next 5 s.
+ *
  * Bound: each attempt (a UDP exchange, or its TCP retry) gets `timeoutMs`, so
  * an exchange with every upstream silent ends after timeoutMs × servers.
  */
@@ -44,8 +58,10 @@ export type UpstreamResult =
       readonly ok: false;
       /** One line for the log: "all upstreams failed: 127.0.0.1:5300 udp timeout after 1500ms; [::1]:5300 udp ECONNREFUSED". */
       readonly error: string;
-      /** Each failed attempt, in order. */
+      /** Each failed attempt, in order (none when the failure came from the failure cache). */
       readonly failures: readonly UpstreamError[];
+      /** Answered from the failure cache: nobody was asked this time. */
+      readonly cached: boolean;
     };
 
 export interface ExchangeOptions {
@@ -56,12 +72,24 @@ export interface ExchangeOptions {
 /** Called once per attempt: for `upstream_requests_total{upstream,outcome}` and `upstream_duration_seconds{upstream}`. */
 export type AttemptHook = (upstream: string, outcome: AttemptOutcome, seconds: number) => void;
 
+/** Called once per attempt not made because the upstream was down and another answered: for `upstream_skipped_total{upstream}`. */
+export type SkipHook = (upstream: string) => void;
+
 export interface UpstreamsOptions {
   readonly servers: readonly HostPort[];
   readonly timeoutMs: number;
   readonly log: Logger;
+  /** Default `ordered` (v1). */
+  readonly strategy?: UpstreamStrategy;
+  /** Shared across reloads by the server; default a fresh one. */
+  readonly health?: UpstreamHealth;
   readonly onAttempt?: AttemptHook;
+  readonly onSkip?: SkipHook;
 }
+
+/** The probe's question: the root NS, which every recursive resolver has (RFC 8109 priming) and answers at once. */
+const PROBE_QUESTION = Buffer.from([0, 0, 2, 0, 1]);
+const PROBE_OPTIONS: ExchangeOptions = { dnssecOk: false, checkingDisabled: false };
 
 export class UpstreamConfigError extends IntentdnsError {
   static readonly CODE = 'IDNS_ERR_UPSTREAM_CONFIG';
@@ -72,22 +100,29 @@ export class UpstreamConfigError extends IntentdnsError {
 }
 
 export class Upstreams {
-  readonly #servers: readonly HostPort[];
+  readonly #servers: readonly Ranked[];
   readonly #timeoutMs: number;
+  readonly #strategy: UpstreamStrategy;
   readonly #log: Logger;
   readonly #onAttempt: AttemptHook | undefined;
+  readonly #onSkip: SkipHook | undefined;
   /** Exchanges in flight by question key: a burst of one name sends one upstream query. */
   readonly #inflight = new Map<string, Promise<UpstreamResult>>();
+  /** Questions every upstream failed in the last 5 s. Per config snapshot: a reload may have changed the servers. */
+  readonly #failures = new FailureCache();
   /** Upstreams we already warned about for answering REFUSED. */
   readonly #warnedRefused = new Set<string>();
 
   constructor(opts: UpstreamsOptions) {
     if (opts.servers.length === 0) throw new UpstreamConfigError('no upstream servers');
     if (!(opts.timeoutMs > 0)) throw new UpstreamConfigError(`upstream timeout must be positive, got ${opts.timeoutMs}`);
-    this.#servers = [...opts.servers];
+    const health = opts.health ?? new UpstreamHealth();
+    this.#servers = opts.servers.map((server) => ({ server, health: health.of(server) }));
     this.#timeoutMs = opts.timeoutMs;
+    this.#strategy = opts.strategy ?? 'ordered';
     this.#log = opts.log;
     this.#onAttempt = opts.onAttempt;
+    this.#onSkip = opts.onSkip;
   }
 
   /** Number of distinct questions currently being asked upstream. */
@@ -95,20 +130,36 @@ export class Upstreams {
     return this.#inflight.size;
   }
 
+  /** Questions in the failure cache now. */
+  get cachedFailures(): number {
+    return this.#failures.size;
+  }
+
   /**
    * Asks the upstreams `question` (a canonical question section). Never
-   * rejects. Identical questions (same bytes, DO and CD) asked while one is in
-   * flight share its result; the view is read-only, so sharing is safe.
+   * rejects. A question every upstream failed in the last 5 s gets that
+   * failure again, at once. Identical questions (same bytes, DO and CD) asked
+   * while one is in flight share its result; the view is read-only, so
+   * sharing is safe.
    */
   exchange(question: Buffer, opts: ExchangeOptions): Promise<UpstreamResult> {
     const key = questionKey(question, opts.dnssecOk, opts.checkingDisabled);
+    const failed = this.#failures.get(key, performance.now());
+    if (failed) {
+      const error = `answered from the failure cache (every upstream failed ${(failed.ageMs / 1000).toFixed(1)}s ago): ${failed.error}`;
+      return Promise.resolve({ ok: false, error, failures: [], cached: true });
+    }
     const pending = this.#inflight.get(key);
     if (pending) return pending;
     const started = this.#exchange(question, opts)
+      .then((result) => {
+        if (!result.ok) this.#failures.set(key, result.error, performance.now());
+        return result;
+      })
       .catch((err: unknown): UpstreamResult => {
-        // Not reachable by design; kept so a bug here costs one SERVFAIL, not the process.
+        // Not reachable by design; kept so a bug here costs one SERVFAIL, not the process. Not cached: it is ours.
         this.#log.error({ err }, 'upstream exchange failed unexpectedly');
-        return { ok: false, error: `internal error: ${String(err)}`, failures: [] };
+        return { ok: false, error: `internal error: ${String(err)}`, failures: [], cached: false };
       })
       .finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, started);
@@ -117,8 +168,9 @@ export class Upstreams {
 
   async #exchange(question: Buffer, opts: ExchangeOptions): Promise<UpstreamResult> {
     const failures: UpstreamError[] = [];
-    for (const server of this.#servers) {
-      const result = await this.#attempt(server, question, opts);
+    const skipped: Ranked[] = [];
+    const ask = async ({ server, health }: Ranked): Promise<UpstreamResult | null> => {
+      const result = await this.#ask(server, health, question, opts);
       if (!(result instanceof Error)) return { ok: true, view: result, upstream: server.text };
       failures.push(result);
       this.#log.debug({ upstream: server.text, code: result.code, reason: result.message }, 'upstream attempt failed');
@@ -126,9 +178,70 @@ export class Upstreams {
         this.#warnedRefused.add(server.text);
         this.#log.warn({ upstream: server.text }, 'upstream answered REFUSED; check that it allows recursion for this host');
       }
+      return null;
+    };
+    for (const ranked of rank(this.#servers, this.#strategy, performance.now())) {
+      if (!ranked.health.up) {
+        skipped.push(ranked);
+        continue;
+      }
+      const answered = await ask(ranked);
+      if (answered) {
+        this.#passedOver(skipped);
+        return answered;
+      }
+    }
+    // Every upstream that is up failed, or none is: the down ones are the last resort, never given up on.
+    for (const ranked of skipped) {
+      const answered = await ask(ranked);
+      if (answered) return answered;
     }
     const error = `all upstreams failed: ${failures.map((f) => `${f.upstream} ${f.message}`).join('; ')}`;
-    return { ok: false, error, failures };
+    return { ok: false, error, failures, cached: false };
+  }
+
+  /** Down upstreams that another one answered in place of: counted, and probed when their back-off has run out. */
+  #passedOver(skipped: readonly Ranked[]): void {
+    const now = performance.now();
+    for (const { server, health } of skipped) {
+      this.#hook(() => this.#onSkip?.(server.text));
+      if (health.claimProbe(now)) void this.#probe(server, health);
+    }
+  }
+
+  /**
+   * One real query (the root NS) to a down upstream, off the query path.
+   * Never rejects; the claim ends with it whatever happens.
+   */
+  async #probe(server: HostPort, health: ServerHealth): Promise<void> {
+    let alive = false;
+    try {
+      const result = await this.#ask(server, health, PROBE_QUESTION, PROBE_OPTIONS);
+      alive = !isSilence(result);
+      if (!alive) this.#log.debug({ upstream: server.text, reason: (result as UpstreamError).message, backoff_ms: health.backoffMs }, 'upstream probe got no answer');
+    } catch (err) {
+      this.#log.error({ err, upstream: server.text }, 'upstream probe failed unexpectedly');
+    } finally {
+      health.probeEnded(alive, performance.now());
+    }
+  }
+
+  /** One attempt, and what it says about the upstream's health. */
+  async #ask(server: HostPort, health: ServerHealth, question: Buffer, opts: ExchangeOptions): Promise<ResponseView | UpstreamError> {
+    const sentAt = performance.now();
+    const result = await this.#attempt(server, question, opts);
+    const now = performance.now();
+    if (isSilence(result)) {
+      if (health.failed(sentAt, now)) {
+        this.#log.warn(
+          { upstream: server.text, reason: result.message, backoff_ms: health.backoffMs },
+          'upstream did not answer; skipping it while another answers, and probing it in the background',
+        );
+      }
+    } else if (health.answered(sentAt, now, result instanceof Error ? undefined : now - sentAt)) {
+      this.#log.info({ upstream: server.text }, 'upstream answers again; asking it in its turn');
+    }
+    return result;
   }
 
   /** One server: UDP, then TCP if the UDP answer was truncated. */
@@ -148,13 +261,23 @@ export class Upstreams {
   }
 
   #report(upstream: string, outcome: AttemptOutcome, started: number): void {
-    if (!this.#onAttempt) return;
+    const seconds = (performance.now() - started) / 1000;
+    this.#hook(() => this.#onAttempt?.(upstream, outcome, seconds));
+  }
+
+  /** Runs a metrics hook; one that throws costs a log line, not the exchange. */
+  #hook(run: () => void): void {
     try {
-      this.#onAttempt(upstream, outcome, (performance.now() - started) / 1000);
+      run();
     } catch (err) {
-      this.#log.error({ err }, 'upstream onAttempt hook threw');
+      this.#log.error({ err }, 'upstream metrics hook threw');
     }
   }
+}
+
+/** Only silence takes an upstream down: a timeout or a network error. Any answer, even SERVFAIL, says it is there. */
+function isSilence(result: ResponseView | UpstreamError): result is UpstreamTimeoutError | UpstreamNetworkError {
+  return result instanceof UpstreamTimeoutError || result instanceof UpstreamNetworkError;
 }
 
 function classify(upstream: string, transport: UpstreamTransport, buf: Buffer, questionLength: number): ResponseView | UpstreamError {

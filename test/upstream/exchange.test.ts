@@ -4,13 +4,14 @@ import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import { Upstreams, UpstreamConfigError, type AttemptHook } from '../../src/upstream/exchange.js';
+import { UpstreamHealth } from '../../src/upstream/health.js';
 import { UpstreamNetworkError, UpstreamRcodeError, UpstreamTimeoutError, type AttemptOutcome } from '../../src/upstream/errors.js';
 import type { HostPort } from '../../src/config/types.js';
 import { encodeName } from '../../src/wire/names.js';
 import { QTYPE } from '../../src/wire/qtypes.js';
 import { RCODE } from '../../src/wire/constants.js';
 import { closedPort, startAuthority, type Authority, type Zone } from '../helpers/authority.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { delay, waitFor } from '../helpers/wait-for.js';
 
 /** Counts of the handle types an exchange opens. */
 function netHandles(): { udp: number; tcp: number; timers: number } {
@@ -51,6 +52,9 @@ function recorder(): { hook: AttemptHook; seen: Array<[string, AttemptOutcome]> 
 function upstreams(servers: readonly HostPort[], hook?: AttemptHook, timeoutMs = TIMEOUT_MS): Upstreams {
   return new Upstreams({ servers, timeoutMs, log, ...(hook ? { onAttempt: hook } : {}) });
 }
+
+/** A back-off short enough to watch a probe happen: 40 ms doubling to 160 ms. */
+const SHORT_BACKOFF = { initialMs: 40, maxMs: 160 };
 
 /**
  * An upstream that answers every UDP query truncated (so the exchange retries
@@ -183,13 +187,22 @@ describe('Upstreams', () => {
       expect(seen).toEqual([[closed.text, 'error'], [b.hostPort.text, 'ok']]);
     });
 
-    it('when the first was stopped, and uses it again once it is back', async () => {
+    it('when the first was stopped, skips it, and uses it again once a probe finds it back', async () => {
       await a.stop();
-      const servers = upstreams([a.hostPort, b.hostPort]);
+      const health = new UpstreamHealth(SHORT_BACKOFF);
+      const servers = new Upstreams({ servers: [a.hostPort, b.hostPort], timeoutMs: TIMEOUT_MS, log, health });
       const down = await servers.exchange(question('example.org'), PLAIN);
       expect(down.ok && down.upstream).toBe(b.hostPort.text);
+      expect(health.of(a.hostPort).up).toBe(false);
       await a.start();
-      const back = await servers.exchange(question('example.org'), PLAIN);
+      // Still skipped: nothing has asked it since. Once its back-off has run out, the next exchange sends a probe.
+      const skipped = await servers.exchange(question('www.example.org'), PLAIN);
+      expect(skipped.ok && skipped.upstream).toBe(b.hostPort.text);
+      await delay(SHORT_BACKOFF.initialMs);
+      await servers.exchange(question('cdn.example.org'), PLAIN);
+      await waitFor(() => health.of(a.hostPort).up, { what: 'the probe to find the first upstream back' });
+      expect(a.queries).toMatchObject([{ name: '', type: 'NS' }]);
+      const back = await servers.exchange(question('ext.example.org'), PLAIN);
       expect(back.ok && back.upstream).toBe(a.hostPort.text);
     });
   });
@@ -365,20 +378,165 @@ describe('Upstreams', () => {
     });
   });
 
-  it('leaves no socket or timer open once exchange resolves', async () => {
-    const servers = upstreams([a.hostPort, b.hostPort]);
+  describe('health: a silent upstream is skipped, probed, and asked again once it answers', () => {
+    const withHealth = (servers: readonly HostPort[], extra: Partial<ConstructorParameters<typeof Upstreams>[0]> = {}) => {
+      const health = new UpstreamHealth(SHORT_BACKOFF);
+      const skips: string[] = [];
+      const ups = new Upstreams({ servers, timeoutMs: TIMEOUT_MS, log, health, onSkip: (u) => skips.push(u), ...extra });
+      return { ups, health, skips };
+    };
+
+    it('after one timeout the next exchanges go straight to the next upstream, each skip counted', async () => {
+      a.behave({ mode: 'drop' });
+      const { ups, health, skips } = withHealth([a.hostPort, b.hostPort]);
+      await ups.exchange(question('example.org'), PLAIN);
+      expect(health.of(a.hostPort).up).toBe(false);
+      for (const name of ['www.example.org', 'cdn.example.org', 'ext.example.org']) {
+        const r = await ups.exchange(question(name), PLAIN);
+        expect(r.ok && r.upstream).toBe(b.hostPort.text);
+      }
+      expect(a.queries.map((q) => q.name)).toEqual(['example.org']);
+      expect(skips).toEqual([a.hostPort.text, a.hostPort.text, a.hostPort.text]);
+    });
+
+    it('asks a down upstream last when every upstream that is up fails too', async () => {
+      a.behave({ mode: 'drop' });
+      const { ups, health } = withHealth([a.hostPort, b.hostPort]);
+      await ups.exchange(question('example.org'), PLAIN);
+      a.behave({ mode: 'normal' });
+      b.behave({ mode: 'servfail' });
+      const r = await ups.exchange(question('www.example.org'), PLAIN);
+      expect(r.ok && r.upstream).toBe(a.hostPort.text);
+      expect(b.queries.map((q) => q.name)).toEqual(['example.org', 'www.example.org']);
+      // That answer brought it back: it is first again.
+      expect(health.of(a.hostPort).up).toBe(true);
+      b.behave({ mode: 'normal' });
+      const next = await ups.exchange(question('cdn.example.org'), PLAIN);
+      expect(next.ok && next.upstream).toBe(a.hostPort.text);
+    });
+
+    it('keeps asking a single upstream while it is down', async () => {
+      a.behave({ mode: 'drop' });
+      const { ups } = withHealth([a.hostPort]);
+      expect((await ups.exchange(question('example.org'), PLAIN)).ok).toBe(false);
+      a.behave({ mode: 'normal' });
+      const r = await ups.exchange(question('www.example.org'), PLAIN);
+      expect(r.ok && r.upstream).toBe(a.hostPort.text);
+    });
+
+    it.each(['servfail', 'refused', 'malformed'] as const)('an upstream that answers (%s) stays up', async (mode) => {
+      a.behave({ mode });
+      const { ups, health, skips } = withHealth([a.hostPort, b.hostPort]);
+      await ups.exchange(question('example.org'), PLAIN);
+      expect(health.of(a.hostPort).up).toBe(true);
+      await ups.exchange(question('www.example.org'), PLAIN);
+      expect(a.queries.map((q) => q.name)).toEqual(['example.org', 'www.example.org']);
+      expect(skips).toEqual([]);
+    });
+
+    it('a closed port (ECONNREFUSED) takes an upstream down too', async () => {
+      const closed = await closedPort();
+      const { ups, health } = withHealth([closed, b.hostPort]);
+      await ups.exchange(question('example.org'), PLAIN);
+      expect(health.of(closed).up).toBe(false);
+    });
+
+    it('sends one probe at a time (the root NS), waiting longer after each that gets no answer', async () => {
+      a.behave({ mode: 'drop' });
+      const probes: number[] = [];
+      a.onQuery = (q) => { if (q.name === '' && q.type === 'NS') probes.push(performance.now()); };
+      try {
+        const { ups, health } = withHealth([a.hostPort, b.hostPort]);
+        await ups.exchange(question('example.org'), PLAIN);
+        // Misses for 1.2 s, one every 10 ms (bounded in count too): each may claim the probe, only one is ever out.
+        const until = performance.now() + 1200;
+        for (let i = 0; i < 200 && performance.now() < until; i++) {
+          const r = await ups.exchange(question('example.org'), PLAIN);   // Upstreams keeps no answers: each is a miss
+          expect(r.ok && r.upstream).toBe(b.hostPort.text);
+          await delay(10);
+        }
+        expect(health.of(a.hostPort).up).toBe(false);
+        // A probe takes the whole timeout; the next waits for the back-off after it: 40, 80, 160, 160 … ms.
+        expect(probes.length).toBeGreaterThanOrEqual(2);
+        const gaps = probes.slice(1).map((t, i) => t - probes[i]!);
+        for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(TIMEOUT_MS + SHORT_BACKOFF.initialMs * 2 - 15);
+        expect(probes.length).toBeLessThanOrEqual(Math.ceil(1200 / (TIMEOUT_MS + SHORT_BACKOFF.initialMs)) + 1);
+        expect(a.queries.filter((q) => q.name !== '')).toHaveLength(1);
+      } finally {
+        a.onQuery = null;
+      }
+    });
+  });
+
+  describe('strategy', () => {
+    it('fastest: after measuring each once, asks the faster upstream first', async () => {
+      a.behave({ mode: 'delay', delayMs: 60 });
+      const ups = new Upstreams({ servers: [a.hostPort, b.hostPort], timeoutMs: 1000, log, strategy: 'fastest' });
+      const used: string[] = [];
+      for (const name of ['example.org', 'www.example.org', 'cdn.example.org', 'ext.example.org', 'nope.example.org']) {
+        const r = await ups.exchange(question(name), PLAIN);
+        used.push(r.ok ? r.upstream : 'failed');
+      }
+      expect(used).toEqual([a.hostPort.text, b.hostPort.text, b.hostPort.text, b.hostPort.text, b.hostPort.text]);
+    });
+
+    it('ordered (the default) keeps config order however slow the first is', async () => {
+      a.behave({ mode: 'delay', delayMs: 60 });
+      const ups = upstreams([a.hostPort, b.hostPort], undefined, 1000);
+      for (const name of ['example.org', 'www.example.org', 'cdn.example.org']) {
+        const r = await ups.exchange(question(name), PLAIN);
+        expect(r.ok && r.upstream).toBe(a.hostPort.text);
+      }
+    });
+  });
+
+  describe('failure cache', () => {
+    it('gives a question every upstream failed the same failure again, without asking anyone', async () => {
+      a.behave({ mode: 'servfail' });
+      b.behave({ mode: 'drop' });
+      const ups = upstreams([a.hostPort, b.hostPort]);
+      const first = await ups.exchange(question('example.org'), PLAIN);
+      expect(first).toMatchObject({ ok: false, cached: false });
+      a.behave({ mode: 'normal' });
+      b.behave({ mode: 'normal' });
+      const again = await ups.exchange(question('example.org'), PLAIN);
+      expect(again).toMatchObject({ ok: false, cached: true, failures: [] });
+      expect(!again.ok && again.error).toMatch(/^answered from the failure cache \(every upstream failed \d+\.\ds ago\): all upstreams failed: /);
+      expect(a.queries).toHaveLength(1);
+      expect(b.queries).toHaveLength(1);
+      expect(ups.cachedFailures).toBe(1);
+      // Another question, or the same with another DO bit, is asked.
+      expect((await ups.exchange(question('example.org'), { dnssecOk: true, checkingDisabled: false })).ok).toBe(true);
+      expect((await ups.exchange(question('www.example.org'), PLAIN)).ok).toBe(true);
+    });
+
+    it('never holds an answer', async () => {
+      const ups = upstreams([a.hostPort]);
+      await ups.exchange(question('example.org'), PLAIN);
+      await ups.exchange(question('nope.example.org'), PLAIN);
+      expect(ups.cachedFailures).toBe(0);
+    });
+  });
+
+  it('leaves no socket or timer open once exchange (and the probe it sent) resolves', async () => {
+    // One instance per path: a failure leaves that upstream skipped in the instance it happened in.
+    const servers = (): Upstreams => upstreams([a.hostPort, b.hostPort]);
     const closed = await closedPort();
     const withClosed = upstreams([closed, b.hostPort]);
+    const probing = new Upstreams({ servers: [a.hostPort, b.hostPort], timeoutMs: TIMEOUT_MS, log, health: new UpstreamHealth(SHORT_BACKOFF) });
     // dgram emits 'close' once the fd is closed; libuv frees the handle a loop turn later, so compare settled counts.
     await waitFor(() => a.openConnections === 0 && b.openConnections === 0, { what: 'authority connections to close' });
     await new Promise((resolve) => setTimeout(resolve, 5));
     const before = netHandles();
     a.behave({ mode: 'drop' });
-    await servers.exchange(question('example.org'), PLAIN);                 // timeout, then b
+    await servers().exchange(question('example.org'), PLAIN);               // timeout, then b
+    await probing.exchange(question('example.org'), PLAIN);                 // timeout, then b: a is down
+    await delay(SHORT_BACKOFF.initialMs);
+    await probing.exchange(question('www.example.org'), PLAIN);             // b, and a probe to a, which times out later
     a.behave({ mode: 'wrong-id' });
-    await servers.exchange(question('www.example.org'), PLAIN);
+    await servers().exchange(question('www.example.org'), PLAIN);
     a.behave({ mode: 'truncate-udp' });
-    await servers.exchange(question('cdn.example.org'), PLAIN);             // UDP, then TCP
+    await servers().exchange(question('cdn.example.org'), PLAIN);           // UDP, then TCP
     await withClosed.exchange(question('nope.example.org'), PLAIN);         // ECONNREFUSED
     // Other timers (vitest's own) may come and go: what we owe is no more handles than before.
     const settled = (): boolean => {
