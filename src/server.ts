@@ -90,6 +90,7 @@ export class Server {
       grants: this.#shared.grants,
       holds: this.#shared.holds,
       quarantine: this.#shared.quarantine,
+      onShed: this.metrics.httpConnectionShed,
     });
   }
 

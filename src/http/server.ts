@@ -9,7 +9,7 @@
  * return values.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { formatHostPort } from '../config/address.js';
@@ -17,6 +17,7 @@ import type { HostPort } from '../config/types.js';
 import { clip } from '../telemetry/log.js';
 import { adminRoutes, type Lister, type QuarantineStore } from './admin.js';
 import { AdminAuth } from './auth.js';
+import { ConnectionGuard, type ShedReason } from './connections.js';
 import { HttpListenError } from './errors.js';
 import { probeRoutes } from './probes.js';
 import { jsonError, matchRoute, type Method, type Reply, type Route } from './routes.js';
@@ -34,8 +35,14 @@ export interface HttpLimits {
   readonly maxHeaderBytes: number;
   /** No route reads a body; a small one is drained, a bigger one gets 413 and a closed connection. */
   readonly maxBodyBytes: number;
-  /** Open connections at once; more are dropped on accept. An admin port needs few. */
+  /**
+   * Open connections at once. A new one is always taken; beyond this the one that has waited
+   * longest without a reply in progress is closed (connections.ts), so a flood cannot lock
+   * probes out. An admin port needs few.
+   */
   readonly maxConnections: number;
+  /** The same, per source address: one source over it loses its own oldest idle connection. */
+  readonly maxConnectionsPerClient: number;
   /** close() waits this long for requests in flight, then cuts the rest. */
   readonly closeGraceMs: number;
 }
@@ -44,14 +51,15 @@ export interface HttpLimits {
 const MAX_LOGGED_PATH = 200;
 
 export const HTTP_DEFAULTS: HttpLimits = {
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 15_000,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
   timeoutCheckIntervalMs: 1_000,
   maxHeadersCount: 50,
   maxHeaderBytes: 8 * 1024,
   maxBodyBytes: 4 * 1024,
   maxConnections: 256,
+  maxConnectionsPerClient: 16,
   closeGraceMs: 2_000,
 };
 
@@ -69,6 +77,8 @@ export interface HttpOptions {
   readonly quarantine: QuarantineStore;
   readonly now?: (() => number) | undefined;
   readonly limits?: Partial<HttpLimits> | undefined;
+  /** Told about every connection closed to make room for another (e.g. for a counter). */
+  readonly onShed?: ((reason: ShedReason) => void) | undefined;
 }
 
 export interface HttpServer {
@@ -97,7 +107,12 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
   });
   server.maxHeadersCount = limits.maxHeadersCount;
-  server.maxConnections = limits.maxConnections;
+  // Not server.maxConnections: refusing at the cap would keep the first comers and lock probes out.
+  const guard = new ConnectionGuard(limits.maxConnections, limits.maxConnectionsPerClient, (reason, client) => {
+    log.debug({ client, reason }, 'http connection closed to make room');
+    opts.onShed?.(reason);
+  });
+  server.on('connection', (socket: Socket) => guard.admit(socket, unmapped(socket.remoteAddress)));
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     serve(req, res).catch((err: unknown) => {
       // Only a failure to write the reply lands here (the peer is gone); nothing left to answer.
@@ -116,6 +131,11 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       // Too big or cut off: do not keep reading it, and do not reuse the connection.
       return send(res, jsonError(413, `request body over ${limits.maxBodyBytes} bytes`), true);
     }
+    // From here the reply is ours to give: the connection is not closed to make room until it is written.
+    // Not before: a body dripped byte by byte must not make its connection untouchable.
+    const socket = req.socket;
+    guard.busy(socket);
+    res.once('close', () => guard.idle(socket));
     if (path === '/v1' || path.startsWith('/v1/')) {
       // Before routing, so that without a token even a 404 reveals nothing about /v1.
       const result = auth.check(req.headers.authorization);
@@ -229,6 +249,10 @@ function pathOf(target: string): string {
 }
 
 function peer(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? 'unknown';
+  return unmapped(req.socket.remoteAddress);
+}
+
+/** A peer address with an IPv4-mapped IPv6 form unwrapped, so one host counts as one source. */
+function unmapped(address = 'unknown'): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -57,6 +57,7 @@ export class Metrics {
   readonly configLastReloadSuccess = new Gauge({ name: 'intentdns_config_last_reload_success_timestamp_seconds', help: 'When the running config was loaded.', registers: [this.registry] });
   readonly malformedPackets = this.#counter('intentdns_malformed_packets_total', 'Packets not accepted as a query (answered FORMERR/NOTIMP/REFUSED or dropped).', ['transport']);
   readonly droppedPackets = this.#counter('intentdns_dropped_packets_total', 'Queries dropped by the listeners\' limits.', ['transport', 'reason']);
+  readonly httpShed = this.#counter('intentdns_http_connections_shed_total', 'listen.http connections closed to make room for new ones (a connection flood), by limit.', ['reason']);
 
   /** Where the values read at scrape time come from; set once by the server. */
   #sources: MetricSources | null = null;
@@ -115,6 +116,11 @@ export class Metrics {
       },
     });
   }
+
+  /** reason: client_limit | global_limit (http/connections.ts). */
+  readonly httpConnectionShed = (reason: string): void => {
+    this.httpShed.labels(reason).inc();
+  };
 
   /** Tells the scrape where to read cache, hold, grant and approval state from. */
   watch(sources: MetricSources): void {

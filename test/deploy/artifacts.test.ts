@@ -25,6 +25,7 @@ import type { Config } from '../../src/config/types.js';
 import type { Action } from '../../src/pipeline/types.js';
 import { REASONS } from '../../src/pipeline/types.js';
 import { DROP_REASONS } from '../../src/receive/types.js';
+import { SHED_REASONS } from '../../src/http/index.js';
 import type { Zone } from '../helpers/authority.js';
 import { startApprovalProxy, type ApprovalProxy } from '../helpers/approval-proxy.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -168,6 +169,7 @@ const CLOSED: Record<string, Record<string, readonly string[]>> = {
   intentdns_config_reloads_total: { result: ['success', 'failure'] },
   intentdns_dropped_packets_total: { reason: DROP_REASONS, transport: ['udp', 'tcp'] },
   intentdns_malformed_packets_total: { transport: ['udp', 'tcp'] },
+  intentdns_http_connections_shed_total: { reason: SHED_REASONS },
 };
 /** Labels Prometheus attaches to every scraped series, and the per_agent label. */
 const TARGET_LABELS = new Set(['instance', 'job']);

@@ -1,5 +1,5 @@
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 import { pino } from 'pino';
 import { Counter, Registry } from 'prom-client';
@@ -367,6 +367,71 @@ describe('http: routing and the wire', () => {
     const h = await start();
     expect(h.server.address()).toEqual({ host: '127.0.0.1', port: h.port, family: 4, text: `127.0.0.1:${h.port}` });
     expect(h.port).toBeGreaterThan(0);
+  });
+});
+
+/** A connection that sends a request line and never finishes its headers; `closed` settles when the server cuts it. */
+async function stuck(port: number, from = '127.0.0.1'): Promise<{ socket: Socket; closed: Promise<void> }> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress: from });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+  opened.push(socket);
+  return { socket, closed };
+}
+
+const opened: Socket[] = [];
+afterEach(() => {
+  for (const s of opened.splice(0)) s.destroy();
+});
+
+describe('http: connection floods (slowloris)', () => {
+  it('at the cap, a new connection is served and the longest-waiting unfinished one is closed', async () => {
+    const shed: string[] = [];
+    const h = await start({ limits: { maxConnections: 3, maxConnectionsPerClient: 10 }, onShed: (r) => shed.push(r) });
+    const first = await stuck(h.port, '127.0.0.2');
+    const second = await stuck(h.port, '127.0.0.3');
+    const third = await stuck(h.port, '127.0.0.4');
+    expect((await call(h.port, 'GET', '/healthz')).status).toBe(200);
+    await first.closed;
+    expect(shed).toEqual(['global_limit']);
+    expect([second.socket.destroyed, third.socket.destroyed]).toEqual([false, false]);
+  });
+
+  it('a source over its own cap loses its own oldest connection, not anyone else\'s', async () => {
+    const h = await start({ limits: { maxConnections: 10, maxConnectionsPerClient: 2 } });
+    const other = await stuck(h.port, '127.0.0.3');
+    const a1 = await stuck(h.port, '127.0.0.2');
+    const a2 = await stuck(h.port, '127.0.0.2');
+    await stuck(h.port, '127.0.0.2');
+    await a1.closed;
+    expect([other.socket.destroyed, a2.socket.destroyed]).toEqual([false, false]);
+  });
+
+  it('a connection with a reply in progress is never the one closed; with every one busy the newcomer is', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const registry = { contentType: 'text/plain', metrics: async () => (await gate, 'slow 1\n') } as unknown as Registry;
+    const h = await start({ registry, limits: { maxConnections: 1, maxConnectionsPerClient: 10 } });
+    const slow = call(h.port, 'GET', '/metrics');
+    await delay(50); // the /metrics request is being answered now
+    await expect(call(h.port, 'GET', '/healthz')).rejects.toMatchObject({ code: 'ECONNRESET' });
+    release();
+    expect(await slow).toMatchObject({ status: 200, body: 'slow 1\n' });
+  });
+
+  it('a body dripped after the headers does not protect its connection', async () => {
+    const h = await start({ limits: { maxConnections: 1, maxConnectionsPerClient: 10 } });
+    const socket = connect({ port: h.port, host: '127.0.0.1' });
+    socket.on('error', () => {});
+    opened.push(socket);
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('POST /v1/agents/a1/quarantine HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{');
+    await delay(50);
+    expect((await call(h.port, 'GET', '/healthz')).status).toBe(200);
+    await closed;
   });
 });
 
