@@ -48,12 +48,14 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
     health: shared.upstreamHealth, log, onAttempt: metrics.upstreamAttempt, onSkip: metrics.upstreamSkipped,
   });
   const approval = config.approval;
+  const clients = new ClientTable(config.clients, roles);
   const handle = chain(
     [
       // Strangers are refused before any policy runs, in every mode: never an open resolver.
-      new IdentifyStage(new ClientTable(config.clients, roles), config.mode),
+      new IdentifyStage(clients, config.mode),
       // quarantine > qtype > deny > grant > allow > unlisted; blocks end the chain here. Without
-      // an approval section there are no grants ("grants and holds are off").
+      // an approval section there are no grants ("grants and holds are off"). Around everything
+      // below, so quarantine is looked up again when an answer comes back after waiting.
       new DecideStage(approval ? shared.grants : NO_GRANTS, shared.quarantine),
       // Only verdicts that ask a reviewer wait here (audit mode asks nobody); an approved hold goes on carrying its grant.
       new HoldStage(approval, approval ? shared.holds : null),
@@ -66,7 +68,7 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
     new UpstreamStage(upstreams).handle,
   );
   const observe = new Observe(log, config.log.queries, [metrics.observeQuery]);
-  return new Pipeline(config, handle, observe, log, (peer) => metrics.malformed(peer.transport));
+  return new Pipeline(config, clients, handle, observe, log, (peer) => metrics.malformed(peer.transport));
 }
 
 /**
@@ -76,6 +78,8 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
 export class Pipeline {
   constructor(
     readonly config: Config,
+    /** This snapshot's clients, also for the admin API to tell which agent a name means. */
+    readonly clients: ClientTable,
     private readonly chain: Next,
     private readonly observe: Observe,
     private readonly log: Logger,

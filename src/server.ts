@@ -9,6 +9,7 @@ import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
 import { startListeners, type Listeners } from './receive/index.js';
 import { startHttp, type HttpServer } from './http/index.js';
+import { Quarantine } from './quarantine/quarantine.js';
 import { Metrics } from './telemetry/metrics.js';
 import { UpstreamHealth } from './upstream/health.js';
 import { VERSION } from './version.js';
@@ -18,7 +19,8 @@ interface SharedState {
   readonly cache: AnswerCache;
   readonly grants: GrantStore;
   readonly holds: HoldRegistry;
-  readonly quarantine: Set<string>;
+  /** Agents, client entries and ranges cut off through the admin API; it learns each snapshot's names. */
+  readonly quarantine: Quarantine;
   readonly upstreamHealth: UpstreamHealth;
 }
 
@@ -50,11 +52,12 @@ export class Server {
     this.#approvals = new Approvals({ log, grants, holds });
     this.#approvals.configure(config.approval, approvalToken(config));
     this.#shared = {
-      cache: new AnswerCache({ maxEntries: config.cache.maxEntries }), grants, holds, quarantine: new Set(),
+      cache: new AnswerCache({ maxEntries: config.cache.maxEntries }), grants, holds, quarantine: new Quarantine(),
       upstreamHealth: new UpstreamHealth(),
     };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
+    this.#shared.quarantine.useNames(this.#pipeline.clients);
   }
 
   /**
@@ -175,6 +178,7 @@ export class Server {
     this.#pipeline = buildPipeline(config, this.#shared, this.#log, this.metrics);
     // Health of upstreams the new config still lists carries over; the rest is forgotten.
     this.#shared.upstreamHealth.retain(config.upstreams.servers);
+    this.#checkQuarantine();
     this.#approvals.configure(config.approval, token);
     this.#log.level = config.log.level;
     if (!httpMoved) {
@@ -208,6 +212,17 @@ export class Server {
     await stopping;
     await this.#http?.close();
     this.#http = null;
+  }
+
+  /** The quarantine learns the new snapshot's names; entries it no longer reaches are kept, and said. */
+  #checkQuarantine(): void {
+    const unreached = this.#shared.quarantine.useNames(this.#pipeline.clients);
+    if (unreached.length === 0) return;
+    const of = (kind: 'agent' | 'client' | 'cidr'): string[] => unreached.flatMap((e) => e[kind] ?? []);
+    this.#log.warn(
+      { agents: of('agent'), clients: of('client'), cidrs: of('cidr') },
+      'quarantine names what the config does not have (kept, in force again if the config brings them back)',
+    );
   }
 
   #watchMetrics(): void {

@@ -1,10 +1,16 @@
-import { NOTHING, type Fetched, type Next, type Query, type Stage } from '../pipeline/types.js';
-import { decide, type GrantLookup, type QuarantineLookup } from './policy.js';
+import { NOTHING, type Agent, type Fetched, type Next, type Query, type Stage } from '../pipeline/types.js';
+import { decide, quarantined, type GrantLookup, type QuarantineLookup } from './policy.js';
 
 /**
  * Applies the role's policy and sets the verdict. A block (sinkhole, refuse)
  * ends the chain here, unless audit mode lets the query go on; forward and
  * hold go on down the chain.
+ *
+ * Quarantine is looked up again when what went down the chain comes back: a
+ * query can wait there for seconds (a hold for its reviewer, an upstream
+ * exchange), and an agent quarantined meanwhile must get the quarantine
+ * answer, not the one it was waiting for. Here, once, covers every stage
+ * below that can wait.
  */
 export class DecideStage implements Stage {
   readonly name = 'decide';
@@ -15,7 +21,21 @@ export class DecideStage implements Stage {
   ) {}
 
   handle(query: Query, next: Next): Promise<Fetched | null> {
-    query.verdict = decide(query.agent!, query.qname, query.qtype, this.grants, this.quarantine, Date.now());
-    return query.goesOn ? next(query) : NOTHING;
+    const agent = query.agent!;
+    query.verdict = decide(agent, query.qname, query.qtype, this.grants, this.quarantine, Date.now());
+    if (!query.goesOn) return NOTHING;
+    return next(query).then((fetched) => {
+      this.#lookAgain(query, agent);
+      return fetched;
+    });
+  }
+
+  /** The hold id stays for the log (a reviewer's answer that came too late); a grant no longer matters. */
+  #lookAgain(query: Query, agent: Agent): void {
+    if (query.verdict?.reason === 'quarantine') return;
+    const cutOff = this.quarantine.match(agent);
+    if (cutOff === undefined) return;
+    const holdId = query.verdict?.holdId;
+    query.verdict = { ...quarantined(cutOff), ...(holdId !== undefined && { holdId }) };
   }
 }

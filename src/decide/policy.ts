@@ -10,15 +10,23 @@ export interface GrantLookup {
   find(agent: string, qname: string, now: number): GrantRef | undefined;
 }
 
-/** Agents an operator has cut off. */
+/**
+ * Agents an operator has cut off: by name, by client entry or by source range
+ * (quarantine/quarantine.ts). Asked on every query, and again when an answer
+ * leaves after waiting (decide.ts).
+ */
 export interface QuarantineLookup {
-  has(agent: string): boolean;
+  /** What cuts the agent off, as the decision log's `rule` ("agent ci-1", "client pool-{ip}", "cidr 10.0.0.0/8"), or undefined. */
+  match(agent: Agent): string | undefined;
 }
 
 export const NO_GRANTS: GrantLookup = { find: () => undefined };
-export const NO_QUARANTINE: QuarantineLookup = { has: () => false };
+export const NO_QUARANTINE: QuarantineLookup = { match: () => undefined };
 
-const QUARANTINED: Verdict = { action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole' };
+/** The quarantine verdict. `rule` names the quarantine entry, for the log (the EDE text never carries a rule). */
+export function quarantined(rule: string): Verdict {
+  return { action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole', rule };
+}
 
 /**
  * The decision rules of the spec, in their order, as one pure function, so the
@@ -31,7 +39,8 @@ export function decide(
   grants: GrantLookup, quarantine: QuarantineLookup, now: number,
 ): Verdict {
   const role = agent.role;
-  if (quarantine.has(agent.name)) return QUARANTINED;
+  const cutOff = quarantine.match(agent);
+  if (cutOff !== undefined) return quarantined(cutOff);
   if (!role.allowsType(qtype)) {
     const type = qtypeName(qtype);
     return { action: 'refuse', reason: 'qtype', serve: 'refused', rule: `qtypes of ${role.name} (${type})` };

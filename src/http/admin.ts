@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { QuarantineFullError, QuarantineTargetError } from '../quarantine/errors.js';
+import { QUARANTINE_KINDS, type Quarantine, type QuarantineKind, type QuarantineStatus } from '../quarantine/quarantine.js';
 import { json, jsonError, type HttpRequest, type Reply, type Route } from './routes.js';
 
 /** Anything that lists its live entries at a given time: the grant store, the hold registry. */
@@ -7,14 +9,11 @@ export interface Lister {
 }
 
 /**
- * The quarantined agents. A `Set<string>` fits as is; the DNS side reads the
- * same object, so a change here applies to the next query.
+ * The quarantine (quarantine/quarantine.ts). The DNS side reads the same
+ * object, so a change here applies to the next query, and to queries still
+ * waiting for a hold or an upstream when their answer leaves.
  */
-export interface QuarantineStore extends Iterable<string> {
-  has(agent: string): boolean;
-  add(agent: string): unknown;
-  delete(agent: string): boolean;
-}
+export type QuarantineStore = Pick<Quarantine, 'set' | 'status' | 'list'>;
 
 export interface AdminDeps {
   readonly grants: Lister;
@@ -27,55 +26,117 @@ export interface AdminDeps {
 /** The same bound as a DNS name: agent names come from `clients[].name`, often with an address in them. */
 export const MAX_AGENT_NAME = 253;
 
+const BODY_FORMS = '{"agent": ...}, {"client": ...} or {"cidr": ...}';
+
+/** How audit lines name each kind. */
+const NOUN: Readonly<Record<QuarantineKind, string>> = { agent: 'agent', client: 'client entry', cidr: 'address range' };
+
 /** The `/v1` admin API. server.ts checks the bearer token before any of these run. */
 export function adminRoutes(deps: AdminDeps): Route[] {
   const { grants, holds, quarantine, log, now } = deps;
 
-  const setQuarantine = (req: HttpRequest, on: boolean): Reply => {
-    const agent = agentName(req.params[0] ?? '');
-    if (typeof agent !== 'string') return agent;
-    // Repeating a POST or DELETE is harmless and changes nothing, so it is not an audit event.
-    if (quarantine.has(agent) !== on) {
-      if (on) quarantine.add(agent);
-      else quarantine.delete(agent);
-      log.warn({ audit: 'quarantine', agent, quarantined: on, by: req.client }, on ? 'agent quarantined' : 'agent quarantine lifted');
-    }
-    return json(200, { agent, quarantined: on });
+  const change = (req: HttpRequest, kind: QuarantineKind, spelled: string, on: boolean): Reply =>
+    answer(() => {
+      const result = quarantine.set(kind, spelled, on);
+      // Repeating a POST or DELETE is harmless and changes nothing, so it is not an audit event.
+      if (result.changed) {
+        log.warn(
+          { audit: 'quarantine', [kind]: result.value, known: result.known, quarantined: on, by: req.client },
+          `${NOUN[kind]} ${on ? 'quarantined' : 'quarantine lifted'}`,
+        );
+      }
+      return result;
+    });
+
+  const agentRoute = (req: HttpRequest, on: boolean): Reply => {
+    const agent = nameText(req.params[0] ?? '', 'agent name', true);
+    return typeof agent === 'string' ? change(req, 'agent', agent, on) : agent;
+  };
+
+  const bodyRoute = (req: HttpRequest, on: boolean): Reply => {
+    const target = quarantineTarget(req.body);
+    return 'status' in target ? target : change(req, target.kind, target.value, on);
   };
 
   return [
     { path: /^\/v1\/grants$/, methods: { GET: () => json(200, { grants: grants.list(now()) }) } },
     { path: /^\/v1\/holds$/, methods: { GET: () => json(200, { holds: holds.list(now()) }) } },
-    { path: /^\/v1\/quarantine$/, methods: { GET: () => json(200, { agents: [...quarantine].sort() }) } },
+    {
+      path: /^\/v1\/quarantine$/,
+      methods: {
+        GET: () => json(200, quarantine.list()),
+        POST: (req) => bodyRoute(req, true),
+        DELETE: (req) => bodyRoute(req, false),
+      },
+    },
     {
       path: /^\/v1\/agents\/([^/]*)\/quarantine$/,
       methods: {
         GET: (req) => {
-          const agent = agentName(req.params[0] ?? '');
-          return typeof agent === 'string' ? json(200, { agent, quarantined: quarantine.has(agent) }) : agent;
+          const agent = nameText(req.params[0] ?? '', 'agent name', true);
+          return typeof agent === 'string' ? answer(() => quarantine.status('agent', agent)) : agent;
         },
-        POST: (req) => setQuarantine(req, true),
-        DELETE: (req) => setQuarantine(req, false),
+        POST: (req) => agentRoute(req, true),
+        DELETE: (req) => agentRoute(req, false),
       },
     },
   ];
 }
 
-/**
- * A path segment as an agent name: percent-decoded, non-empty, at most 253
- * characters, no control characters (they would forge lines in terminals and
- * text logs). Returns the name, or the 400 reply saying what is wrong.
- */
-export function agentName(segment: string): string | Reply {
-  let name: string;
+/** A status as JSON (`{ "agent": "ci-1", "known": true, "quarantined": true }`), or the store's refusal as 400 / 409. */
+function answer(run: () => QuarantineStatus): Reply {
+  let status: QuarantineStatus;
   try {
-    name = decodeURIComponent(segment);
-  } catch {
-    return jsonError(400, 'agent name is not valid percent-encoding');
+    status = run();
+  } catch (err) {
+    if (err instanceof QuarantineTargetError) return jsonError(400, err.message);
+    if (err instanceof QuarantineFullError) return jsonError(409, err.message);
+    throw err;
   }
-  if (name === '') return jsonError(400, 'agent name is empty');
-  if (name.length > MAX_AGENT_NAME) return jsonError(400, `agent name is longer than ${MAX_AGENT_NAME} characters`);
+  return json(200, {
+    [status.kind]: status.value,
+    known: status.known,
+    quarantined: status.quarantined,
+    ...(status.coveredBy.length > 0 && { covered_by: status.coveredBy }),
+  });
+}
+
+/** The body of POST/DELETE /v1/quarantine: exactly one of agent, client, cidr, as a string. Or the 400 reply saying what is wrong. */
+export function quarantineTarget(body: string): { kind: QuarantineKind; value: string } | Reply {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return jsonError(400, `the body must be JSON: ${BODY_FORMS}`);
+  }
+  const keys = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? Object.keys(parsed) : [];
+  const kind = keys.length === 1 ? QUARANTINE_KINDS.find((k) => k === keys[0]) : undefined;
+  if (kind === undefined) return jsonError(400, `the body must be one of ${BODY_FORMS}`);
+  const value = (parsed as Record<string, unknown>)[kind];
+  if (typeof value !== 'string') return jsonError(400, `${kind} must be a string`);
+  if (kind === 'cidr') return { kind, value };
+  const name = nameText(value, kind === 'agent' ? 'agent name' : 'client entry name', false);
+  return typeof name === 'string' ? { kind, value: name } : name;
+}
+
+/**
+ * An agent or client entry name: percent-decoded when it came in a path
+ * segment, non-empty, at most 253 characters, no control characters (they
+ * would forge lines in terminals and text logs). Returns the name, or the 400
+ * reply saying what is wrong.
+ */
+export function nameText(text: string, what: string, percentEncoded: boolean): string | Reply {
+  let name = text;
+  if (percentEncoded) {
+    try {
+      name = decodeURIComponent(text);
+    } catch {
+      return jsonError(400, `${what} is not valid percent-encoding`);
+    }
+  }
+  if (name === '') return jsonError(400, `${what} is empty`);
+  if (name.length > MAX_AGENT_NAME) return jsonError(400, `${what} is longer than ${MAX_AGENT_NAME} characters`);
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f-\x9f]/.test(name)) return jsonError(400, 'agent name contains control characters');
+  if (/[\x00-\x1f\x7f-\x9f]/.test(name)) return jsonError(400, `${what} contains control characters`);
   return name;
 }

@@ -14,6 +14,8 @@ export interface HttpRequest {
   readonly params: readonly string[];
   /** The peer's address (IPv4-mapped IPv6 unwrapped), for audit lines. */
   readonly client: string;
+  /** The request body as UTF-8 text, "" when there is none; at most maxBodyBytes (server.ts). */
+  readonly body: string;
 }
 
 export interface Reply {

@@ -3,10 +3,10 @@
  * `/v1` admin API for operators. node:http and a route table, no framework:
  * a handful of routes does not need one, and every limit is in sight here.
  *
- * The wire is handled in this file only: request bodies are capped and
- * drained (no route reads one), `/v1/*` is authenticated before routing, and
- * every reply gets the same headers. Handlers in probes.ts and admin.ts
- * return values.
+ * The wire is handled in this file only: request bodies are capped and read
+ * whole before routing (handlers get the text), `/v1/*` is authenticated
+ * before routing, and every reply gets the same headers. Handlers in
+ * probes.ts and admin.ts return values.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -33,7 +33,7 @@ export interface HttpLimits {
   readonly timeoutCheckIntervalMs: number;
   readonly maxHeadersCount: number;
   readonly maxHeaderBytes: number;
-  /** No route reads a body; a small one is drained, a bigger one gets 413 and a closed connection. */
+  /** Bodies are read whole up to this (the quarantine routes take a small JSON one); a bigger one gets 413 and a closed connection. */
   readonly maxBodyBytes: number;
   /**
    * Open connections at once. A new one is always taken; beyond this the one that has waited
@@ -127,7 +127,8 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     const client = peer(req);
     res.once('finish', () => log.debug({ client, method, path: clip(path, MAX_LOGGED_PATH), status: res.statusCode }, 'http request'));
 
-    if (!(await drain(req, limits.maxBodyBytes))) {
+    const body = await readBody(req, limits.maxBodyBytes);
+    if (body === null) {
       // Too big or cut off: do not keep reading it, and do not reuse the connection.
       return send(res, jsonError(413, `request body over ${limits.maxBodyBytes} bytes`), true);
     }
@@ -153,7 +154,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     }
     let reply: Reply;
     try {
-      reply = await match.handler({ method: (method === 'HEAD' ? 'GET' : method) as Method, path, params: match.params, client });
+      reply = await match.handler({ method: (method === 'HEAD' ? 'GET' : method) as Method, path, params: match.params, client, body });
     } catch (err) {
       log.error({ err, method, path: clip(path, MAX_LOGGED_PATH) }, 'http handler failed');
       reply = jsonError(500, 'internal error');
@@ -211,23 +212,26 @@ function send(res: ServerResponse, reply: Reply, closeConnection = false): void 
 }
 
 /**
- * Reads the request body to its end and throws it away, so the connection
- * can carry the next request. False when the body is (or claims to be)
- * bigger than `max`, or the request was cut off.
+ * Reads the request body to its end, so the connection can carry the next
+ * request, and gives it as UTF-8 text ("" for none). Null when the body is
+ * (or claims to be) bigger than `max`, or the request was cut off.
  */
-function drain(req: IncomingMessage, max: number): Promise<boolean> {
-  if (Number(req.headers['content-length'] ?? 0) > max) return Promise.resolve(false);
-  if (req.complete) return Promise.resolve(true);
+function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+  if (Number(req.headers['content-length'] ?? 0) > max) return Promise.resolve(null);
+  // Only when someone read it already (nobody does): otherwise even a complete body waits in the stream.
+  if (req.readableEnded) return Promise.resolve('');
   return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
     let seen = 0;
     const done = (ok: boolean): void => {
       req.off('data', onData).off('end', onEnd).off('close', onClose);
       if (!ok) req.pause();
-      resolve(ok);
+      resolve(ok ? Buffer.concat(chunks).toString('utf8') : null);
     };
     const onData = (chunk: Buffer): void => {
       seen += chunk.length;
       if (seen > max) done(false);
+      else chunks.push(chunk);
     };
     const onEnd = (): void => done(true);
     const onClose = (): void => done(req.complete);

@@ -29,15 +29,22 @@ roles:
   locked: { unlisted: sinkhole }
 `, 'decide.yaml');
 const roles = compileRoles(config.roles);
-const agent = (name: string, role: string): Agent => ({ name, role: roles.get(role)! });
+const agent = (name: string, role: string): Agent => ({ name, entry: name, address: '10.20.0.11', role: roles.get(role)! });
 const CODING = agent('ci-runner-1', 'coding');
 const BROWSING = agent('web-1', 'browsing');
 const LOCKED = agent('locked-1', 'locked');
 
 const GRANT: GrantRef = { id: 'cmd_7', command: 'curl https://api.example.com/', approvedBy: 'alice', expiresAt: Date.now() + 60_000 };
 const GRANTS: GrantLookup = { find: (a, n) => (a === 'ci-runner-1' && n === 'api.example.com' ? GRANT : undefined) };
-const NOBODY: QuarantineLookup = { has: () => false };
-const QUARANTINED: QuarantineLookup = { has: (a) => a === 'ci-runner-1' };
+const NOBODY: QuarantineLookup = { match: () => undefined };
+const QUARANTINED: QuarantineLookup = { match: (a) => (a.name === 'ci-runner-1' ? 'agent ci-runner-1' : undefined) };
+const QUARANTINE_VERDICT = { action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole', rule: 'agent ci-runner-1', detail: '' };
+
+/** A quarantine an operator can switch on while a query is down the chain. */
+function switchable(): QuarantineLookup & { on: boolean } {
+  const q = { on: false, match: (a: Agent) => (q.on && a.name === 'ci-runner-1' ? 'agent ci-runner-1' : undefined) };
+  return q;
+}
 
 const FETCHED: Fetched = { kind: 'failed', error: 'fake next: nothing upstream' };
 
@@ -91,10 +98,31 @@ describe('DecideStage', () => {
   it('a quarantined agent is sinkholed even for an allowed, granted name, and nothing is resolved', async () => {
     for (const name of ['github.com', 'api.example.com']) {
       const r = await run(identified(CODING, name), GRANTS, QUARANTINED);
-      expect(r.verdict).toEqual({ action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole' });
+      expect(r.verdict).toEqual(QUARANTINE_VERDICT);
       expect(r.fetched).toBeNull();
       expect(r.next.calls).toHaveLength(0);
     }
+  });
+
+  it('an agent quarantined while its query was down the chain (a hold, an upstream) gets the quarantine verdict, hold id kept', async () => {
+    const quarantine = switchable();
+    const query = identified(CODING, 'example.org');
+    const approved = { action: 'hold', reason: 'hold_approved', serve: 'upstream', holdId: 'h_1', grant: GRANT } as const;
+    const next: Next = (q) => {
+      // What hold/ does after the reviewer allowed it, and the operator's quarantine landing meanwhile.
+      q.verdict = approved;
+      quarantine.on = true;
+      return Promise.resolve(FETCHED);
+    };
+    const fetched = await new DecideStage(NO_GRANTS, quarantine).handle(query, next);
+    expect(fetched).toBe(FETCHED);
+    expect(query.verdict).toEqual({ ...QUARANTINE_VERDICT, holdId: 'h_1' });
+  });
+
+  it('a forwarded query whose agent stays free keeps its verdict after the wait', async () => {
+    const query = identified(CODING, 'api.github.com');
+    await new DecideStage(GRANTS, switchable()).handle(query, fakeNext());
+    expect(query.verdict).toMatchObject({ reason: 'allowlist' });
   });
 
   it('an unlisted name under unlisted: hold goes on to ask a reviewer', async () => {

@@ -22,9 +22,9 @@ roles:
 
 const config = parseConfig(CONFIG, 'policy.yaml');
 const roles = compileRoles(config.roles);
-const coding: Agent = { name: 'ci-runner-1', role: roles.get('coding')! };
-const open: Agent = { name: 'x', role: roles.get('open')! };
-const nobodyQuarantined = { has: () => false };
+const coding: Agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role: roles.get('coding')! };
+const open: Agent = { name: 'x', entry: 'x', address: '10.20.0.12', role: roles.get('open')! };
+const nobodyQuarantined = { match: () => undefined };
 
 const grant: GrantRef = { id: 'cmd_812', command: 'curl https://api.example.com/x', approvedBy: 'alice', expiresAt: Date.now() + 60_000 };
 const grantsFor = (agent: string, name: string): GrantLookup => ({
@@ -57,17 +57,18 @@ describe('decide', () => {
   it('forwards a granted name for that agent only, and deny still wins over the grant', () => {
     const grants = grantsFor('ci-runner-1', 'api.example.com');
     expect(decide(coding, 'api.example.com', QTYPE.A, grants, nobodyQuarantined, 0)).toEqual({ action: 'forward', reason: 'grant', serve: 'upstream', grant });
-    const other: Agent = { name: 'ci-runner-2', role: coding.role };
+    const other: Agent = { ...coding, name: 'ci-runner-2', entry: 'ci-runner-2' };
     expect(decide(other, 'api.example.com', QTYPE.A, grants, nobodyQuarantined, 0).reason).toBe('unlisted');
     const deniedGrant = grantsFor('ci-runner-1', 'gist.github.com');
     expect(decide(coding, 'gist.github.com', QTYPE.A, deniedGrant, nobodyQuarantined, 0).reason).toBe('denylist');
   });
 
-  it('sinkholes everything of a quarantined agent, allowed and granted names included', () => {
-    const quarantined = { has: (a: string) => a === 'ci-runner-1' };
+  it('sinkholes everything of a quarantined agent, allowed and granted names included; the rule names the quarantine entry', () => {
+    const quarantined = { match: (a: Agent) => (a.name === 'ci-runner-1' ? 'agent ci-runner-1' : undefined) };
     for (const name of ['github.com', 'api.example.com']) {
       const d = decide(coding, name, QTYPE.A, grantsFor('ci-runner-1', 'api.example.com'), quarantined, 0);
-      expect(d).toEqual({ action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole' });
+      // An empty detail keeps the entry out of the EDE text the agent reads.
+      expect(d).toEqual({ action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole', rule: 'agent ci-runner-1', detail: '' });
     }
   });
 });

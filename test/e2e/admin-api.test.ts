@@ -37,7 +37,7 @@ describe('admin API on a running proxy', () => {
 
     const put = await api(ap, 'POST', '/v1/agents/ci-1/quarantine');
     expect(put.status).toBe(200);
-    expect(await put.json()).toEqual({ agent: 'ci-1', quarantined: true });
+    expect(await put.json()).toEqual({ agent: 'ci-1', known: true, quarantined: true });
 
     for (const name of ['github.com', 'api.example.com']) {
       const r = await ap.proxy.query(name);
@@ -52,7 +52,7 @@ describe('admin API on a running proxy', () => {
     expect((await ap.proxy.query('github.com')).log).toMatchObject({ reason: 'quarantine' });
 
     const lift = await api(ap, 'DELETE', '/v1/agents/ci-1/quarantine');
-    expect(await lift.json()).toEqual({ agent: 'ci-1', quarantined: false });
+    expect(await lift.json()).toEqual({ agent: 'ci-1', known: true, quarantined: false });
     expect((await ap.proxy.query('github.com')).log).toMatchObject({ action: 'forward', reason: 'allowlist' });
   });
 

@@ -5,8 +5,12 @@ import { pino } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { parseConfig } from '../../src/config/load.js';
 import type { HostPort } from '../../src/config/types.js';
+import { compileRoles } from '../../src/decide/role.js';
 import { HttpListenError, startHttp, type HttpOptions, type HttpServer } from '../../src/http/index.js';
+import { ClientTable } from '../../src/identify/clients.js';
+import { Quarantine } from '../../src/quarantine/quarantine.js';
 import { delay, waitFor } from '../helpers/wait-for.js';
 
 const TOKEN = 'admin-t0ken-5c1d2e';
@@ -24,10 +28,24 @@ interface Harness {
   port: number;
   logs: LogLine[];
   raw: string[];
-  quarantine: Set<string>;
+  quarantine: Quarantine;
   readiness: { ready: boolean };
   listCalls: number[];
 }
+
+const CONFIG = parseConfig(`
+version: 1
+upstreams: { servers: ["127.0.0.1:5300"] }
+clients:
+  - { name: ci-runner-1, match: ["10.20.0.11/32"], role: coding }
+  - { name: "analytics-{ip}", match: ["10.20.1.0/24", "fd00:20:1::/64"], role: coding }
+roles: { coding: { unlisted: forward } }
+`, 'http.yaml');
+const CLIENTS = new ClientTable(CONFIG.clients, compileRoles(CONFIG.roles));
+const listed = (h: Harness): string[] => {
+  const { agents, clients, cidrs } = h.quarantine.list();
+  return [...agents, ...clients, ...cidrs];
+};
 
 const running: HttpServer[] = [];
 
@@ -44,7 +62,8 @@ async function start(opts: Partial<HttpOptions> = {}): Promise<Harness> {
       logs.push(JSON.parse(line) as LogLine);
     },
   });
-  const quarantine = new Set<string>();
+  const quarantine = new Quarantine();
+  quarantine.useNames(CLIENTS);
   const readiness = { ready: false };
   const listCalls: number[] = [];
   const server = await startHttp({
@@ -71,7 +90,9 @@ interface Res {
 /** One request on its own connection, the path sent exactly as written (fetch would normalise it). */
 function call(port: number, method: string, path: string, headers: OutgoingHttpHeaders = {}, body?: string): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+    // With a length, as curl and fetch send it: node frames no body of a DELETE by itself.
+    const sized = body === undefined ? headers : { 'content-length': Buffer.byteLength(body), ...headers };
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: sized, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -241,44 +262,64 @@ describe('http: grants and holds', () => {
 describe('http: quarantine', () => {
   const audits = (h: Harness) => h.logs.filter((l) => l.audit === 'quarantine');
 
-  it('POST, GET and DELETE round trip through the shared set, with an audit line per change', async () => {
+  it('POST, GET and DELETE round trip through the shared quarantine, with an audit line per change', async () => {
     const h = await start();
     const on = await call(h.port, 'POST', '/v1/agents/ci-runner-1/quarantine', admin);
     expect(on.status).toBe(200);
-    expect(JSON.parse(on.body)).toEqual({ agent: 'ci-runner-1', quarantined: true });
-    expect(h.quarantine.has('ci-runner-1')).toBe(true);
+    expect(JSON.parse(on.body)).toEqual({ agent: 'ci-runner-1', known: true, quarantined: true });
+    expect(h.quarantine.list().agents).toEqual(['ci-runner-1']);
     expect(audits(h)).toEqual([
-      expect.objectContaining({ level: 40, msg: 'agent quarantined', agent: 'ci-runner-1', quarantined: true, by: '127.0.0.1' }),
+      expect.objectContaining({ level: 40, msg: 'agent quarantined', agent: 'ci-runner-1', known: true, quarantined: true, by: '127.0.0.1' }),
     ]);
 
-    h.quarantine.add('analytics-10.20.1.7'); // added by someone else: the list shows the set as it is
+    h.quarantine.set('agent', 'analytics-10.20.1.7', true); // added by someone else: the list shows the store as it is
     const list = await call(h.port, 'GET', '/v1/quarantine', admin);
-    expect(JSON.parse(list.body)).toEqual({ agents: ['analytics-10.20.1.7', 'ci-runner-1'] });
+    expect(JSON.parse(list.body)).toEqual({ agents: ['analytics-10.20.1.7', 'ci-runner-1'], clients: [], cidrs: [], unknown: [] });
     expect(JSON.parse((await call(h.port, 'GET', '/v1/agents/ci-runner-1/quarantine', admin)).body)).toEqual({
       agent: 'ci-runner-1',
+      known: true,
       quarantined: true,
     });
 
     const off = await call(h.port, 'DELETE', '/v1/agents/ci-runner-1/quarantine', admin);
-    expect(JSON.parse(off.body)).toEqual({ agent: 'ci-runner-1', quarantined: false });
-    expect(h.quarantine.has('ci-runner-1')).toBe(false);
+    expect(JSON.parse(off.body)).toEqual({ agent: 'ci-runner-1', known: true, quarantined: false });
+    expect(h.quarantine.list().agents).toEqual(['analytics-10.20.1.7']);
     expect(audits(h)[1]).toMatchObject({ msg: 'agent quarantine lifted', agent: 'ci-runner-1', quarantined: false, by: '127.0.0.1' });
   });
 
   it('repeating a POST or DELETE answers the same and logs nothing new', async () => {
     const h = await start();
     await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin);
-    expect(JSON.parse((await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', quarantined: true });
+    expect(JSON.parse((await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', known: false, quarantined: true });
     await call(h.port, 'DELETE', '/v1/agents/a1/quarantine', admin);
-    expect(JSON.parse((await call(h.port, 'DELETE', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', quarantined: false });
+    expect(JSON.parse((await call(h.port, 'DELETE', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', known: false, quarantined: false });
     expect(audits(h).map((l) => l.quarantined)).toEqual([true, false]);
   });
 
-  it('agent names are percent-decoded', async () => {
+  it('agent names are percent-decoded and canonicalised: any case, any spelling of the address', async () => {
     const h = await start();
-    const res = await call(h.port, 'POST', `/v1/agents/${encodeURIComponent('analytics-fd00:20:1::7')}/quarantine`, admin);
-    expect(JSON.parse(res.body)).toEqual({ agent: 'analytics-fd00:20:1::7', quarantined: true });
-    expect(h.quarantine.has('analytics-fd00:20:1::7')).toBe(true);
+    const res = await call(h.port, 'POST', `/v1/agents/${encodeURIComponent('Analytics-FD00:20:1::0:7')}/quarantine`, admin);
+    expect(JSON.parse(res.body)).toEqual({ agent: 'analytics-fd00:20:1::7', known: true, quarantined: true });
+    expect(h.quarantine.list().agents).toEqual(['analytics-fd00:20:1::7']);
+  });
+
+  it('POST and DELETE /v1/quarantine take {"agent"}, {"client"} or {"cidr"}; an agent reached by another entry says which', async () => {
+    const h = await start();
+    const post = (body: unknown) => call(h.port, 'POST', '/v1/quarantine', admin, JSON.stringify(body));
+    expect(JSON.parse((await post({ client: 'ANALYTICS-{IP}' })).body)).toEqual({ client: 'analytics-{ip}', known: true, quarantined: true });
+    expect(JSON.parse((await post({ cidr: '10.20.0.0/16' })).body)).toEqual({ cidr: '10.20.0.0/16', known: true, quarantined: true });
+    expect(JSON.parse((await post({ agent: 'ci-runner-1' })).body)).toEqual({
+      agent: 'ci-runner-1', known: true, quarantined: true,
+    });
+    expect(JSON.parse((await call(h.port, 'GET', '/v1/agents/analytics-10.20.1.7/quarantine', admin)).body)).toEqual({
+      agent: 'analytics-10.20.1.7', known: true, quarantined: true, covered_by: [{ client: 'analytics-{ip}' }, { cidr: '10.20.0.0/16' }],
+    });
+    expect(audits(h).map((l) => l.msg)).toEqual(['client entry quarantined', 'address range quarantined', 'agent quarantined']);
+    expect(audits(h)[0]).toMatchObject({ client: 'analytics-{ip}', known: true });
+
+    const lift = await call(h.port, 'DELETE', '/v1/quarantine', admin, JSON.stringify({ cidr: '10.20.0.0/16' }));
+    expect(JSON.parse(lift.body)).toEqual({ cidr: '10.20.0.0/16', known: true, quarantined: false });
+    expect(listed(h)).toEqual(['ci-runner-1', 'analytics-{ip}']);
   });
 
   it.each([
@@ -292,8 +333,22 @@ describe('http: quarantine', () => {
     const res = await call(h.port, 'POST', `/v1/agents/${segment}/quarantine`, admin);
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toEqual({ error });
-    expect(h.quarantine.size).toBe(0);
+    expect(listed(h)).toEqual([]);
     expect(audits(h)).toEqual([]);
+  });
+
+  it.each([
+    ['no body', undefined, 'the body must be JSON: {"agent": ...}, {"client": ...} or {"cidr": ...}'],
+    ['two keys', '{"agent":"a","client":"b"}', 'the body must be one of {"agent": ...}, {"client": ...} or {"cidr": ...}'],
+    ['another key', '{"name":"a"}', 'the body must be one of {"agent": ...}, {"client": ...} or {"cidr": ...}'],
+    ['a number', '{"cidr":10}', 'cidr must be a string'],
+    ['a control character in a client name', '{"client":"a\\u0007"}', 'client entry name contains control characters'],
+    ['a range with host bits', '{"cidr":"10.20.1.7/24"}', 'cidr: "10.20.1.7/24" has host bits set; did you mean "10.20.1.0/24"?'],
+  ])('rejects a /v1/quarantine body with %s with 400 and changes nothing', async (_what, body, error) => {
+    const h = await start();
+    const res = await call(h.port, 'POST', '/v1/quarantine', admin, body);
+    expect([res.status, JSON.parse(res.body)]).toEqual([400, { error }]);
+    expect(listed(h)).toEqual([]);
   });
 
   it('accepts a name of exactly 253 characters', async () => {
@@ -304,7 +359,8 @@ describe('http: quarantine', () => {
   it('needs the token like the rest of /v1', async () => {
     const h = await start();
     expect((await call(h.port, 'POST', '/v1/agents/ci-runner-1/quarantine')).status).toBe(401);
-    expect(h.quarantine.size).toBe(0);
+    expect((await call(h.port, 'POST', '/v1/quarantine', {}, '{"cidr":"10.0.0.0/8"}')).status).toBe(401);
+    expect(listed(h)).toEqual([]);
   });
 });
 

@@ -40,7 +40,7 @@ const DENIED: Verdict = { action: 'sinkhole', reason: 'denylist', serve: 'sinkho
 /** A query as the chain leaves it, `agoMs` after it arrived. */
 function finished(verdict: Verdict, opts: { audit?: boolean; stranger?: boolean; agoMs?: number } = {}): Query {
   const q = new Query(mustDecode(queryBytes({ name: NAME, edns: true })), opts.stranger ? '192.0.2.9' : '10.20.0.11', 'udp', performance.now() - (opts.agoMs ?? 0));
-  if (!opts.stranger) q.agent = { name: 'ci-runner-1', role };
+  if (!opts.stranger) q.agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role };
   q.audit = opts.audit ?? false;
   q.verdict = verdict;
   return q;
