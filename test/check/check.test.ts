@@ -79,7 +79,7 @@ describe('CheckStage', () => {
     const fetched = fetchedFor('www.example.com', [cname('www.example.com', 'Cdn.Tracker.Example'), a('cdn.tracker.example', '93.184.216.34')]);
     const r = await run(query, fetched);
     const rule = 'cdn.tracker.example matches *.tracker.example';
-    expect(r.verdict).toEqual({ action: 'sinkhole', reason: 'denylist_cname', serve: 'sinkhole', rule, detail: rule, holdId: 'h_1', grant: GRANT });
+    expect(r.verdict).toEqual({ action: 'sinkhole', reason: 'denylist_cname', serve: 'sinkhole', rule, holdId: 'h_1', grant: GRANT });
     expect(r.returned).toBe(fetched);
     expect(r.next.calls).toEqual([query]);
   });
@@ -94,7 +94,7 @@ describe('CheckStage', () => {
     const fetched = fetchedFor('app.example.com', [record], type);
     const r = await run(query, fetched);
     const rule = `app.example.com answered ${address}`;
-    expect(r.verdict).toEqual({ action: 'sinkhole', reason: 'rebinding', serve: 'sinkhole', rule, detail: rule });
+    expect(r.verdict).toEqual({ action: 'sinkhole', reason: 'rebinding', serve: 'sinkhole', rule });
     expect(r.returned).toBe(fetched);
     expect(r.next.calls).toHaveLength(1);
   });

@@ -38,7 +38,7 @@ const GRANT: GrantRef = { id: 'cmd_7', command: 'curl https://api.example.com/',
 const GRANTS: GrantLookup = { find: (a, n) => (a === 'ci-runner-1' && n === 'api.example.com' ? GRANT : undefined) };
 const NOBODY: QuarantineLookup = { match: () => undefined };
 const QUARANTINED: QuarantineLookup = { match: (a) => (a.name === 'ci-runner-1' ? 'agent ci-runner-1' : undefined) };
-const QUARANTINE_VERDICT = { action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole', rule: 'agent ci-runner-1', detail: '' };
+const QUARANTINE_VERDICT = { action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole', rule: 'agent ci-runner-1' };
 
 /** A quarantine an operator can switch on while a query is down the chain. */
 function switchable(): QuarantineLookup & { on: boolean } {
@@ -86,7 +86,7 @@ describe('DecideStage', () => {
 
   it.each([
     ['a denylisted name', CODING, 'gist.github.com', 'A', { action: 'sinkhole', reason: 'denylist', serve: 'sinkhole', rule: 'gist.github.com' }],
-    ['a type the role does not list', CODING, 'github.com', 'TXT', { action: 'refuse', reason: 'qtype', serve: 'refused', rule: 'qtypes of coding (TXT)', detail: 'type TXT not allowed' }],
+    ['a type the role does not list', CODING, 'github.com', 'TXT', { action: 'refuse', reason: 'qtype', serve: 'refused', rule: 'qtypes of coding (TXT)' }],
     ['an unlisted name under unlisted: sinkhole', LOCKED, 'example.net', 'A', { action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole' }],
   ] as const)('%s is blocked here: the chain stops', async (_what, who, name, type, verdict) => {
     const r = await run(identified(who, name, type));

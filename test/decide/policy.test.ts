@@ -67,8 +67,7 @@ describe('decide', () => {
     const quarantined = { match: (a: Agent) => (a.name === 'ci-runner-1' ? 'agent ci-runner-1' : undefined) };
     for (const name of ['github.com', 'api.example.com']) {
       const d = decide(coding, name, QTYPE.A, grantsFor('ci-runner-1', 'api.example.com'), quarantined, 0);
-      // An empty detail keeps the entry out of the EDE text the agent reads.
-      expect(d).toEqual({ action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole', rule: 'agent ci-runner-1', detail: '' });
+      expect(d).toEqual({ action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole', rule: 'agent ci-runner-1' });
     }
   });
 });
