@@ -1,5 +1,6 @@
 import type { Fetched, Next, Query, Reason, Stage } from '../pipeline/types.js';
-import { isPrivateAddress } from './private.js';
+import type { ResponseView } from '../wire/response.js';
+import { firstPrivateAddress } from './private.js';
 
 /**
  * Looks at what came back for a forwarded query, from the cache or upstream:
@@ -9,6 +10,12 @@ import { isPrivateAddress } from './private.js';
  */
 export class CheckStage implements Stage {
   readonly name = 'check';
+
+  /**
+   * The first private address of each answer seen, worked out once per answer
+   * (a cache hit is the same view again) and dropped with the view.
+   */
+  readonly #privateAddress = new WeakMap<ResponseView, string | null>();
 
   constructor(private readonly blockPrivate: boolean) {}
 
@@ -24,12 +31,22 @@ export class CheckStage implements Stage {
       const rule = role.deny.match(target);
       if (rule !== undefined) return block(query, fetched, 'denylist_cname', `${target} matches ${rule}`);
     }
-    if (this.blockPrivate && view.addresses.length > 0 && role.privateOk.match(query.qname) === undefined) {
-      for (const address of view.addresses) {
-        if (isPrivateAddress(address)) return block(query, fetched, 'rebinding', `${query.qname} answered ${address}`);
+    if (this.blockPrivate) {
+      const address = this.#privateAddressOf(view);
+      if (address !== null && role.privateOk.match(query.qname) === undefined) {
+        return block(query, fetched, 'rebinding', `${query.qname} answered ${address}`);
       }
     }
     return fetched;
+  }
+
+  #privateAddressOf(view: ResponseView): string | null {
+    let address = this.#privateAddress.get(view);
+    if (address === undefined) {
+      address = firstPrivateAddress(view);
+      this.#privateAddress.set(view, address);
+    }
+    return address;
   }
 }
 

@@ -27,11 +27,19 @@ export interface ResponseView {
    */
   readonly cnames: readonly string[];
   /**
-   * Addresses in the answer section, in order: A and AAAA records, and the
-   * ipv4hint/ipv6hint of HTTPS/SVCB records, which browsers connect to
-   * directly (so a private hint is rebinding as much as a private A record).
+   * Addresses in the answer section, in order, as text for the decision log:
+   * A and AAAA records, and the ipv4hint/ipv6hint of HTTPS/SVCB records.
    */
   readonly addresses: readonly string[];
+  /**
+   * Where every address the message carries sits in `wire`, in any section:
+   * A and AAAA rdata, and HTTPS/SVCB ipv4hint/ipv6hint values, which browsers
+   * connect to directly. An address in the authority or additional section is
+   * one a caching stub may keep, so check/ judges these for rebinding, not
+   * only `addresses`. Offsets of 4-byte and of 16-byte addresses.
+   */
+  readonly ipv4At: readonly number[];
+  readonly ipv6At: readonly number[];
 }
 
 /**
@@ -62,6 +70,8 @@ export function walkResponse(buf: Buffer, questionLength: number): ResponseView 
   const ttls: number[] = [];
   const cnames: string[] = [];
   const addresses: string[] = [];
+  const ipv4At: number[] = [];
+  const ipv6At: number[] = [];
   let minAnswerTtl = Infinity;
   let negativeTtl = Infinity;
   let optStart = -1;
@@ -93,12 +103,21 @@ export function walkResponse(buf: Buffer, questionLength: number): ResponseView 
       }
       ttlOffsets.push(pos + 4);
       ttls.push(ttl);
+      // An address record of the wrong size is read differently by different clients: refuse it.
+      if (type === QTYPE.A) {
+        if (rdlen !== 4) throw new DecodeError(`A record of ${rdlen} bytes`, pos);
+        ipv4At.push(rdata);
+        if (section === 0) addresses.push(formatIpv4(buf, rdata));
+      } else if (type === QTYPE.AAAA) {
+        if (rdlen !== 16) throw new DecodeError(`AAAA record of ${rdlen} bytes`, pos);
+        ipv6At.push(rdata);
+        if (section === 0) addresses.push(formatIpv6(buf, rdata));
+      } else if (type === QTYPE.HTTPS || type === QTYPE.SVCB) {
+        readServiceBinding(buf, rdata, end, ipv4At, ipv6At, section === 0 ? { targets: cnames, addresses } : null);
+      }
       if (section === 0) {
         minAnswerTtl = Math.min(minAnswerTtl, ttl);
         if (type === QTYPE.CNAME) cnames.push(readName(buf, rdata).name);
-        else if (type === QTYPE.A && rdlen === 4) addresses.push(`${buf[rdata]}.${buf[rdata + 1]}.${buf[rdata + 2]}.${buf[rdata + 3]}`);
-        else if (type === QTYPE.AAAA && rdlen === 16) addresses.push(formatIpv6(buf, rdata));
-        else if (type === QTYPE.HTTPS || type === QTYPE.SVCB) readServiceBinding(buf, rdata, end, cnames, addresses);
       } else if (section === 1 && type === QTYPE.SOA) {
         const minimum = soaMinimum(buf, rdata, end);
         negativeTtl = Math.min(negativeTtl, ttl, minimum);
@@ -124,6 +143,8 @@ export function walkResponse(buf: Buffer, questionLength: number): ResponseView 
     answerCount,
     cnames,
     addresses,
+    ipv4At,
+    ipv6At,
   };
 }
 
@@ -142,23 +163,38 @@ function stripOpt(buf: Buffer, optStart: number, keptAdditional: number): Buffer
 const SVC_PARAM_IPV4HINT = 4;
 const SVC_PARAM_IPV6HINT = 6;
 
-/** The target name (unless it is "." = the owner) and the address hints of an HTTPS/SVCB record. */
-function readServiceBinding(buf: Buffer, rdata: number, end: number, targets: string[], addresses: string[]): void {
+/**
+ * The address hints of an HTTPS/SVCB record, as offsets; in the answer section
+ * also its target name (unless it is "." = the owner) and the hints as text.
+ * A hint that is not a whole number of addresses is malformed (RFC 9460 §7.3).
+ */
+function readServiceBinding(
+  buf: Buffer, rdata: number, end: number, ipv4At: number[], ipv6At: number[],
+  answer: { readonly targets: string[]; readonly addresses: string[] } | null,
+): void {
   if (rdata + 3 > end) throw new DecodeError('bad SVCB record', rdata);
   // The target is never compressed (RFC 9460 §2.2), so it ends inside the rdata.
   const { name, end: afterName } = readName(buf, rdata + 2);
   if (afterName > end) throw new DecodeError('bad SVCB target', rdata);
-  if (name !== '') targets.push(name);
+  if (answer && name !== '') answer.targets.push(name);
   for (let pos = afterName; pos < end; ) {
     if (pos + 4 > end) throw new DecodeError('bad SVCB parameter', pos);
     const key = buf.readUInt16BE(pos);
     const len = buf.readUInt16BE(pos + 2);
     const value = pos + 4;
     if (value + len > end) throw new DecodeError('bad SVCB parameter', pos);
-    if (key === SVC_PARAM_IPV4HINT && len % 4 === 0) {
-      for (let i = value; i < value + len; i += 4) addresses.push(`${buf[i]}.${buf[i + 1]}.${buf[i + 2]}.${buf[i + 3]}`);
-    } else if (key === SVC_PARAM_IPV6HINT && len % 16 === 0) {
-      for (let i = value; i < value + len; i += 16) addresses.push(formatIpv6(buf, i));
+    if (key === SVC_PARAM_IPV4HINT) {
+      if (len % 4 !== 0) throw new DecodeError('bad SVCB ipv4hint', pos);
+      for (let i = value; i < value + len; i += 4) {
+        ipv4At.push(i);
+        answer?.addresses.push(formatIpv4(buf, i));
+      }
+    } else if (key === SVC_PARAM_IPV6HINT) {
+      if (len % 16 !== 0) throw new DecodeError('bad SVCB ipv6hint', pos);
+      for (let i = value; i < value + len; i += 16) {
+        ipv6At.push(i);
+        answer?.addresses.push(formatIpv6(buf, i));
+      }
     }
     pos = value + len;
   }
@@ -170,9 +206,15 @@ function soaMinimum(buf: Buffer, rdata: number, end: number): number {
   return buf.readUInt32BE(afterNames + 16);
 }
 
-function formatIpv6(buf: Buffer, at: number): string {
+/** The 4 bytes at `at` as dotted decimal. */
+export function formatIpv4(buf: Uint8Array, at: number): string {
+  return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
+}
+
+/** The 16 bytes at `at` as RFC 5952 text (lower case, the longest run of zero groups as "::"). */
+export function formatIpv6(buf: Uint8Array, at: number): string {
   const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(buf.readUInt16BE(at + i).toString(16));
+  for (let i = 0; i < 16; i += 2) groups.push(((buf[at + i]! << 8) | buf[at + i + 1]!).toString(16));
   // Collapse the longest run of zero groups, as RFC 5952 asks, so logs read like every other tool.
   let bestStart = -1;
   let bestLen = 1;

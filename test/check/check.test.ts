@@ -106,6 +106,21 @@ describe('CheckStage', () => {
     expect(r.next.calls).toHaveLength(1);
   });
 
+  it('one answer served again (a cache hit) is judged the same for each query: private_ok is still per name', async () => {
+    // The same view twice, as the cache hands it out: the second query must not inherit the first's pass.
+    const stage = new CheckStage(true);
+    const fetched = fetchedFor('intranet.example.com', [a('intranet.example.com', '10.1.2.3')]);
+    const inside = forwarded('intranet.example.com');
+    await stage.handle(inside, fakeNext(fetched));
+    expect(inside.verdict).toBe(ALLOWED);
+    for (let i = 0; i < 2; i++) {
+      const outside = forwarded('app.example.com');
+      await stage.handle(outside, fakeNext(fetched));
+      expect(outside.verdict?.reason).toBe('rebinding');
+      expect(outside.verdict?.rule).toBe('app.example.com answered 10.1.2.3');
+    }
+  });
+
   it('with block_private off, a private address is let through', async () => {
     const query = forwarded('app.example.com');
     const fetched = fetchedFor('app.example.com', [a('app.example.com', '192.168.1.1')]);

@@ -10,9 +10,9 @@ import { decodePacket, queryBytes } from '../helpers/packets.js';
 import { addresses, startProxy, type Proxy } from '../helpers/proxy.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const BIG = Array.from({ length: 60 }, (_, i) => `198.18.0.${i + 1}`);
+const BIG = Array.from({ length: 60 }, (_, i) => `203.0.113.${i + 1}`);
 
-const HUGE = Array.from({ length: 120 }, (_, i) => `198.19.0.${i + 1}`);
+const HUGE = Array.from({ length: 120 }, (_, i) => `198.51.100.${i + 1}`);
 
 const ZONE: Zone = {
   'huge.test': HUGE.map((data) => ({ type: 'A', data })),

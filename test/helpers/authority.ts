@@ -25,6 +25,12 @@ export interface ZoneRecord {
   readonly data: unknown;
   /** Default: `defaultTtl` of the authority (300). */
   readonly ttl?: number;
+  /**
+   * Default 'answer': sent for queries of its type. 'authority' and 'additional' records of a
+   * name go with every answer for that name, whatever the type asked: glue, or what a hostile
+   * upstream slips in beside an innocent answer.
+   */
+  readonly section?: 'answer' | 'authority' | 'additional';
 }
 
 /** Owner name (any case, trailing dot optional) → its records. */
@@ -49,6 +55,8 @@ export interface Behaviour {
   readonly tcp?: 'drop' | 'close';
   /** A hostile upstream: every answer (UDP and TCP) is passed through this before it is sent. */
   readonly rewrite?: (answer: Buffer, transport: 'udp' | 'tcp') => Buffer;
+  /** Answer without an OPT record even when the query had one, as a server without EDNS does (RFC 6891 §7). */
+  readonly omitOpt?: boolean;
 }
 
 export interface AuthorityOptions {
@@ -322,7 +330,7 @@ class AuthorityServer implements Authority {
       type: 'response',
       id: query.id ?? 0,
       questions: [question],
-      additionals: opt
+      additionals: opt && !this.#behaviour.omitOpt
         ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: opt.flag_do ? dnsPacket.DNSSEC_OK : 0, flag_do: opt.flag_do, options: [] }]
         : [],
     };
@@ -337,8 +345,9 @@ class AuthorityServer implements Authority {
     const truncated = dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE });
     if (mode === 'truncate-udp' && transport === 'udp') return truncated;
 
-    const { rcode, answers, authorities } = this.#lookup(normalise(question.name), question.type, spoofAddress);
-    const full = dnsPacket.encode({ ...base, flags: flags | rcode, answers, authorities });
+    const { rcode, answers, authorities, additionals } = this.#lookup(normalise(question.name), question.type, spoofAddress);
+    // Extra records go before the OPT: a resolver drops whatever follows it.
+    const full = dnsPacket.encode({ ...base, flags: flags | rcode, answers, authorities, additionals: [...additionals, ...(base.additionals ?? [])] });
     if (transport === 'udp') {
       const limit = Math.max(512, opt?.udpPayloadSize ?? 512);
       if (full.length > limit) return truncated;
@@ -346,24 +355,30 @@ class AuthorityServer implements Authority {
     return full;
   }
 
-  #lookup(qname: string, qtype: string, spoofAddress?: string): { rcode: number; answers: dnsPacket.Answer[]; authorities: dnsPacket.Answer[] } {
+  #lookup(qname: string, qtype: string, spoofAddress?: string): { rcode: number; answers: dnsPacket.Answer[]; authorities: dnsPacket.Answer[]; additionals: dnsPacket.Answer[] } {
     const answers: dnsPacket.Answer[] = [];
+    const extra = { authorities: [] as dnsPacket.Answer[], additionals: [] as dnsPacket.Answer[] };
     let name = qname;
     for (let hop = 0; hop < MAX_CHAIN; hop++) {
-      const records = this.#zone.get(name);
-      if (!records) return { rcode: 3, answers, authorities: [this.#soa()] };   // NXDOMAIN (RFC 6604: also at the end of a chain)
+      const all = this.#zone.get(name);
+      if (!all) return { rcode: 3, answers, authorities: [...extra.authorities, this.#soa()], additionals: extra.additionals };   // NXDOMAIN (RFC 6604: also at the end of a chain)
+      for (const r of all) {
+        if (r.section === 'authority') extra.authorities.push(this.#record(name, r));
+        else if (r.section === 'additional') extra.additionals.push(this.#record(name, r));
+      }
+      const records = all.filter((r) => (r.section ?? 'answer') === 'answer');
       const matching = records.filter((r) => r.type === qtype || qtype === 'ANY');
       if (matching.length > 0) {
         for (const r of matching) answers.push(this.#record(name, r, spoofAddress));
-        return { rcode: 0, answers, authorities: [] };
+        return { rcode: 0, answers, ...extra };
       }
       const cname = records.find((r) => r.type === 'CNAME');
       if (!cname) break;
       answers.push(this.#record(name, cname));
       name = normalise(String(cname.data));
-      if (!this.#zone.has(name) && !inZone(name, this.#origin)) return { rcode: 0, answers, authorities: [] };   // out of our zone: the chain so far
+      if (!this.#zone.has(name) && !inZone(name, this.#origin)) return { rcode: 0, answers, ...extra };   // out of our zone: the chain so far
     }
-    return { rcode: 0, answers, authorities: [this.#soa()] };   // NODATA
+    return { rcode: 0, answers, authorities: [...extra.authorities, this.#soa()], additionals: extra.additionals };   // NODATA
   }
 
   #record(name: string, r: ZoneRecord, spoofAddress?: string): dnsPacket.Answer {

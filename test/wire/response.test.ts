@@ -126,13 +126,47 @@ describe('walkResponse: what we learn from an answer', () => {
     expect(walkResponse(buf, qwire('example.com', 28).length).addresses).toEqual([text]);
   });
 
-  it('ignores addresses outside the answer section (glue is not an answer)', () => {
+  it('logs only answer-section addresses, but points check/ at the addresses of every section', () => {
     const buf = responseBytes({
       name: 'example.com',
-      authorities: [{ name: 'example.com', type: 'NS', ttl: 60, data: 'ns1.example.com' }],
+      answers: [{ name: 'example.com', type: 'A', ttl: 60, data: '192.0.2.1' }],
+      authorities: [
+        { name: 'example.com', type: 'NS', ttl: 60, data: 'ns1.example.com' },
+        { name: 'example.com', type: 'AAAA', ttl: 60, data: 'fd00::53' },
+      ],
       additionals: [{ name: 'ns1.example.com', type: 'A', ttl: 60, data: '198.51.100.1' }],
     });
-    expect(walkResponse(buf, qwire('example.com').length).addresses).toEqual([]);
+    const view = walkResponse(buf, qwire('example.com').length);
+    expect(view.addresses).toEqual(['192.0.2.1']);
+    expect(view.ipv4At.map((at) => [...view.wire.subarray(at, at + 4)].join('.'))).toEqual(['192.0.2.1', '198.51.100.1']);
+    expect(view.ipv6At.map((at) => view.wire.subarray(at, at + 16).toString('hex'))).toEqual(['fd000000000000000000000000000053']);
+  });
+
+  it('does not point at addresses after the upstream\'s OPT: they are cut with it', () => {
+    const buf = responseBytes({
+      name: 'example.com',
+      answers: [{ name: 'example.com', type: 'A', ttl: 60, data: '192.0.2.1' }],
+      additionals: [upstreamOpt(), { name: 'x.example.com', type: 'A', ttl: 60, data: '10.0.0.1' }],
+    });
+    const view = walkResponse(buf, qwire('example.com').length);
+    expect(view.ipv4At).toHaveLength(1);
+    expect(view.wire.subarray(view.ipv4At[0]!, view.ipv4At[0]! + 4)).toEqual(Buffer.from([192, 0, 2, 1]));
+  });
+
+  it.each([
+    ['an A record of 5 bytes', 1, 5, 'answer'],
+    ['an A record of 3 bytes in the additional section', 1, 3, 'additional'],
+    ['an AAAA record of 4 bytes', 28, 4, 'answer'],
+    ['an AAAA record of 17 bytes in the authority section', 28, 17, 'authority'],
+  ] as const)('throws DecodeError on %s (clients would read it differently)', (_label, type, size, section) => {
+    const rec = rawRecord('example.com', type, 60, Buffer.alloc(size, 10));
+    const buf = responseBytes({
+      name: 'example.com',
+      answers: section === 'answer' ? [rec] : [],
+      authorities: section === 'authority' ? [rec] : [],
+      additionals: section === 'additional' ? [rec] : [],
+    });
+    expect(() => walkResponse(buf, qwire('example.com').length)).toThrow(DecodeError);
   });
 });
 
@@ -303,6 +337,26 @@ describe('walkResponse: HTTPS and SVCB records (RFC 9460)', () => {
   it('reports the target name of an alias or service record, so the deny list applies to it', () => {
     expect(walkResponse(answer(svcb(0, wireName('Pool', 'svc', 'example', 'net'), [])), len()).cnames).toEqual(['pool.svc.example.net']);
     expect(walkResponse(answer(svcb(1, wireName('svc', 'example', 'org'), []), 64), len(64)).cnames).toEqual(['svc.example.org']);
+  });
+
+  it('points at the hints of HTTPS records in the additional section too', () => {
+    const rdata = svcb(1, wireName(), [[4, Buffer.from([127, 0, 0, 1])], [6, Buffer.from('fe800000000000000000000000000001', 'hex')]]);
+    const buf = responseBytes({
+      id: 1, name: 'example.com', type: 65,
+      answers: [rawRecord('example.com', 65, 300, svcb(1, wireName(), []))],
+      additionals: [rawRecord('svc.example.com', 65, 300, rdata)],
+    });
+    const view = walkResponse(buf, len());
+    expect(view.addresses).toEqual([]);
+    expect(view.ipv4At.map((at) => view.wire.readUInt32BE(at))).toEqual([0x7f000001]);
+    expect(view.ipv6At).toHaveLength(1);
+  });
+
+  it.each([
+    ['an ipv4hint of 6 bytes', 4, 6],
+    ['an ipv6hint of 20 bytes', 6, 20],
+  ])('throws DecodeError for %s (not whole addresses)', (_label, key, size) => {
+    expect(() => walkResponse(answer(svcb(1, wireName(), [[key, Buffer.alloc(size, 1)]])), len())).toThrow(DecodeError);
   });
 
   it('throws DecodeError for a parameter that runs past the record', () => {
