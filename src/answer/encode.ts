@@ -1,13 +1,15 @@
 import type { Answer, Query } from '../pipeline/types.js';
-import { buildReply, fitUdp, renderAnswer, type ReplyTo } from '../wire/build.js';
-import { RCODE, UDP_MIN_PAYLOAD } from '../wire/constants.js';
+import { buildReply, fitReply, renderAnswer, type ReplyTo } from '../wire/build.js';
+import { MAX_MESSAGE_LENGTH, RCODE, UDP_MIN_PAYLOAD } from '../wire/constants.js';
 import type { Rejection } from '../wire/query.js';
 import { ttlCap } from './caps.js';
 
 /**
  * Serialises an Answer for the query it answers, fitted to the client's UDP
- * payload size. Upstream TTLs are aged by their time in the cache and capped
- * here, from the verdict (answers.max_ttl, the grant's remaining life).
+ * payload size, or over TCP to the 65,535 bytes a frame can carry, so every
+ * query gets a reply that can be sent. Upstream TTLs are aged by their time in
+ * the cache and capped here, from the verdict (answers.max_ttl, the grant's
+ * remaining life).
  */
 export function encodeAnswer(query: Query, answer: Answer, maxTtlS: number): Buffer {
   const m = query.message;
@@ -19,7 +21,8 @@ export function encodeAnswer(query: Query, answer: Answer, maxTtlS: number): Buf
   const bytes = reply.kind === 'synthetic'
     ? buildReply(to, reply)
     : renderAnswer(reply.view, to, reply.ageS, ttlCap(answer.verdict, maxTtlS, Date.now()));
-  return query.transport === 'udp' ? fitUdp(bytes, to, m.edns ? m.edns.udpSize : UDP_MIN_PAYLOAD) : bytes;
+  const limit = query.transport === 'udp' ? (m.edns ? m.edns.udpSize : UDP_MIN_PAYLOAD) : MAX_MESSAGE_LENGTH;
+  return fitReply(bytes, to, limit);
 }
 
 /** The error reply for a packet decodeQuery (wire/query.ts) would not accept, or null to drop it. */

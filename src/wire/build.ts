@@ -1,4 +1,4 @@
-import { CLASS_IN, EDNS_OPTION_EDE, FLAG, HEADER_SIZE, UPSTREAM_UDP_PAYLOAD } from './constants.js';
+import { CLASS_IN, EDNS_OPTION_EDE, FLAG, HEADER_SIZE, MAX_MESSAGE_LENGTH, UPSTREAM_UDP_PAYLOAD } from './constants.js';
 import { encodeName } from './names.js';
 import { QTYPE } from './qtypes.js';
 import type { Edns } from './query.js';
@@ -138,10 +138,15 @@ export function sinkholeSoa(ttl: number): Buffer {
 /**
  * Renders a walked upstream answer for one client: its id and RD bit, each
  * TTL aged by `ageS` and capped at `maxTtl`, and our OPT record when the
- * client sent EDNS. The view itself is never modified (it may be cached).
+ * client sent EDNS and the message still fits in 65,535 bytes with it. The
+ * upstream's message fit that limit, so without our OPT it always does: an
+ * answer of 65,525 bytes or more from an upstream that sent no OPT goes out
+ * whole and without one, as from a server without EDNS (RFC 6891 §7), rather
+ * than not at all. The view itself is never modified (it may be cached).
  */
 export function renderAnswer(view: ResponseView, to: ReplyTo, ageS: number, maxTtl: number): Buffer {
-  const opt = to.edns ? optRecord(UPSTREAM_UDP_PAYLOAD, 0, to.edns.dnssecOk, null) : null;
+  let opt = to.edns ? optRecord(UPSTREAM_UDP_PAYLOAD, 0, to.edns.dnssecOk, null) : null;
+  if (opt && view.wire.length + opt.length > MAX_MESSAGE_LENGTH) opt = null;
   const src = view.wire;
   const out = Buffer.allocUnsafe(src.length + (opt ? opt.length : 0));
   src.copy(out, 0);
@@ -163,11 +168,14 @@ export function renderAnswer(view: ResponseView, to: ReplyTo, ageS: number, maxT
 }
 
 /**
- * Fits a reply into a UDP payload limit: if it is too long, keep the header,
- * the question and our OPT record and set TC, so the client retries over TCP
- * (RFC 1035 §4.2.1, RFC 6891 §7).
+ * Fits a reply into a size limit: the client's UDP payload size, or over TCP
+ * the 65,535 bytes of a frame. If it is too long, keep the header, the
+ * question and our OPT record and set TC (RFC 1035 §4.2.1, RFC 6891 §7): over
+ * UDP the client retries over TCP; over TCP, as BIND and Unbound do when a
+ * message cannot be rendered in a frame, the client learns at once that the
+ * answer does not fit instead of waiting for a reply that never comes.
  */
-export function fitUdp(reply: Buffer, to: ReplyTo, limit: number): Buffer {
+export function fitReply(reply: Buffer, to: ReplyTo, limit: number): Buffer {
   if (reply.length <= limit) return reply;
   const question = to.question ?? Buffer.alloc(0);
   const opt = to.edns ? optRecord(UPSTREAM_UDP_PAYLOAD, 0, to.edns.dnssecOk, null) : null;

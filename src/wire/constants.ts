@@ -43,6 +43,8 @@ export const EDNS_OPTION_EDE = 15;
 /** Smallest and largest UDP payload we will send (RFC 1035 / RFC 6891). */
 export const UDP_MIN_PAYLOAD = 512;
 export const UDP_MAX_PAYLOAD = 4096;
+/** The longest DNS message: what the 2-byte length prefix of DNS over TCP can describe (RFC 1035 §4.2.2). */
+export const MAX_MESSAGE_LENGTH = 0xffff;
 /** What we advertise upstream: the DNS Flag Day 2020 size that avoids IP fragmentation. */
 export const UPSTREAM_UDP_PAYLOAD = 1232;
 

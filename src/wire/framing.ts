@@ -5,8 +5,10 @@
  * start of the next; this class turns chunks back into messages.
  */
 
+import { MAX_MESSAGE_LENGTH } from './constants.js';
+
 /** The largest message a 2-byte length prefix can describe. */
-export const MAX_FRAME_LENGTH = 0xffff;
+export const MAX_FRAME_LENGTH = MAX_MESSAGE_LENGTH;
 
 /**
  * Default cap on bytes held: room for one partial maximum-size frame plus a

@@ -1,15 +1,19 @@
+import type * as dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { SERVFAIL, blockedText, refusedReply, sinkholeReply } from '../../src/answer/sinkhole.js';
 import { encodeAnswer, encodeRejection } from '../../src/answer/encode.js';
 import type { SinkholeResponse } from '../../src/config/types.js';
 import { Query, type Answer, type Reply, type Transport } from '../../src/pipeline/types.js';
+import { nullAddressRecord } from '../../src/wire/build.js';
 import { EDE } from '../../src/wire/constants.js';
+import { QTYPE } from '../../src/wire/qtypes.js';
 import { decodeQuery } from '../../src/wire/query.js';
 import { walkResponse } from '../../src/wire/response.js';
 import {
   decodePacket, edeOf, header, mustDecode, optOf, optRecord, question, queryBytes, responseBytes, ttlsOf,
   type QueryOptions,
 } from '../helpers/packets.js';
+import { txtOfSize } from '../helpers/txt.js';
 
 function queryOf(opts: QueryOptions, transport: Transport = 'udp'): Query {
   return new Query(mustDecode(queryBytes(opts)), '10.0.0.5', transport, 0);
@@ -133,6 +137,30 @@ describe('encodeAnswer: upstream answers', () => {
     const bytes = encodeAnswer(queryOf({ name: 'cdn.example.com' }, 'tcp'), forwarded(reply), MAX_TTL);
     expect(bytes.length).toBeGreaterThan(3000);
     expect(decodePacket(bytes).flag_tc).toBe(false);
+  });
+
+  it('over TCP with EDNS, an answer that fits only without our OPT goes out whole, without it', () => {
+    // 65,530 bytes from an upstream that sent no OPT: ours (11 bytes) would pass the 65,535 a frame can carry.
+    const big = responseBytes({ name: 'big.example.com', type: 'TXT', answers: [{ name: 'big.example.com', ...txtOfSize('big.example.com', 65_530) } as dnsPacket.Answer] });
+    expect(big.length).toBe(65_530);
+    const bigView = walkResponse(big, question('big.example.com', 16).length);
+    const bytes = encodeAnswer(queryOf({ name: 'big.example.com', type: 'TXT', edns: true }, 'tcp'), forwarded({ kind: 'upstream', view: bigView, ageS: 0 }), MAX_TTL);
+    expect(bytes.length).toBe(65_530);
+    const p = decodePacket(bytes);
+    expect(p.flag_tc).toBe(false);
+    expect(p.answers).toHaveLength(1);
+    expect(optOf(p)).toBeUndefined();
+  });
+
+  it('over TCP, a reply too long for any frame is cut to header, question and OPT with TC set, never dropped', () => {
+    // 5000 records of 16 bytes: no answer we make is this long; the bound must hold anyway.
+    const many: Reply = { kind: 'synthetic', rcode: 0, answers: Array.from({ length: 5000 }, () => nullAddressRecord(QTYPE.A, 30)) };
+    const bytes = encodeAnswer(queryOf({ name: 'example.com', edns: true }, 'tcp'), answer(many), MAX_TTL);
+    expect(bytes.length).toBeLessThanOrEqual(65_535);
+    const p = decodePacket(bytes);
+    expect(p.flag_tc).toBe(true);
+    expect(p.answers).toEqual([]);
+    expect(optOf(p)).toBeDefined();
   });
 
   it('a small synthetic reply over UDP is not cut', () => {

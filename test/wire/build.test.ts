@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  buildQuery, buildReply, fitUdp, nullAddressRecord, renderAnswer, sinkholeSoa, type ReplyTo,
+  buildQuery, buildReply, fitReply, nullAddressRecord, renderAnswer, sinkholeSoa, type ReplyTo,
 } from '../../src/wire/build.js';
 import { EDE, RCODE } from '../../src/wire/constants.js';
 import { QTYPE } from '../../src/wire/qtypes.js';
@@ -164,26 +164,26 @@ function bigAnswer(name: string, bytes: number): Buffer {
   });
 }
 
-describe('fitUdp', () => {
+describe('fitReply', () => {
   const nullIp = (r: ReplyTo, n: number): Buffer => buildReply(r, { rcode: 0, answers: Array.from({ length: n }, () => nullAddressRecord(QTYPE.A, 60)) });
 
   it('leaves a reply that fits alone', () => {
     const r = to({ name: 'example.com' });
     const reply = nullIp(r, 3);
-    expect(fitUdp(reply, r, 512)).toBe(reply);
+    expect(fitReply(reply, r, 512)).toBe(reply);
   });
 
   it('leaves a reply of exactly the limit alone', () => {
     const r = to({ name: 'example.com' });
     const reply = nullIp(r, 30);
-    expect(fitUdp(reply, r, reply.length)).toBe(reply);
+    expect(fitReply(reply, r, reply.length)).toBe(reply);
   });
 
   it('cuts a 3000-byte answer to header + question with TC set when the limit is 512 (no EDNS)', () => {
     const r = to({ name: 'Big.Example.com', id: 0x7777 });
     const reply = nullIp(r, 180);
     expect(reply.length).toBeGreaterThan(2000);
-    const cut = fitUdp(reply, r, 512);
+    const cut = fitReply(reply, r, 512);
     expect(cut.length).toBe(12 + r.question!.length);
     const p = decodePacket(cut);
     expect(p.id).toBe(0x7777);
@@ -199,7 +199,7 @@ describe('fitUdp', () => {
   it('cuts to header + question + OPT at the client\'s EDNS size, keeping the rcode', () => {
     const r = to({ name: 'example.com', edns: { udpSize: 1232, do: true } });
     const reply = buildReply(r, { rcode: RCODE.NXDOMAIN, authority: Array.from({ length: 100 }, () => sinkholeSoa(5)) });
-    const cut = fitUdp(reply, r, r.edns!.udpSize);
+    const cut = fitReply(reply, r, r.edns!.udpSize);
     expect(cut.length).toBeLessThanOrEqual(1232);
     const p = decodePacket(cut);
     expect(p.flag_tc).toBe(true);
@@ -213,7 +213,7 @@ describe('fitUdp', () => {
     const view = walkResponse(bigAnswer('big.example.com', 3000), q.question.wire.length);
     const rendered = renderAnswer(view, replyToFor(q), 0, 3600);
     expect(rendered.length).toBeGreaterThan(3000);
-    const p = decodePacket(fitUdp(rendered, replyToFor(q), 512));
+    const p = decodePacket(fitReply(rendered, replyToFor(q), 512));
     expect(p.flag_tc).toBe(true);
     expect(p.answers).toEqual([]);
   });
@@ -221,8 +221,8 @@ describe('fitUdp', () => {
   it('a 1000-byte reply fits a 1232-byte EDNS client but not a plain 512-byte one', () => {
     const e = to({ name: 'example.com', edns: true });
     const plain = to({ name: 'example.com' });
-    expect(fitUdp(nullIp(e, 60), e, 1232).readUInt16BE(2) & 0x0200).toBe(0);
-    expect(fitUdp(nullIp(plain, 60), plain, 512).readUInt16BE(2) & 0x0200).toBe(0x0200);
+    expect(fitReply(nullIp(e, 60), e, 1232).readUInt16BE(2) & 0x0200).toBe(0);
+    expect(fitReply(nullIp(plain, 60), plain, 512).readUInt16BE(2) & 0x0200).toBe(0x0200);
   });
 });
 
