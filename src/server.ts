@@ -52,8 +52,8 @@ export class Server {
     this.#approvals = new Approvals({ log, grants, holds });
     this.#approvals.configure(config.approval, approvalToken(config));
     this.#shared = {
-      cache: new AnswerCache({ maxEntries: config.cache.maxEntries }), grants, holds, quarantine: new Quarantine(),
-      upstreamHealth: new UpstreamHealth(),
+      cache: new AnswerCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes }), grants, holds,
+      quarantine: new Quarantine(), upstreamHealth: new UpstreamHealth(),
     };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
@@ -140,8 +140,8 @@ export class Server {
    * undoes what it bound and leaves the running config serving as before.
    * Then the pipeline is swapped in one assignment, and the listeners the new
    * config no longer lists close, giving their queries in flight the grace
-   * period. log.level applies at once; cache.max_entries and
-   * metrics.per_agent only at the next start (see restartOnlyChanges).
+   * period. log.level applies at once; cache.max_entries, cache.max_bytes
+   * and metrics.per_agent only at the next start (see restartOnlyChanges).
    *
    * Reloads run one at a time, in call order.
    * @throws TokenFileError when a token file cannot be read,
@@ -230,6 +230,7 @@ export class Server {
     holds.observe((_outcome, seconds) => this.metrics.holdWait.observe(seconds));
     this.metrics.watch({
       cacheEntries: () => cache.size,
+      cacheBytes: () => cache.bytes,
       cacheHits: () => cache.hits,
       cacheMisses: () => cache.misses,
       holdsPending: () => holds.stats.pending,

@@ -75,13 +75,14 @@ export function loadConfigFile(file: string, opts: LoadOptions = {}): LoadedConf
 }
 
 /**
- * Settings a running server cannot change: the cache's size is fixed when it
+ * Settings a running server cannot change: the cache's bounds are fixed when it
  * is made, and metric label names when they are registered. Listed by config
  * key when `next` differs from the config the server started with.
  */
 export function restartOnlyChanges(started: Config, next: Config): string[] {
   const changed: string[] = [];
   if (started.cache.maxEntries !== next.cache.maxEntries) changed.push('cache.max_entries');
+  if (started.cache.maxBytes !== next.cache.maxBytes) changed.push('cache.max_bytes');
   if (started.metrics.perAgent !== next.metrics.perAgent) changed.push('metrics.per_agent');
   return changed;
 }

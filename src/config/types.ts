@@ -85,7 +85,11 @@ export interface Config {
     readonly timeoutMs: number;
     readonly strategy: UpstreamStrategy;
   };
-  readonly cache: { readonly maxEntries: number };
+  readonly cache: {
+    readonly maxEntries: number;
+    /** Bound on what the cached answers hold, in bytes (`cache.max_bytes`). */
+    readonly maxBytes: number;
+  };
   readonly answers: { readonly maxTtlS: number; readonly blockPrivate: boolean };
   readonly sinkhole: {
     readonly response: SinkholeResponse;

@@ -6,6 +6,7 @@ import { KeyedCounter, LabelledHistogram } from './query-metrics.js';
 /** What the scrape reads from the running components. */
 export interface MetricSources {
   cacheEntries(): number;
+  cacheBytes(): number;
   cacheHits(): number;
   cacheMisses(): number;
   holdsPending(): number;
@@ -137,6 +138,7 @@ export class Metrics {
     const gauge = (name: string, help: string, read: (s: MetricSources) => number) =>
       new Gauge({ name, help, registers: [this.registry], collect() { if (metrics.#sources) this.set(read(metrics.#sources)); } });
     gauge('intentdns_cache_entries', 'Answers held in the cache.', (s) => s.cacheEntries());
+    gauge('intentdns_cache_bytes', 'Bytes the cached answers are counted as (messages plus per-entry overhead); at most cache.max_bytes.', (s) => s.cacheBytes());
     gauge('intentdns_holds_pending', 'Holds waiting for a reviewer.', (s) => s.holdsPending());
     gauge('intentdns_grants_active', 'Grants from approved commands and holds that are live now.', (s) => s.grantsActive());
     gauge('intentdns_approval_link_up', '1 while the approval event stream is connected.', (s) => (s.approvalLinkUp() ? 1 : 0));

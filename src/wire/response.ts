@@ -137,15 +137,26 @@ export function walkResponse(buf: Buffer, questionLength: number): ResponseView 
     wire,
     rcode: flags & 0xf,
     truncated: (flags & FLAG.TC) !== 0,
-    ttlOffsets,
-    ttls,
+    ttlOffsets: exact(ttlOffsets),
+    ttls: exact(ttls),
     cacheTtl: Number.isFinite(cacheTtl) ? cacheTtl : 0,
     answerCount,
-    cnames,
-    addresses,
-    ipv4At,
-    ipv6At,
+    cnames: exact(cnames),
+    addresses: exact(addresses),
+    ipv4At: exact(ipv4At),
+    ipv6At: exact(ipv6At),
   };
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * The list at its exact length. A view may be cached for a day, and V8 gives
+ * an array room for 17 elements on its first push: six such arrays would
+ * cost a small answer three times what its message does.
+ */
+function exact<T>(list: T[]): readonly T[] {
+  return list.length === 0 ? NONE : list.slice();
 }
 
 /**

@@ -12,6 +12,9 @@ import { RCODE } from '../../src/wire/constants.js';
 import { walkResponse } from '../../src/wire/response.js';
 import { CD, RD, mustDecode, question, queryBytes, responseBytes, type QueryOptions } from '../helpers/packets.js';
 
+/** Room enough that only max_entries bounds these tests. */
+const MAX_BYTES = 1024 * 1024;
+
 const NAME = 'www.example.com';
 
 function forwarded(opts: Partial<QueryOptions> = {}): Query {
@@ -39,7 +42,7 @@ function fakeNext(fetched: Fetched): Next & { calls: Query[] } {
 /** A cache on a clock the test moves. */
 function setup() {
   const clock = { ms: 0 };
-  const cache = new AnswerCache({ maxEntries: 100, now: () => clock.ms });
+  const cache = new AnswerCache({ maxEntries: 100, maxBytes: MAX_BYTES, now: () => clock.ms });
   return { clock, cache, stage: new CacheStage(cache) };
 }
 

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import dnsPacket from 'dns-packet';
-import { AnswerCache } from '../../src/cache/store.js';
+import { AnswerCache, entryBytes } from '../../src/cache/store.js';
 import { questionKey as cacheKey } from '../../src/wire/question-key.js';
 import { renderAnswer, type ReplyTo } from '../../src/wire/build.js';
 import { RCODE } from '../../src/wire/constants.js';
 import { encodeName } from '../../src/wire/names.js';
 import { answersQuery, walkResponse, type ResponseView } from '../../src/wire/response.js';
+
+/** Room enough that only max_entries bounds these tests. */
+const MAX_BYTES = 1024 * 1024;
 
 const Q = { name: 'example.org', type: 'A', class: 'IN' } as const;
 
@@ -42,7 +45,7 @@ const KEY = cacheKey(questionWire('example.org'), false, false);
 describe('AnswerCache', () => {
   it('misses, then hits with the age growing with the clock', () => {
     const c = clock();
-    const cache = new AnswerCache({ maxEntries: 10, now: c.now });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES, now: c.now });
     expect(cache.get(KEY)).toBeUndefined();
     const v = positive(300);
     expect(cache.set(KEY, v)).toBe(true);
@@ -58,7 +61,7 @@ describe('AnswerCache', () => {
 
   it('serves the remaining TTL through renderAnswer', () => {
     const c = clock();
-    const cache = new AnswerCache({ maxEntries: 10, now: c.now });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES, now: c.now });
     cache.set(KEY, positive(300));
     c.advance(100_000);
     const hit = cache.get(KEY)!;
@@ -70,7 +73,7 @@ describe('AnswerCache', () => {
 
   it('expires an entry at its TTL', () => {
     const c = clock();
-    const cache = new AnswerCache({ maxEntries: 10, now: c.now });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES, now: c.now });
     cache.set(KEY, positive(10));
     c.advance(9_999);
     expect(cache.get(KEY)?.ageS).toBe(9);
@@ -81,7 +84,7 @@ describe('AnswerCache', () => {
 
   it('keeps the lowest TTL of the answer', () => {
     const c = clock();
-    const cache = new AnswerCache({ maxEntries: 10, now: c.now });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES, now: c.now });
     cache.set(KEY, view({
       answers: [
         { name: Q.name, type: 'CNAME', class: 'IN', ttl: 600, data: 'cdn.example.org' },
@@ -99,7 +102,7 @@ describe('AnswerCache', () => {
     ['NODATA', RCODE.NOERROR],
   ])('caches %s for the SOA-derived negative TTL (the lower of SOA TTL and minimum)', (_, rcode) => {
     const c = clock();
-    const cache = new AnswerCache({ maxEntries: 10, now: c.now });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES, now: c.now });
     const v = view({ rcode, authorities: [soa(3600, 30)] });
     expect(v.cacheTtl).toBe(30);
     expect(cache.set(KEY, v)).toBe(true);
@@ -111,7 +114,7 @@ describe('AnswerCache', () => {
 
   it('caches NXDOMAIN at the end of a CNAME chain for the negative TTL, not the CNAME TTL', () => {
     const c = clock();
-    const cache = new AnswerCache({ maxEntries: 10, now: c.now });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES, now: c.now });
     const v = view({
       rcode: RCODE.NXDOMAIN,
       answers: [{ name: Q.name, type: 'CNAME', class: 'IN', ttl: 600, data: 'gone.example.org' }],
@@ -130,7 +133,7 @@ describe('AnswerCache', () => {
     ['TTL 0', () => positive(0)],
     ['NODATA without an SOA', () => view({})],
   ])('does not cache %s', (_, make) => {
-    const cache = new AnswerCache({ maxEntries: 10 });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES });
     expect(cache.set(KEY, make())).toBe(false);
     expect(cache.size).toBe(0);
     expect(cache.get(KEY)).toBeUndefined();
@@ -138,7 +141,7 @@ describe('AnswerCache', () => {
 
   it('caps how long anything is kept at maxTtlS', () => {
     const c = clock();
-    const cache = new AnswerCache({ maxEntries: 10, now: c.now, maxTtlS: 60 });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES, now: c.now, maxTtlS: 60 });
     cache.set(KEY, positive(86_400));
     c.advance(59_999);
     expect(cache.get(KEY)).toBeDefined();
@@ -148,14 +151,14 @@ describe('AnswerCache', () => {
 
   it('caps at one day by default', () => {
     const c = clock();
-    const cache = new AnswerCache({ maxEntries: 10, now: c.now });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES, now: c.now });
     cache.set(KEY, positive(7 * 86_400));
     c.advance(86_400_000);
     expect(cache.get(KEY)).toBeUndefined();
   });
 
   it('holds at most maxEntries, dropping the least recently used', () => {
-    const cache = new AnswerCache({ maxEntries: 2 });
+    const cache = new AnswerCache({ maxEntries: 2, maxBytes: MAX_BYTES });
     const [ka, kb, kc] = ['a.example.org', 'b.example.org', 'c.example.org'].map((n) => cacheKey(questionWire(n), false, false)) as [string, string, string];
     cache.set(ka, positive(300));
     cache.set(kb, positive(300));
@@ -179,7 +182,7 @@ describe('AnswerCache', () => {
   });
 
   it('counts hits and misses', () => {
-    const cache = new AnswerCache({ maxEntries: 10 });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES });
     cache.get(KEY);
     cache.set(KEY, positive(300));
     cache.get(KEY);
@@ -188,6 +191,57 @@ describe('AnswerCache', () => {
   });
 
   it('rejects a maxEntries that is not a positive integer', () => {
-    expect(() => new AnswerCache({ maxEntries: 0 })).toThrow(RangeError);
+    expect(() => new AnswerCache({ maxEntries: 0, maxBytes: MAX_BYTES })).toThrow(RangeError);
+  });
+
+  it('rejects a maxBytes that is not a positive integer', () => {
+    for (const maxBytes of [0, -1, 1.5, Number.NaN]) expect(() => new AnswerCache({ maxEntries: 10, maxBytes })).toThrow(RangeError);
+  });
+});
+
+describe('AnswerCache: bounded in bytes', () => {
+  /** An answer of one TXT record of about `size` bytes for `name`. */
+  const txt = (name: string, size: number): ResponseView => {
+    const buf = dnsPacket.encode({
+      type: 'response', id: 7, questions: [{ name, type: 'TXT', class: 'IN' }], flags: dnsPacket.RECURSION_AVAILABLE,
+      answers: [{ name, type: 'TXT', class: 'IN', ttl: 300, data: Array.from({ length: Math.ceil(size / 256) }, () => Buffer.alloc(255, 0x61)) }],
+    });
+    return walkResponse(buf, questionWire(name).length);
+  };
+  const keyOf = (name: string): string => cacheKey(Buffer.concat([encodeName(name), Buffer.from([0, 16, 0, 1])]), false, false);
+
+  it('counts each entry as its message plus what holds it, and nothing once it is gone', () => {
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: MAX_BYTES });
+    const v = txt('a.example.org', 5000);
+    cache.set(keyOf('a.example.org'), v);
+    expect(cache.bytes).toBe(entryBytes(keyOf('a.example.org'), v));
+    expect(cache.bytes).toBeGreaterThan(v.wire.length);
+    expect(cache.bytes).toBeLessThan(v.wire.length + 1024);
+    cache.delete(keyOf('a.example.org'));
+    expect(cache.bytes).toBe(0);
+    cache.set(keyOf('a.example.org'), v);
+    cache.clear();
+    expect(cache.bytes).toBe(0);
+  });
+
+  it('pushes out the least recently used answers to stay within maxBytes', () => {
+    const cache = new AnswerCache({ maxEntries: 1000, maxBytes: 100_000 });
+    const names = Array.from({ length: 30 }, (_, i) => `n${i}.example.org`);
+    for (const name of names) {
+      cache.set(keyOf(name), txt(name, 10_000));
+      expect(cache.bytes).toBeLessThanOrEqual(100_000);
+    }
+    expect(cache.size).toBe(9);
+    expect(cache.get(keyOf(names[29]!))).toBeDefined();
+    expect(cache.get(keyOf(names[0]!))).toBeUndefined();
+  });
+
+  it('does not store an answer larger than the whole bound, and forgets the older answer for that question', () => {
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: 20_000 });
+    const key = keyOf('big.example.org');
+    expect(cache.set(key, txt('big.example.org', 5000))).toBe(true);
+    expect(cache.set(key, txt('big.example.org', 30_000))).toBe(false);
+    expect(cache.get(key)).toBeUndefined();
+    expect(cache.bytes).toBe(0);
   });
 });

@@ -112,15 +112,15 @@ describe('Reloader: a valid change', () => {
     expect(lines('config reloaded')).toEqual([expect.objectContaining({ level: 30, config: file, reason: 'file' })]);
   });
 
-  it('names settings that only a restart applies (cache.max_entries, metrics.per_agent), still applying the rest', async () => {
-    write(`${BASE}cache: { max_entries: 10 }\nmetrics: { per_agent: true }\n`.replace('[github.com]', '[gitlab.com]'));
+  it('names settings that only a restart applies (cache.max_entries, cache.max_bytes, metrics.per_agent), still applying the rest', async () => {
+    write(`${BASE}cache: { max_entries: 10, max_bytes: 1MiB }\nmetrics: { per_agent: true }\n`.replace('[github.com]', '[gitlab.com]'));
     expect(await reloader.reload('signal')).toBe('applied');
     expect(allowOf(server.config)).toEqual(['gitlab.com']);
     const warn = logs.find((l) => l.level === 40);
-    expect(warn).toMatchObject({ settings: ['cache.max_entries', 'metrics.per_agent'] });
-    expect(warn?.msg).toBe('changed settings take effect at the next restart: cache.max_entries, metrics.per_agent');
+    expect(warn).toMatchObject({ settings: ['cache.max_entries', 'cache.max_bytes', 'metrics.per_agent'] });
+    expect(warn?.msg).toBe('changed settings take effect at the next restart: cache.max_entries, cache.max_bytes, metrics.per_agent');
     // Still pending on the next reload, because the server still runs with the old ones.
-    write(`${BASE}cache: { max_entries: 10 }\nmetrics: { per_agent: true }\n`);
+    write(`${BASE}cache: { max_entries: 10, max_bytes: 1MiB }\nmetrics: { per_agent: true }\n`);
     await reloader.reload('signal');
     expect(logs.filter((l) => l.level === 40)).toHaveLength(2);
   });
@@ -248,7 +248,8 @@ describe('restartOnlyChanges', () => {
   it('lists only the settings a running server cannot change', () => {
     const { config } = loadConfigFile(file);
     expect(restartOnlyChanges(config, { ...config, mode: 'audit', log: { level: 'debug', queries: 'none' } })).toEqual([]);
-    expect(restartOnlyChanges(config, { ...config, cache: { maxEntries: 1 } })).toEqual(['cache.max_entries']);
+    expect(restartOnlyChanges(config, { ...config, cache: { ...config.cache, maxEntries: 1 } })).toEqual(['cache.max_entries']);
+    expect(restartOnlyChanges(config, { ...config, cache: { ...config.cache, maxBytes: 1024 } })).toEqual(['cache.max_bytes']);
   });
 });
 
