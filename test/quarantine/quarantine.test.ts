@@ -198,7 +198,7 @@ describe('the attack: an {ip} agent on an IPv6 /64 uses the next address (the re
     const log = createLogger('silent');
     const grants = new GrantStore();
     const holds = new HoldRegistry({ grants, post: () => Promise.resolve(), linkUp: () => false, log });
-    const pipeline = buildPipeline(cfg, { cache: new AnswerCache({ maxEntries: 100 }), grants, holds, quarantine: q, upstreamHealth: new UpstreamHealth() }, log, new Metrics({ perAgent: false, version: 'test' }));
+    const pipeline = buildPipeline(cfg, { cache: new AnswerCache({ maxEntries: 100, maxBytes: 1 << 20 }), grants, holds, quarantine: q, upstreamHealth: new UpstreamHealth() }, log, new Metrics({ perAgent: false, version: 'test' }));
     q.useNames(pipeline.clients);
     return async (address: string): Promise<string> => {
       const reply = await pipeline.handle(queryBytes({ name: 'github.com', type: 'AAAA' }), { address, port: 40000, family: 6, transport: 'udp' });
