@@ -1,16 +1,21 @@
 import { IntentdnsError } from '../errors.js';
+import type { HoldPostProblem } from '../hold/registry.js';
 
 /**
  * A request to the approval service (today: posting a hold) got no acceptable
- * answer. `status` is the HTTP status, or null when no answer came at all
- * (network error, timeout); `cause` holds the underlying error, if any.
+ * answer. `problem` says which way it failed (hold/registry.ts HoldPostProblem:
+ * refused, no_answer, oversize, busy); `status` is the HTTP status, or null
+ * when no answer came at all (network error, timeout, never sent); `cause`
+ * holds the underlying error, if any.
  */
 export class ApprovalRequestError extends IntentdnsError {
   static readonly CODE = 'IDNS_ERR_APPROVAL_REQUEST';
+  readonly problem: HoldPostProblem;
   readonly status: number | null;
 
-  constructor(message: string, status: number | null, options?: { cause?: unknown }) {
+  constructor(message: string, problem: HoldPostProblem, status: number | null, options?: { cause?: unknown }) {
     super(ApprovalRequestError.CODE, message, options);
+    this.problem = problem;
     this.status = status;
   }
 }

@@ -1,6 +1,6 @@
 import type { ApprovalConfig } from '../config/types.js';
 import { NOTHING, type Fetched, type Next, type Query, type Stage, type Verdict } from '../pipeline/types.js';
-import type { HoldLimits, HoldOutcome, HoldRegistry } from './registry.js';
+import type { HoldLimits, HoldOutcome, HoldPostProblem, HoldRegistry } from './registry.js';
 
 /**
  * `unlisted: hold`: asks the approval service and waits for a reviewer
@@ -91,7 +91,21 @@ function heldVerdict(outcome: HoldOutcome, approval: ApprovalConfig): Verdict {
     case 'error':
       return {
         action: 'hold', reason: 'hold_error', serve: 'sinkhole', holdId: outcome.holdId,
-        rule: outcome.status === null ? 'approval service did not answer' : `approval service answered ${outcome.status}`,
+        rule: postFailure(outcome.problem, outcome.status),
       };
+  }
+}
+
+/** The decision log's `rule` for a failed hold POST. */
+function postFailure(problem: HoldPostProblem, status: number | null): string {
+  switch (problem) {
+    case 'refused':
+      return `approval service answered ${status ?? 'no status'}`;
+    case 'no_answer':
+      return 'approval service did not answer';
+    case 'oversize':
+      return `approval service answered ${status ?? 'no status'} with a body too long to read`;
+    case 'busy':
+      return 'approval service busy: too many hold POSTs in flight';
   }
 }

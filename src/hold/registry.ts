@@ -92,10 +92,20 @@ export type HoldOutcome =
   /** The link is down: no hold was opened. */
   | { readonly kind: 'link_down' }
   /**
-   * The link is up but the service did not take this hold: a non-2xx answer (`status`), a
-   * timeout or a network error (`status` null). Never "link down": the name was not reviewed.
+   * The link is up but the service did not take this hold (`problem` says how; `status` is the
+   * HTTP status, null when none came). Never "link down": the name was not reviewed.
    */
-  | { readonly kind: 'error'; readonly holdId: string; readonly status: number | null };
+  | { readonly kind: 'error'; readonly holdId: string; readonly status: number | null; readonly problem: HoldPostProblem };
+
+/**
+ * How a hold POST failed. A closed set:
+ *   - refused:   the service answered a status other than 200, 201, 202;
+ *   - no_answer: timeout or network error;
+ *   - oversize:  the answer's body was longer than we read (approval/hold-client.ts);
+ *   - busy:      never sent: the POSTs already in flight did not leave room within hold_timeout.
+ */
+export type HoldPostProblem = 'refused' | 'no_answer' | 'oversize' | 'busy';
+const HOLD_POST_PROBLEMS: ReadonlySet<string> = new Set<HoldPostProblem>(['refused', 'no_answer', 'oversize', 'busy']);
 
 /** How a hold ended, for `holds_total{outcome}`. A closed set. */
 export type HoldEnd = 'approved' | 'denied' | 'expired' | 'post_failed';
@@ -333,10 +343,10 @@ export class HoldRegistry implements HoldDecisions {
       await this.#post(request, timeoutMs);
     } catch (err) {
       if (!hold.open) return;
-      const status = statusOf(err);
-      this.#log.warn({ err, status, hold_id: hold.id, agent: hold.query.agent, qname: hold.query.qname }, 'posting hold failed; its queries are answered hold_error');
+      const { status, problem } = failureOf(err);
+      this.#log.warn({ err, status, problem, hold_id: hold.id, agent: hold.query.agent, qname: hold.query.qname }, 'posting hold failed; its queries are answered hold_error');
       this.#end(hold, 'post_failed');
-      this.#settleAll(hold, { kind: 'error', holdId: hold.id, status });
+      this.#settleAll(hold, { kind: 'error', holdId: hold.id, status, problem });
     }
   }
 
@@ -394,10 +404,17 @@ export class HoldRegistry implements HoldDecisions {
   };
 }
 
-/** The HTTP status a failed POST carries (approval/hold-client's ApprovalRequestError), or null. */
-function statusOf(err: unknown): number | null {
-  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
-  return typeof status === 'number' ? status : null;
+/**
+ * The status and problem a failed POST carries (approval/hold-client's
+ * ApprovalRequestError; read by shape, since approval/ imports this folder).
+ * Any other error is `no_answer`.
+ */
+function failureOf(err: unknown): { status: number | null; problem: HoldPostProblem } {
+  const { status, problem } = typeof err === 'object' && err !== null ? (err as { status?: unknown; problem?: unknown }) : {};
+  return {
+    status: typeof status === 'number' ? status : null,
+    problem: typeof problem === 'string' && HOLD_POST_PROBLEMS.has(problem) ? (problem as HoldPostProblem) : 'no_answer',
+  };
 }
 
 function holdKey(agent: string, qname: string, qtype: number): string {

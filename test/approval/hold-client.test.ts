@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { ApprovalRequestError, postHold } from '../../src/approval/hold-client.js';
+import { ApprovalRequestError, MAX_ANSWER_BYTES, postHold } from '../../src/approval/hold-client.js';
 import type { HoldRequest } from '../../src/hold/registry.js';
 import { IntentdnsError } from '../../src/errors.js';
 import { FakeApprovalService } from '../helpers/approval-service.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const TOKEN = 'hold-token-1a2b3c';
 
@@ -70,6 +71,7 @@ describe('postHold', () => {
     expect(err).toBeInstanceOf(IntentdnsError);
     expect(err.code).toBe('IDNS_ERR_APPROVAL_REQUEST');
     expect(err.status).toBe(status);
+    expect(err.problem).toBe('refused');
     expect(err.message).toContain('h_4b1f0c');
     expect(err.message).not.toContain(TOKEN);
   });
@@ -86,6 +88,7 @@ describe('postHold', () => {
     const err = await rejection(postHold(service.url, TOKEN, hold, 50));
     expect(Date.now() - t0).toBeLessThan(500);
     expect(err.status).toBeNull();
+    expect(err.problem).toBe('no_answer');
     expect(err.message).toContain('timed out after 50 ms');
     expect((err.cause as Error | undefined)?.name).toBe('TimeoutError');
   });
@@ -97,5 +100,24 @@ describe('postHold', () => {
     const err = await rejection(postHold(url, TOKEN, hold, 1000));
     expect(err.status).toBeNull();
     expect(err.cause).toBeInstanceOf(Error);
+  });
+
+  it('an accepted answer with an endless body fails as oversize, soon, having read a bounded part of it', async () => {
+    service.setHoldBody('endless');
+    const t0 = Date.now();
+    const err = await rejection(postHold(service.url, TOKEN, hold, 2000));
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(err).toMatchObject({ problem: 'oversize', status: 202 });
+    expect(err.message).toContain(`over ${MAX_ANSWER_BYTES} bytes`);
+    // The connection is closed: the service stops writing after little more than we read.
+    await waitFor(() => service.holdsInFlight === 0, { what: 'the answer to end' });
+    expect(service.holdBodyBytes).toBeLessThan(1 << 20);
+  });
+
+  it('a refusal with an endless body is still a refusal with its status', async () => {
+    service.setHoldBody('endless');
+    service.setHoldStatus(503);
+    const err = await rejection(postHold(service.url, TOKEN, hold, 2000));
+    expect(err).toMatchObject({ problem: 'refused', status: 503 });
   });
 });

@@ -17,6 +17,12 @@
  * the way the real service resumes. `since` is recorded but not applied:
  * the test decides what is in the history.
  *
+ * Hostile answers for hold posts: setHoldBody('endless') answers every POST
+ * with a body that never ends (written at a bounded pace, so a client that
+ * reads it all grows by a known rate, not by loopback speed); the bytes the
+ * socket took are counted in `holdBodyBytes`. `holdsInFlight` and
+ * `maxHoldsInFlight` count POSTs not yet answered (concurrency tests).
+ *
  * Everything is torn down by close(): streams, sockets, timers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -65,6 +71,12 @@ export class FakeApprovalService {
   readonly eventsRequests: EventsRequest[] = [];
   readonly holds: HoldPost[] = [];
   readonly history: SentEvent[] = [];
+  /** Bytes of hold answer bodies the sockets accepted (setHoldBody('endless')). */
+  holdBodyBytes = 0;
+  /** Hold POSTs received and not answered yet (a delayed answer or an endless body counts until it ends). */
+  holdsInFlight = 0;
+  /** The most hold POSTs that were in flight at once. */
+  maxHoldsInFlight = 0;
   /** Called after each hold is answered, e.g. to send a `hold.decided` for it. */
   onHold: ((hold: HoldPost) => void) | null = null;
 
@@ -78,6 +90,7 @@ export class FakeApprovalService {
   private eventsContentType = 'text/event-stream';
   private holdStatus = 202;
   private holdDelayMs = 0;
+  private holdBody: 'json' | 'endless' = 'json';
   private paused = false;
   private autoId = 0;
 
@@ -186,6 +199,15 @@ export class FakeApprovalService {
     this.holdDelayMs = ms;
   }
 
+  /**
+   * Body of the following hold answers: `json` (default, "{}") or `endless`:
+   * a 16 KiB chunk of JSON whitespace every millisecond (at most ~16 MB/s)
+   * until the client closes the connection.
+   */
+  setHoldBody(body: 'json' | 'endless'): void {
+    this.holdBody = body;
+  }
+
   async close(): Promise<void> {
     if (this.pinger !== null) clearInterval(this.pinger);
     for (const t of this.timers) clearTimeout(t);
@@ -257,7 +279,33 @@ export class FakeApprovalService {
     }
   }
 
+  /** Writes ENDLESS_CHUNK every millisecond until the response closes; counts what the socket took. */
+  private endless(res: ServerResponse): void {
+    let timer: NodeJS.Timeout | undefined;
+    const pump = (): void => {
+      if (timer !== undefined) this.timers.delete(timer);
+      if (res.destroyed || res.writableEnded) return;
+      res.write(ENDLESS_CHUNK, (err) => {
+        if (!err) this.holdBodyBytes += ENDLESS_CHUNK.length;
+      });
+      timer = setTimeout(pump, 1);
+      this.timers.add(timer);
+    };
+    res.on('close', () => {
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+      }
+    });
+    pump();
+  }
+
   private async hold(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.holdsInFlight += 1;
+    this.maxHoldsInFlight = Math.max(this.maxHoldsInFlight, this.holdsInFlight);
+    res.on('close', () => {
+      this.holdsInFlight -= 1;
+    });
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -276,7 +324,12 @@ export class FakeApprovalService {
     };
     this.holds.push(hold);
     const answer = (): void => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+      if (this.holdBody === 'endless') {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        this.endless(res);
+      } else {
+        res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+      }
       this.onHold?.(hold);
     };
     if (this.holdDelayMs <= 0) return answer();
@@ -287,6 +340,8 @@ export class FakeApprovalService {
     this.timers.add(timer);
   }
 }
+
+const ENDLESS_CHUNK = Buffer.alloc(16 * 1024, 0x20);
 
 function header(req: IncomingMessage, name: string): string | null {
   const v = req.headers[name];

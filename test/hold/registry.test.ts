@@ -240,7 +240,7 @@ describe('HoldRegistry: link and POST failures', () => {
     service.setHoldStatus(503);
     const first = registry.wait(held('x.example'), LIMITS);
     const id = await holdIdOf(service, 'x.example');
-    expect(await first).toEqual({ kind: 'error', holdId: id, status: 503 });
+    expect(await first).toEqual({ kind: 'error', holdId: id, status: 503, problem: 'refused' });
     expect(registry.stats).toMatchObject({ pending: 0, ended: { post_failed: 1 } });
 
     service.setHoldStatus(202);
