@@ -29,6 +29,7 @@ import { namesFromCommand } from './command-names.js';
 import type { ApprovalEvent, CommandApprovedEvent } from './events.js';
 import { patternsFromNames, type GrantPattern, type GrantStore } from '../grants/grants.js';
 import { postHold } from './hold-client.js';
+import { HoldPostQueue } from './hold-queue.js';
 import { ApprovalLink, type LinkState } from './link.js';
 
 /** Names from an approved command are cut to this in log lines. */
@@ -86,6 +87,8 @@ export class Approvals {
   #token: string | null = null;
   #link: ApprovalLink | null = null;
   #started = false;
+  /** Bounds the hold POSTs in flight; one for the process, so a reload does not reset the count. */
+  readonly #posts = new HoldPostQueue();
 
   constructor(opts: ApprovalsOptions) {
     this.#log = opts.log;
@@ -202,10 +205,16 @@ export class Approvals {
     }
   }
 
-  /** Tells the service about a new hold; rejects when it did not accept it (the hold registry's `post`). */
+  /**
+   * Tells the service about a new hold; rejects when it did not accept it (the
+   * hold registry's `post`). Waits for one of the 16 POST slots (hold-queue.ts),
+   * all within `timeoutMs`; the URL and token are the config's when it is sent.
+   */
   postHold(request: HoldRequest, timeoutMs: number): Promise<void> {
-    const config = this.#config;
-    if (config === null) return Promise.reject(new Error('no approval service configured'));
-    return postHold(config.url, this.#token, request, timeoutMs);
+    return this.#posts.run(timeoutMs, (remainingMs) => {
+      const config = this.#config;
+      if (config === null) return Promise.reject(new Error('no approval service configured'));
+      return postHold(config.url, this.#token, request, remainingMs);
+    });
   }
 }

@@ -316,4 +316,17 @@ describe('hold: a hostile approval service', () => {
     await waitFor(() => ap!.service.holdsInFlight === 0, { what: 'the endless answer to end', timeoutMs: 2000 });
     expect(ap.service.holdBodyBytes).toBeLessThan(1 << 20);
   });
+
+  it('a slow service gets at most 16 hold POSTs at once; the others wait their turn and are all posted', async () => {
+    // The other half of the attack: every concurrent hold had a POST (and its answer) in flight.
+    ap = await startApprovalProxy({ zone: ZONE, approval: { hold_timeout: '4s', max_pending_holds: '400' } });
+    const { service } = ap;
+    service.setHoldDelay(150);
+    service.onHold = (hold) => service.send('hold.decided', decision((hold.body as { hold_id: string }).hold_id, 'deny'));
+    const names = Array.from({ length: 40 }, (_, i) => `n${i}.burst.example`);
+    const replies = await Promise.all(names.map((name) => ap!.proxy.query(name, 'A', { timeoutMs: 5000 })));
+    expect(replies.map((r) => r.log?.reason)).toEqual(names.map(() => 'hold_denied'));
+    expect(new Set(ap.holds().map((h) => h.qname))).toEqual(new Set(names));
+    expect(service.maxHoldsInFlight).toBe(16);
+  });
 });
