@@ -26,8 +26,7 @@ export type LinkDownReason =
   | 'status'         // answered with a non-2xx status
   | 'content_type'   // 2xx, but not text/event-stream (or no body)
   | 'closed'         // the service ended the stream
-  | 'silence'        // no byte (event or ping) within heartbeatTimeoutMs
-  | 'oversize';      // one event grew past the size bound without ending
+  | 'silence';       // no byte (event or ping) within heartbeatTimeoutMs
 
 /**
  * The event stream went down. Never thrown to callers: the link logs it and

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { clip } from '../telemetry/log.js';
 
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { SseFrames } from './sse-frames.js';
 import { ApprovalLinkError, type LinkDownReason } from './errors.js';
 import {
   APPROVAL_EVENT_TYPES,
@@ -63,11 +64,13 @@ export interface ApprovalLinkStats {
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
 
 /**
- * Bytes the stream may carry without completing an event or comment. The
- * parser buffers an unfinished event without limit; this keeps a broken or
- * hostile service from growing our heap. Real events are a few hundred bytes.
+ * The longest event (its lines together, comments included), in characters.
+ * A longer one is skipped and counted malformed (sse-frames.ts), so a broken
+ * or hostile service cannot grow our heap. Real events are a few hundred
+ * characters; the largest valid one, 1000 `domains` of up to 253 characters
+ * each, is about 260 000, so 64 KiB would skip valid approvals.
  */
-const MAX_PENDING_CHARS = 1 << 20;
+export const MAX_EVENT_CHARS = 1 << 20;
 
 /** Event ids we may echo in `Last-Event-ID`: visible ASCII inside, so fetch neither rejects nor trims them. */
 const HEADER_SAFE_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,1022}[\x21-\x7e])?$/;
@@ -225,10 +228,8 @@ export class ApprovalLink {
         'approval link up',
       );
 
-      let pending = 0;
       const traffic = (): void => {
         healthy = true;
-        pending = 0;
       };
       const parser = createParser({
         onEvent: (message) => {
@@ -238,16 +239,15 @@ export class ApprovalLink {
         onComment: traffic,
         // `retry:` is ignored on purpose: our own backoff decides, not the server.
       });
+      // The parser only ever sees whole events of bounded size.
+      const frames = new SseFrames(MAX_EVENT_CHARS, (block) => parser.feed(block), (id) => {
+        traffic();
+        this.skipOversized(id);
+      });
       const decoder = new TextDecoder();
       for await (const chunk of res.body) {
         watchdog.refresh();
-        const text = decoder.decode(chunk, { stream: true });
-        pending += text.length;
-        if (pending > MAX_PENDING_CHARS) {
-          drop('oversize', `more than ${MAX_PENDING_CHARS} characters without a complete event`);
-          break;
-        }
-        parser.feed(text);
+        frames.feed(decoder.decode(chunk, { stream: true }));
       }
       if (dropped !== null) return end(dropped.reason, dropped.message, null);
       // An unfinished event at the end of the stream is discarded, as SSE says.
@@ -291,6 +291,13 @@ export class ApprovalLink {
           this.log.error({ ...where, err }, 'approval event handler failed');
         }
     }
+  }
+
+  /** An event longer than MAX_EVENT_CHARS: dropped unread, counted malformed, its id (if any) moves the resume point. */
+  private skipOversized(id: string | undefined): void {
+    if (id !== undefined) this.advance(id);
+    this.malformed += 1;
+    this.log.warn({ event_id: clip(id, MAX_LOGGED_FIELD), max_chars: MAX_EVENT_CHARS }, `skipping approval event longer than ${MAX_EVENT_CHARS} characters`);
   }
 
   /**

@@ -316,13 +316,34 @@ describe('ApprovalLink: reconnecting', () => {
     }
   });
 
-  it('an endless event is cut off (oversize) instead of filling the heap', async () => {
+  it('an event over 1 MiB cannot hide behind comments: it is skipped and counted malformed, the link stays up', async () => {
+    // The attack: the bound counted characters since the last event *or comment*, so a service
+    // that put a comment line after each data line grew one event without limit (here 2.6 MB,
+    // leading JSON whitespace in front of a valid approval, so the unbounded parser delivered it).
     const h = await setup();
     h.link.start();
     await waitFor(() => h.link.state === 'up', { what: 'link up' });
-    h.service.sendRaw(`event: command.approved\ndata: ${'x'.repeat((1 << 20) + 1024)}`);
-    await waitFor(() => downs(h).length === 1, { what: 'oversize drop' });
-    expect(downs(h)[0]).toEqual({ previous: 'up', reason: 'oversize' });
+    const filler = `data: ${' '.repeat(64 * 1024)}\n:\n`.repeat(40);
+    h.service.sendRaw(`id: big\nevent: command.approved\n${filler}data: ${JSON.stringify(approved('cmd_big'))}\n\n`);
+    h.service.send('command.approved', approved('cmd_after'), 'after');
+    await waitFor(() => h.events.some((e) => (e as { id: string }).id === 'cmd_after'), { what: 'the event after the big one' });
+    expect(h.events.map((e) => (e as { id: string }).id)).toEqual(['cmd_after']);
+    expect(h.link.stats.malformed).toBe(1);
+    expect(downs(h)).toEqual([]);
+    expect(h.link.lastEventId).toBe('after');
+    expect(h.logs.some((l) => l.includes('skipping approval event longer than 1048576 characters') && l.includes('"event_id":"big"'))).toBe(true);
+  });
+
+  it('an endless line is skipped up to its end; the link stays up and the next event arrives', async () => {
+    const h = await setup();
+    h.link.start();
+    await waitFor(() => h.link.state === 'up', { what: 'link up' });
+    for (let i = 0; i < 3; i++) h.service.sendRaw(`${i === 0 ? 'event: command.approved\ndata: ' : ''}${'x'.repeat(512 * 1024)}`);
+    h.service.sendRaw('\r\n\r\n');
+    h.service.send('command.approved', approved('cmd_next'), 'next');
+    await waitFor(() => h.events.some((e) => (e as { id: string }).id === 'cmd_next'), { what: 'the next event' });
+    expect(h.link.stats.malformed).toBe(1);
+    expect(downs(h)).toEqual([]);
   });
 
   it('resets the backoff after a connection that delivered traffic', async () => {
