@@ -12,11 +12,16 @@
  *
  * Cost. `find` is a hash lookup for the name and two per label above it, per
  * agent, however many grants are live: each agent has one map per scope,
- * keyed by name, and each key's entries are kept latest-ending first, so the
- * head is the answer. Expiry: a min-heap by end time is popped on every call
- * that takes `now`, so every entry left in the maps is live (amortised
- * O(log n) per grant, once). Memory is bounded overall and per agent; at a
- * bound the entry that would end soonest goes first.
+ * keyed by name, and each key's entries sit in a heap latest-ending first,
+ * so the head is the answer. Every entry also sits in two heaps by end time,
+ * one overall and one per agent, and knows its place in all three, so adding,
+ * expiring, revoking and evicting an entry are O(log n) each, never a scan
+ * of the agent's grants; and of one approval's names only the last
+ * maxPerAgent are stored, since the others would lose to them at once.
+ * Expiry pops the overall heap on every call that takes `now`, so every
+ * entry left is live. Memory is bounded overall and per agent; at a bound
+ * the entry that would end soonest goes first, the oldest of those that end
+ * together.
  */
 import { getDomain } from 'tldts';
 
@@ -69,27 +74,40 @@ export const DEFAULT_MAX_GRANTS_PER_AGENT = 2_000;
 /** How many command ids a hold POST carries as `recent_commands`. */
 const RECENT_COMMANDS = 20;
 
-/** Stale heap slots (revoked or evicted entries) tolerated before the heap is rebuilt. */
-const MIN_STALE_BEFORE_COMPACT = 1024;
-
 interface Entry {
   readonly agent: string;
   readonly scope: GrantScope;
   readonly name: string;
   readonly ref: GrantRef;
   readonly source: GrantSource;
-  /** Set once the entry left the maps; the heap drops it lazily. */
+  /** Order of arrival over the whole store: among entries that end together, the older goes first. */
+  readonly seq: number;
+  /** Set once the entry left the store. */
   removed: boolean;
+  /** Its place in each of the three heaps it sits in (EntryHeap keeps them), -1 once out. */
+  atAll: number;
+  atAgent: number;
+  atKey: number;
 }
 
+/** Ends sooner; on a tie, arrived earlier. The order of eviction and expiry. */
+const endsFirst = (a: Entry, b: Entry): boolean =>
+  a.ref.expiresAt < b.ref.expiresAt || (a.ref.expiresAt === b.ref.expiresAt && a.seq < b.seq);
+
+/** Ends later; on a tie, arrived earlier. The order `find` wants: the head is the best grant for a key. */
+const lastsLongest = (a: Entry, b: Entry): boolean =>
+  a.ref.expiresAt > b.ref.expiresAt || (a.ref.expiresAt === b.ref.expiresAt && a.seq < b.seq);
+
 class AgentGrants {
-  readonly name = new Map<string, Entry[]>();
-  readonly domain = new Map<string, Entry[]>();
-  readonly subtree = new Map<string, Entry[]>();
+  readonly name = new Map<string, EntryHeap>();
+  readonly domain = new Map<string, EntryHeap>();
+  readonly subtree = new Map<string, EntryHeap>();
   /** Insertion order: the last ones are the most recent approvals. */
   readonly entries = new Set<Entry>();
+  /** This agent's entries, soonest end first: the per-agent bound evicts the head. */
+  readonly byEnd = new EntryHeap('atAgent', endsFirst);
 
-  map(scope: GrantScope): Map<string, Entry[]> {
+  map(scope: GrantScope): Map<string, EntryHeap> {
     return scope === 'name' ? this.name : scope === 'domain' ? this.domain : this.subtree;
   }
 }
@@ -100,8 +118,9 @@ export class GrantStore implements GrantLookup {
   readonly #agents = new Map<string, AgentGrants>();
   /** Every entry of an approval id (command id, or hold id for hold grants). */
   readonly #byId = new Map<string, Set<Entry>>();
-  readonly #heap = new ExpiryHeap();
-  #size = 0;
+  /** Every entry, soonest end first: expiry pops it, the overall bound evicts its head. */
+  readonly #byEnd = new EntryHeap('atAll', endsFirst);
+  #seq = 0;
   #added = 0;
   #expired = 0;
   #revoked = 0;
@@ -116,36 +135,45 @@ export class GrantStore implements GrantLookup {
    * Opens `patterns` for `agent` until `ref.expiresAt`. An id seen before
    * replaces that approval's entries (events replayed after a reconnect are
    * harmless). A ref already over at `now` adds nothing. Returns the number
-   * of entries added.
+   * of entries added. O(log n) per pattern, evictions included.
    */
   add(agent: string, patterns: readonly GrantPattern[], ref: GrantRef, now: number, source: GrantSource = 'command'): number {
     this.#expire(now);
     this.#removeId(ref.id, 'replaced');
     if (ref.expiresAt <= now) return 0;
+    const fresh = distinct(patterns);
+    // All of this approval's entries end together, so among themselves the older go first: only
+    // the last maxPerAgent can outlive the per-agent bound. The others would be added and evicted
+    // at once; they are counted so, without the work (one approval of 50 000 names adds 2 000).
+    const doomed = Math.max(0, fresh.length - this.#maxPerAgent);
+    this.#added += doomed;
+    this.#evicted += doomed;
+    let added = doomed;
     let grants = this.#agents.get(agent);
-    const seen = new Set<string>();
-    let added = 0;
-    for (const p of patterns) {
-      const key = `${p.scope} ${p.name}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
+    for (let i = doomed; i < fresh.length; i++) {
+      const p = fresh[i]!;
       if (grants === undefined) {
         grants = new AgentGrants();
         this.#agents.set(agent, grants);
       }
-      const entry: Entry = { agent, scope: p.scope, name: p.name, ref, source, removed: false };
-      insertByEnd(grants.map(p.scope), p.name, entry);
+      const entry: Entry = {
+        agent, scope: p.scope, name: p.name, ref, source, seq: this.#seq++, removed: false, atAll: -1, atAgent: -1, atKey: -1,
+      };
+      const map = grants.map(p.scope);
+      let forKey = map.get(p.name);
+      if (forKey === undefined) map.set(p.name, (forKey = new EntryHeap('atKey', lastsLongest)));
+      forKey.push(entry);
       grants.entries.add(entry);
+      grants.byEnd.push(entry);
       let ids = this.#byId.get(ref.id);
       if (ids === undefined) this.#byId.set(ref.id, (ids = new Set()));
       ids.add(entry);
-      this.#heap.push(entry);
-      this.#size += 1;
+      this.#byEnd.push(entry);
       added += 1;
       this.#added += 1;
       // Bounds: the entry that would end soonest goes, which may be the new one.
-      if (grants.entries.size > this.#maxPerAgent) this.#evictFromAgent(grants);
-      if (this.#size > this.#maxGrants) this.#evictOldest();
+      if (grants.entries.size > this.#maxPerAgent) this.#evict(grants.byEnd.peek());
+      if (this.#byEnd.size > this.#maxGrants) this.#evict(this.#byEnd.peek());
       // An eviction may have emptied and dropped this agent's record.
       grants = this.#agents.get(agent);
     }
@@ -162,11 +190,11 @@ export class GrantStore implements GrantLookup {
     this.#expire(now);
     const grants = this.#agents.get(agent);
     if (grants === undefined) return undefined;
-    let best = later(grants.name.get(qname)?.[0], grants.domain.get(qname)?.[0]);
+    let best = later(grants.name.get(qname)?.peek(), grants.domain.get(qname)?.peek());
     if (grants.domain.size > 0 || grants.subtree.size > 0) {
       for (let at = parentAt(qname, 0); at >= 0; at = parentAt(qname, at)) {
         const above = qname.slice(at);
-        best = later(best, later(grants.domain.get(above)?.[0], grants.subtree.get(above)?.[0]));
+        best = later(best, later(grants.domain.get(above)?.peek(), grants.subtree.get(above)?.peek()));
       }
     }
     return best?.ref;
@@ -204,22 +232,16 @@ export class GrantStore implements GrantLookup {
   /** Live entries (`grants_active`). */
   activeCount(now: number): number {
     this.#expire(now);
-    return this.#size;
+    return this.#byEnd.size;
   }
 
   get stats(): GrantStoreStats {
     return { added: this.#added, expired: this.#expired, revoked: this.#revoked, evicted: this.#evicted };
   }
 
-  /** Pops every entry that has ended by `now`: O(1) when none has. */
+  /** Removes every entry that has ended by `now`: O(1) when none has, O(log n) per entry that has. */
   #expire(now: number): void {
-    for (let top = this.#heap.peek(); top !== undefined; top = this.#heap.peek()) {
-      if (top.removed) {
-        this.#heap.pop();
-        continue;
-      }
-      if (top.ref.expiresAt > now) return;
-      this.#heap.pop();
+    for (let top = this.#byEnd.peek(); top !== undefined && top.ref.expiresAt <= now; top = this.#byEnd.peek()) {
       this.#remove(top);
       this.#expired += 1;
     }
@@ -229,48 +251,31 @@ export class GrantStore implements GrantLookup {
     const entries = this.#byId.get(id);
     if (entries === undefined) return 0;
     const n = entries.size;
-    for (const e of [...entries]) this.#discard(e);
+    for (const e of [...entries]) this.#remove(e);
     if (why === 'revoked') this.#revoked += n;
     return n;
   }
 
-  #evictFromAgent(grants: AgentGrants): void {
-    let soonest: Entry | undefined;
-    for (const e of grants.entries) if (soonest === undefined || e.ref.expiresAt < soonest.ref.expiresAt) soonest = e;
-    if (soonest === undefined) return;
-    this.#discard(soonest);
+  #evict(e: Entry | undefined): void {
+    if (e === undefined) return;
+    this.#remove(e);
     this.#evicted += 1;
   }
 
-  #evictOldest(): void {
-    for (let top = this.#heap.pop(); top !== undefined; top = this.#heap.pop()) {
-      if (top.removed) continue;
-      this.#remove(top);
-      this.#evicted += 1;
-      return;
-    }
-  }
-
-  /** Removes an entry that is still in the heap; the heap forgets it later. */
-  #discard(e: Entry): void {
-    this.#remove(e);
-    this.#heap.markStale();
-    if (this.#heap.stale > MIN_STALE_BEFORE_COMPACT && this.#heap.stale > this.#size) this.#heap.compact();
-  }
-
+  /** Takes an entry out of every structure: O(log n). */
   #remove(e: Entry): void {
     if (e.removed) return;
     e.removed = true;
-    this.#size -= 1;
+    this.#byEnd.remove(e);
     const grants = this.#agents.get(e.agent);
     if (grants !== undefined) {
       const map = grants.map(e.scope);
-      const list = map.get(e.name);
-      if (list !== undefined) {
-        const i = list.indexOf(e);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) map.delete(e.name);
+      const forKey = map.get(e.name);
+      if (forKey !== undefined) {
+        forKey.remove(e);
+        if (forKey.size === 0) map.delete(e.name);
       }
+      grants.byEnd.remove(e);
       grants.entries.delete(e);
       if (grants.entries.size === 0) this.#agents.delete(e.agent);
     }
@@ -282,6 +287,19 @@ export class GrantStore implements GrantLookup {
   }
 }
 
+/** The patterns without repeats (same scope and name), in first-seen order. */
+function distinct(patterns: readonly GrantPattern[]): GrantPattern[] {
+  const seen = new Set<string>();
+  const out: GrantPattern[] = [];
+  for (const p of patterns) {
+    const key = `${p.scope} ${p.name}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(p);
+  }
+  return out;
+}
+
 /** The one of two entries that ends later (the first on a tie: the more specific match). */
 function later(a: Entry | undefined, b: Entry | undefined): Entry | undefined {
   if (a === undefined) return b;
@@ -289,79 +307,82 @@ function later(a: Entry | undefined, b: Entry | undefined): Entry | undefined {
   return b.ref.expiresAt > a.ref.expiresAt ? b : a;
 }
 
-/** Keeps each key's list latest-ending first, so `[0]` is the best live grant. */
-function insertByEnd(map: Map<string, Entry[]>, key: string, entry: Entry): void {
-  const list = map.get(key);
-  if (list === undefined) {
-    map.set(key, [entry]);
-    return;
-  }
-  let i = 0;
-  while (i < list.length && list[i]!.ref.expiresAt >= entry.ref.expiresAt) i++;
-  list.splice(i, 0, entry);
-}
+/**
+ * A binary heap of entries whose entries know their place in it (the `slot`
+ * field), so any entry can be removed in O(log n), not only the head. One
+ * entry sits in three heaps at once (overall, its agent's, its key's), each
+ * with its own slot field.
+ */
+class EntryHeap {
+  readonly #items: Entry[] = [];
+  readonly #slot: 'atAll' | 'atAgent' | 'atKey';
+  readonly #before: (a: Entry, b: Entry) => boolean;
 
-/** A binary min-heap of entries by end time, with lazy deletion (entries flagged `removed`). */
-class ExpiryHeap {
-  #items: Entry[] = [];
-  stale = 0;
+  constructor(slot: 'atAll' | 'atAgent' | 'atKey', before: (a: Entry, b: Entry) => boolean) {
+    this.#slot = slot;
+    this.#before = before;
+  }
+
+  get size(): number {
+    return this.#items.length;
+  }
 
   peek(): Entry | undefined {
     return this.#items[0];
   }
 
   push(e: Entry): void {
+    this.#items.push(e);
+    this.#up(this.#items.length - 1, e);
+  }
+
+  /** Removes `e` if it is here (its slot says where). */
+  remove(e: Entry): void {
+    const i = e[this.#slot];
     const items = this.#items;
-    items.push(e);
-    let i = items.length - 1;
+    if (i < 0 || items[i] !== e) return;
+    e[this.#slot] = -1;
+    const last = items.pop()!;
+    if (i === items.length) return;
+    // The last entry fills the hole, then moves up or down to its place.
+    if (i > 0 && this.#before(last, items[(i - 1) >> 1]!)) this.#up(i, last);
+    else this.#down(i, last);
+  }
+
+  /** Puts `e` at `i` or above it. */
+  #up(start: number, e: Entry): void {
+    const items = this.#items;
+    let i = start;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (items[parent]!.ref.expiresAt <= e.ref.expiresAt) break;
-      items[i] = items[parent]!;
+      const p = items[parent]!;
+      if (!this.#before(e, p)) break;
+      items[i] = p;
+      p[this.#slot] = i;
       i = parent;
     }
     items[i] = e;
+    e[this.#slot] = i;
   }
 
-  pop(): Entry | undefined {
-    const items = this.#items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined) return undefined;
-    if (top.removed && this.stale > 0) this.stale -= 1;
-    if (items.length > 0) {
-      items[0] = last;
-      this.#down(0);
-    }
-    return top;
-  }
-
-  markStale(): void {
-    this.stale += 1;
-  }
-
-  /** Drops every removed entry and re-heapifies: O(n), run only when stale slots outnumber live ones. */
-  compact(): void {
-    this.#items = this.#items.filter((e) => !e.removed);
-    this.stale = 0;
-    for (let i = (this.#items.length >> 1) - 1; i >= 0; i--) this.#down(i);
-  }
-
-  #down(start: number): void {
+  /** Puts `e` at `i` or below it. */
+  #down(start: number, e: Entry): void {
     const items = this.#items;
     const n = items.length;
-    const e = items[start]!;
     let i = start;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
-      const c = r < n && items[r]!.ref.expiresAt < items[l]!.ref.expiresAt ? r : l;
-      if (items[c]!.ref.expiresAt >= e.ref.expiresAt) break;
-      items[i] = items[c]!;
+      const c = r < n && this.#before(items[r]!, items[l]!) ? r : l;
+      const child = items[c]!;
+      if (!this.#before(child, e)) break;
+      items[i] = child;
+      child[this.#slot] = i;
       i = c;
     }
     items[i] = e;
+    e[this.#slot] = i;
   }
 }
 

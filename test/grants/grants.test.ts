@@ -145,6 +145,91 @@ describe('GrantStore: bounds and cost', () => {
     expect(store.find('d', 'd.example.com', T0)?.id).toBe('cmd_d');
   });
 
+  it('50 000 names for one agent in one add: the bounds hold and the soonest-ending, then oldest, entries went', () => {
+    // The attack: one command.approved with 45 000 domains stalled DNS for 525 ms, since every
+    // insert over the per-agent bound scanned the agent's grants for the soonest-ending one.
+    const store = new GrantStore({ maxGrants: 5000, maxPerAgent: 2000 });
+    store.add('ci-1', [name('late-1.example.com'), name('late-2.example.com')], ref('cmd_late', T0 + 60 * MIN), T0);
+    store.add('ci-2', Array.from({ length: 1500 }, (_, i) => name(`o${i}.example.com`)), ref('cmd_other', T0 + 5 * MIN), T0);
+    const many = Array.from({ length: 50_000 }, (_, i) => name(`h${i}.example.com`));
+    expect(store.add('ci-1', many, ref('cmd_many', T0 + 10 * MIN), T0)).toBe(50_000);
+
+    // Per agent: 2000. The two that end later stay; of the 50 000 (one end time) the newest 1998 stay.
+    const mine = store.list(T0).filter((g) => g.agent === 'ci-1');
+    expect(mine).toHaveLength(2000);
+    expect(store.find('ci-1', 'late-1.example.com', T0)?.id).toBe('cmd_late');
+    expect(store.find('ci-1', 'late-2.example.com', T0)?.id).toBe('cmd_late');
+    expect(store.find('ci-1', 'h48001.example.com', T0)).toBeUndefined();
+    expect(store.find('ci-1', 'h48002.example.com', T0)?.id).toBe('cmd_many');
+    expect(store.find('ci-1', 'h49999.example.com', T0)?.id).toBe('cmd_many');
+    expect(mine.filter((g) => g.id === 'cmd_many').map((g) => g.name)).toEqual(many.slice(48_002).map((p) => p.name));
+    // Overall: 2000 + 1500 < 5000, so the other agent lost nothing; the evictions were all ci-1's.
+    expect(store.activeCount(T0)).toBe(3500);
+    expect(store.stats).toMatchObject({ added: 51_502, evicted: 48_002 });
+
+    // Now the overall bound: 2000 more for a third agent, ending soonest of all, would make 5500.
+    store.add('ci-3', Array.from({ length: 2000 }, (_, i) => name(`t${i}.example.com`)), ref('cmd_soon', T0 + 1 * MIN), T0);
+    expect(store.activeCount(T0)).toBe(5000);
+    // The 500 that went are ci-3's oldest (they end soonest of all); ci-1 and ci-2 are whole.
+    expect(store.find('ci-3', 't499.example.com', T0)).toBeUndefined();
+    expect(store.find('ci-3', 't500.example.com', T0)?.id).toBe('cmd_soon');
+    expect(store.list(T0).filter((g) => g.agent === 'ci-2')).toHaveLength(1500);
+    // Expiry still works from the bounded state.
+    expect(store.activeCount(T0 + 10 * MIN)).toBe(2);
+  });
+
+  it.each([
+    { maxGrants: 40, maxPerAgent: 15, batch: 6 },
+    { maxGrants: 7, maxPerAgent: 3, batch: 9 },
+    { maxGrants: 3, maxPerAgent: 3, batch: 5 },
+  ])('agrees with a plain list model over 3000 random adds, revokes, evictions and expiries (%o)', ({ maxGrants, maxPerAgent, batch }) => {
+    // The model: every live entry in one array, bounds applied by scanning for the soonest end
+    // (the oldest on a tie); what the store did in O(log n) it does the slow, obvious way.
+    type M = { agent: string; name: string; id: string; end: number; seq: number };
+    let model: M[] = [];
+    let seq = 0;
+    const store = new GrantStore({ maxGrants, maxPerAgent });
+    let rnd = 12345;
+    const next = (n: number) => {
+      rnd = (rnd * 1103515245 + 12345) % 2147483648;
+      return rnd % n;
+    };
+    const evictFrom = (pool: M[]) => {
+      const victim = pool.reduce((a, b) => (b.end < a.end || (b.end === a.end && b.seq < a.seq) ? b : a));
+      model = model.filter((m) => m !== victim);
+    };
+    let now = T0;
+    for (let step = 0; step < 3000; step++) {
+      now += next(3) * MIN;
+      model = model.filter((m) => m.end > now);
+      const op = next(10);
+      if (op < 7) {
+        const agent = `a${next(4)}`;
+        const id = `cmd_${next(60)}`;
+        const end = now + (1 + next(20)) * MIN;
+        const names = [...new Set(Array.from({ length: 1 + next(batch) }, () => `n${next(25)}.example`))];
+        store.add(agent, names.map(name), ref(id, end), now);
+        model = model.filter((m) => m.id !== id);
+        for (const n of names) {
+          model.push({ agent, name: n, id, end, seq: seq++ });
+          const mine = model.filter((m) => m.agent === agent);
+          if (mine.length > maxPerAgent) evictFrom(mine);
+          if (model.length > maxGrants) evictFrom(model);
+        }
+      } else {
+        const id = `cmd_${next(60)}`;
+        store.revoke(id);
+        model = model.filter((m) => m.id !== id);
+      }
+      const live = store.list(now).map((g) => `${g.agent} ${g.name} ${g.id}`).sort();
+      expect(live, `step ${step}`).toEqual(model.map((m) => `${m.agent} ${m.name} ${m.id}`).sort());
+      const probe = `n${next(25)}.example`;
+      const agent = `a${next(4)}`;
+      const best = model.filter((m) => m.agent === agent && m.name === probe).reduce<M | undefined>((a, b) => (a === undefined || b.end > a.end || (b.end === a.end && b.seq < a.seq) ? b : a), undefined);
+      expect(store.find(agent, probe, now)?.id, `find at step ${step}`).toBe(best?.id);
+    }
+  });
+
   it('thousands of live grants: lookups stay correct and cheap, and memory is freed when they end', () => {
     const store = new GrantStore();
     const agents = 50;
@@ -176,7 +261,7 @@ describe('GrantStore: bounds and cost', () => {
     expect(store.list(T0 + 61 * MIN)).toEqual([]);
   });
 
-  it('many revocations do not leave the expiry heap growing (stale slots are compacted)', () => {
+  it('many revocations leave nothing behind: expiry and lookups still work', () => {
     const store = new GrantStore();
     for (let i = 0; i < 5000; i++) {
       store.add('ci-1', [name(`n${i}.example`)], ref(`cmd_${i}`), T0);
