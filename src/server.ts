@@ -234,6 +234,8 @@ export class Server {
       cacheHits: () => cache.hits,
       cacheMisses: () => cache.misses,
       holdsPending: () => holds.stats.pending,
+      holdsLate: () => holds.stats.late,
+      holdsPendingLimit: () => this.config.approval?.maxPendingHolds ?? 0,
       holdsEnded: () => holds.stats.ended,
       grantsActive: () => grants.activeCount(Date.now()),
       grantsAdded: () => grants.stats.added,

@@ -68,6 +68,11 @@ export interface ApprovalConfig {
   readonly onHoldTimeout: 'sinkhole' | 'servfail';
   readonly onLinkDown: 'sinkhole' | 'forward';
   readonly maxPendingHolds: number;
+  /**
+   * Pending holds one agent may have, and one client entry (every agent an
+   * `{ip}` template produces, together). Default a tenth of maxPendingHolds, at least 1.
+   */
+  readonly maxPendingHoldsPerAgent: number;
   readonly internalSuffixes: readonly string[];
 }
 

@@ -13,8 +13,8 @@ import type { HoldLimits, HoldOutcome, HoldPostProblem, HoldRegistry } from './r
  *   - hold_denied:   denied now, or recently (sinkhole, EDE names the hold);
  *   - hold_timeout:  no decision within hold_timeout (`on_hold_timeout`:
  *     sinkhole with the sinkhole TTL, or SERVFAIL); the hold stays open;
- *   - hold_capacity: max_pending_holds, the agent's share of it, or the
- *     hold's waiters are used up (sinkhole);
+ *   - hold_capacity: max_pending_holds, max_pending_holds_per_agent (for the
+ *     agent, or for its client entry), or the hold's waiters are used up (sinkhole);
  *   - link_down:     the event link is down (`on_link_down`: sinkhole, or
  *     forward down the chain);
  *   - hold_error:    the link is up but the service did not take the hold
@@ -34,6 +34,7 @@ export class HoldStage implements Stage {
     this.#limits = approval === null ? null : {
       timeoutMs: approval.holdTimeoutMs,
       maxPending: approval.maxPendingHolds,
+      maxPendingPerAgent: approval.maxPendingHoldsPerAgent,
       keepOpenMs: approval.grantTtlMs,
     };
   }
@@ -48,7 +49,7 @@ export class HoldStage implements Stage {
     }
     const agent = query.agent!;
     const outcome = await this.holds.wait(
-      { agent: agent.name, role: agent.role.name, client: query.client, qname: query.qname, qtype: query.qtype },
+      { agent: agent.name, entry: agent.entry, role: agent.role.name, client: query.client, qname: query.qname, qtype: query.qtype },
       this.#limits,
     );
     query.verdict = heldVerdict(outcome, this.approval);

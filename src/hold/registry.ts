@@ -1,5 +1,5 @@
 /**
- * The hold registry: the pending holds of every agent (spec approval-link.md,
+ * The hold registry: the open holds of every agent (spec approval-link.md,
  * "Holds"). It lives in the server's shared state, so holds survive a config
  * reload; each call brings the current config's limits.
  *
@@ -8,11 +8,21 @@
  *   - Each waiting query waits at most `hold_timeout` from its own arrival,
  *     then gets `timeout`; the hold itself stays open (at most `grant_ttl`) so
  *     a late `allow` still creates the grant and the agent's retry succeeds.
+ *   - A hold is `pending` while a query waits on it and `late` once every
+ *     query it had has been answered (spec v1.1 "Clarifications"). Late holds
+ *     do not count against the caps: a burst of undecided holds cannot lock
+ *     every agent out for grant_ttl. A retry that joins a late hold makes it
+ *     pending again, if there is room (else the retry gets `capacity`).
  *   - `allow` creates the grant and releases every waiter as approved, together
  *     with the agent's other pending holds the new grant covers; `deny` does the
  *     same as denied and is remembered for its span, so retries are not held again.
- *   - Bounded: `max_pending_holds` overall, a tenth of it (at least 1) per agent
- *     so one agent cannot take every hold, and 64 waiters per hold.
+ *   - Bounded: `max_pending_holds` pending holds overall;
+ *     `max_pending_holds_per_agent` per agent, and as many per client entry,
+ *     so neither one agent nor one `{ip}` template (which makes an agent per
+ *     address) can take every hold; 64 waiters per hold. Late holds still
+ *     take memory, so they are bounded by the same numbers, counted apart:
+ *     when a hold goes late over one of them, the oldest late hold of that
+ *     entry, agent, or overall is dropped undecided (outcome `evicted`).
  *
  * The registry only keeps books and says what happened (a HoldOutcome); the
  * hold stage turns outcomes into answers.
@@ -21,12 +31,15 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 
 import { covers, GrantStore, scopePattern, type GrantPattern } from '../grants/grants.js';
+import { first, HoldSet } from './hold-set.js';
 import type { GrantRef } from '../pipeline/types.js';
 import { qtypeName } from '../wire/qtypes.js';
 
 /** The facts of a query the registry needs. */
 export interface HeldQuery {
   readonly agent: string;
+  /** The client entry that produced the agent, as written (Agent.entry). */
+  readonly entry: string;
   readonly role: string;
   readonly client: string;
   readonly qname: string;
@@ -67,8 +80,10 @@ export interface HoldDecisions {
 export interface HoldLimits {
   /** approval.hold_timeout: the longest one query waits. */
   readonly timeoutMs: number;
-  /** approval.max_pending_holds: open holds overall. */
+  /** approval.max_pending_holds: pending holds overall (late ones: as many again). */
   readonly maxPending: number;
+  /** approval.max_pending_holds_per_agent: pending holds per agent, and per client entry (late ones: as many again). */
+  readonly maxPendingPerAgent: number;
   /** How long an undecided hold stays open for a late decision: approval.grant_ttl. */
   readonly keepOpenMs: number;
 }
@@ -107,13 +122,21 @@ export type HoldOutcome =
 export type HoldPostProblem = 'refused' | 'no_answer' | 'oversize' | 'busy';
 const HOLD_POST_PROBLEMS: ReadonlySet<string> = new Set<HoldPostProblem>(['refused', 'no_answer', 'oversize', 'busy']);
 
-/** How a hold ended, for `holds_total{outcome}`. A closed set. */
-export type HoldEnd = 'approved' | 'denied' | 'expired' | 'post_failed';
-export const HOLD_ENDS: readonly HoldEnd[] = ['approved', 'denied', 'expired', 'post_failed'];
+/**
+ * How a hold ended, for `holds_total{outcome}`. A closed set. `expired`: undecided after
+ * grant_ttl; `evicted`: a late hold dropped undecided because too many were late.
+ */
+export type HoldEnd = 'approved' | 'denied' | 'expired' | 'evicted' | 'post_failed';
+export const HOLD_ENDS: readonly HoldEnd[] = ['approved', 'denied', 'expired', 'evicted', 'post_failed'];
+
+/** `pending`: a query waits on it, and it counts against the caps; `late`: every query was answered. */
+export type HoldState = 'pending' | 'late';
 
 export interface HoldStats {
-  /** Holds open now (`holds_pending`). */
+  /** Pending holds now (`holds_pending`): the ones the caps count. */
   readonly pending: number;
+  /** Late holds now (`holds_late`): open for a late decision, nobody waiting. */
+  readonly late: number;
   /** Queries waiting now. */
   readonly waiting: number;
   /** Holds ended, by how (`holds_total{outcome}`). */
@@ -132,6 +155,7 @@ export interface HoldListing {
   readonly qname: string;
   readonly qtype: string;
   readonly opened_at: string;
+  readonly state: HoldState;
   readonly waiting: number;
 }
 
@@ -150,11 +174,6 @@ export interface HoldRegistryOptions {
 }
 
 export const DEFAULT_MAX_WAITERS_PER_HOLD = 64;
-
-/** One agent may hold at most a tenth of max_pending_holds (and always at least one). */
-export function perAgentHoldCap(maxPending: number): number {
-  return Math.max(1, Math.ceil(maxPending / 10));
-}
 
 interface Hold {
   readonly id: string;
@@ -182,10 +201,15 @@ export class HoldRegistry implements HoldDecisions {
   readonly #maxWaiters: number;
   /** Remembered denials: the same structure as grants, with the hold's ref. */
   readonly #denials: GrantStore;
+  /** Every open hold, in the order they were opened. */
   readonly #byId = new Map<string, Hold>();
   readonly #byKey = new Map<string, Hold>();
-  readonly #byAgent = new Map<string, Set<Hold>>();
-  readonly #ended: Record<HoldEnd, number> = { approved: 0, denied: 0, expired: 0, post_failed: 0 };
+  /** Every open hold is in exactly one of these. */
+  readonly #pending = new HoldSet<Hold>();
+  readonly #late = new HoldSet<Hold>();
+  readonly #ended: Record<HoldEnd, number> = { approved: 0, denied: 0, expired: 0, evicted: 0, post_failed: 0 };
+  /** The limits of the latest wait(): a hold that goes late (on a timer) is bounded by them. */
+  #limits: HoldLimits | null = null;
   readonly #observers: WaitObserver[] = [];
   #waiting = 0;
 
@@ -211,17 +235,20 @@ export class HoldRegistry implements HoldDecisions {
     const denied = this.#denials.find(q.agent, q.qname, now);
     if (denied !== undefined) return Promise.resolve({ kind: 'denied', holdId: denied.id });
     if (!this.#linkUp()) return Promise.resolve({ kind: 'link_down' });
+    this.#limits = limits;
 
     const key = holdKey(q.agent, q.qname, q.qtype);
     let hold = this.#byKey.get(key);
     if (hold === undefined) {
-      const mine = this.#byAgent.get(q.agent)?.size ?? 0;
-      if (this.#byId.size >= limits.maxPending || mine >= perAgentHoldCap(limits.maxPending)) {
-        return Promise.resolve({ kind: 'capacity' });
-      }
+      if (!this.#roomFor(q, limits)) return Promise.resolve({ kind: 'capacity' });
       hold = this.#open(key, q, limits, now);
     } else if (hold.waiters.size >= this.#maxWaiters) {
       return Promise.resolve({ kind: 'capacity', holdId: hold.id });
+    } else if (this.#late.has(hold)) {
+      // A retry of a name whose hold went late: it waits again if a pending hold fits.
+      if (!this.#roomFor(hold.query, limits)) return Promise.resolve({ kind: 'capacity', holdId: hold.id });
+      this.#late.delete(hold);
+      this.#pending.add(hold);
     }
     const target = hold;
     return new Promise<HoldOutcome>((resolve) => {
@@ -277,7 +304,7 @@ export class HoldRegistry implements HoldDecisions {
    * that grant, and the holds end here. Returns how many holds it released.
    */
   release(agent: string, patterns: readonly GrantPattern[], grant: GrantRef): number {
-    const covered = [...(this.#byAgent.get(agent) ?? [])].filter((h) => patterns.some((p) => covers(p, h.query.qname)));
+    const covered = this.#ofAgent(agent).filter((h) => patterns.some((p) => covers(p, h.query.qname)));
     for (const hold of covered) {
       this.#end(hold, 'approved');
       this.#settleAll(hold, { kind: 'approved', holdId: hold.id, grant });
@@ -291,10 +318,10 @@ export class HoldRegistry implements HoldDecisions {
   }
 
   get stats(): HoldStats {
-    return { pending: this.#byId.size, waiting: this.#waiting, ended: { ...this.#ended } };
+    return { pending: this.#pending.size, late: this.#late.size, waiting: this.#waiting, ended: { ...this.#ended } };
   }
 
-  /** Open holds, oldest first. */
+  /** Open holds, pending and late, oldest first. */
   list(_now?: number): HoldListing[] {
     return [...this.#byId.values()].map((h) => ({
       hold_id: h.id,
@@ -304,6 +331,7 @@ export class HoldRegistry implements HoldDecisions {
       qname: h.query.qname,
       qtype: qtypeName(h.query.qtype),
       opened_at: new Date(h.openedAt).toISOString(),
+      state: this.#late.has(h) ? 'late' : 'pending',
       waiting: h.waiters.size,
     }));
   }
@@ -326,10 +354,8 @@ export class HoldRegistry implements HoldDecisions {
     };
     this.#byId.set(id, hold);
     this.#byKey.set(key, hold);
-    let mine = this.#byAgent.get(q.agent);
-    if (mine === undefined) this.#byAgent.set(q.agent, (mine = new Set()));
-    mine.add(hold);
-    this.#log.info({ hold_id: id, agent: q.agent, role: q.role, client: q.client, qname: q.qname, qtype: qtypeName(q.qtype) }, 'hold opened');
+    this.#pending.add(hold);
+    this.#log.info({ hold_id: id, agent: q.agent, entry: q.entry, role: q.role, client: q.client, qname: q.qname, qtype: qtypeName(q.qtype) }, 'hold opened');
     void this.#send(hold, {
       holdId: id, agent: q.agent, role: q.role, client: q.client, qname: q.qname, qtype: qtypeName(q.qtype),
       at: now, recentCommands: this.#grants.recentCommandIds(q.agent, now),
@@ -350,13 +376,45 @@ export class HoldRegistry implements HoldDecisions {
     }
   }
 
-  /** Pending holds of `agent` that `pattern` covers, `first` included. */
-  #coveredBy(agent: string, pattern: GrantPattern, first: Hold): Hold[] {
-    const out = [first];
-    for (const h of this.#byAgent.get(agent) ?? []) {
-      if (h !== first && covers(pattern, h.query.qname)) out.push(h);
+  /** Open holds of `agent` (pending and late) that `pattern` covers, `decided` first. */
+  #coveredBy(agent: string, pattern: GrantPattern, decided: Hold): Hold[] {
+    const out = [decided];
+    for (const h of this.#ofAgent(agent)) {
+      if (h !== decided && covers(pattern, h.query.qname)) out.push(h);
     }
     return out;
+  }
+
+  #ofAgent(agent: string): Hold[] {
+    return [...this.#pending.ofAgent(agent), ...this.#late.ofAgent(agent)];
+  }
+
+  /** Whether one more pending hold for `q`'s agent and client entry fits the caps. */
+  #roomFor(q: HeldQuery, limits: HoldLimits): boolean {
+    return this.#pending.size < limits.maxPending &&
+      this.#pending.ofAgent(q.agent).size < limits.maxPendingPerAgent &&
+      this.#pending.ofEntry(q.entry).size < limits.maxPendingPerAgent;
+  }
+
+  /**
+   * Every query of a pending hold has been answered: it stops counting, and
+   * waits late for a decision. Late holds over the bounds (the same numbers as
+   * for pending ones) go oldest first: of its entry, then its agent, then overall.
+   */
+  #goLate(hold: Hold): void {
+    if (!this.#pending.delete(hold)) return;
+    this.#late.add(hold);
+    const limits = this.#limits;
+    if (limits === null) return;
+    const { agent, entry } = hold.query;
+    while (this.#late.ofEntry(entry).size > limits.maxPendingPerAgent) this.#evictLate(first(this.#late.ofEntry(entry))!, 'client entry');
+    while (this.#late.ofAgent(agent).size > limits.maxPendingPerAgent) this.#evictLate(first(this.#late.ofAgent(agent))!, 'agent');
+    while (this.#late.size > limits.maxPending) this.#evictLate(this.#late.oldest()!, 'overall');
+  }
+
+  #evictLate(hold: Hold, bound: 'client entry' | 'agent' | 'overall'): void {
+    this.#log.info({ hold_id: hold.id, agent: hold.query.agent, entry: hold.query.entry, qname: hold.query.qname, bound }, 'late hold dropped undecided: too many late holds');
+    this.#end(hold, 'evicted');
   }
 
   /** Removes a hold from the books; `how` null: not counted (shutdown). */
@@ -366,9 +424,8 @@ export class HoldRegistry implements HoldDecisions {
     clearTimeout(hold.expiry);
     this.#byId.delete(hold.id);
     if (this.#byKey.get(hold.key) === hold) this.#byKey.delete(hold.key);
-    const mine = this.#byAgent.get(hold.query.agent);
-    mine?.delete(hold);
-    if (mine?.size === 0) this.#byAgent.delete(hold.query.agent);
+    this.#pending.delete(hold);
+    this.#late.delete(hold);
     if (how !== null) this.#ended[how] += 1;
   }
 
@@ -393,6 +450,7 @@ export class HoldRegistry implements HoldDecisions {
 
   readonly #onTimeout = (w: Waiter): void => {
     this.#settle(w, { kind: 'timeout', holdId: w.hold.id });
+    if (w.hold.open && w.hold.waiters.size === 0) this.#goLate(w.hold);
   };
 
   readonly #onExpire = (id: string): void => {

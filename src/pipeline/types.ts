@@ -54,7 +54,10 @@ export interface NameRules {
 export interface Agent {
   /** As identify names it: the entry's name, `{ip}` replaced by the source address. */
   readonly name: string;
-  /** The `clients:` entry that matched, by its name as written there ("analytics-{ip}"). */
+  /**
+   * The `clients:` entry that matched, by its name as written there ("ci-runner-1",
+   * "analytics-{ip}"): every agent an `{ip}` template expands to shares it.
+   */
   readonly entry: string;
   /** The source address it was identified by, an IPv4-mapped IPv6 form unwrapped ("10.20.1.7"). */
   readonly address: string;

@@ -10,6 +10,9 @@ export interface MetricSources {
   cacheHits(): number;
   cacheMisses(): number;
   holdsPending(): number;
+  holdsLate(): number;
+  /** approval.max_pending_holds of the running config; 0 without an approval section. */
+  holdsPendingLimit(): number;
   holdsEnded(): Record<string, number>;
   grantsActive(): number;
   grantsAdded(): number;
@@ -139,7 +142,9 @@ export class Metrics {
       new Gauge({ name, help, registers: [this.registry], collect() { if (metrics.#sources) this.set(read(metrics.#sources)); } });
     gauge('intentdns_cache_entries', 'Answers held in the cache.', (s) => s.cacheEntries());
     gauge('intentdns_cache_bytes', 'Bytes the cached answers are counted as (messages plus per-entry overhead); at most cache.max_bytes.', (s) => s.cacheBytes());
-    gauge('intentdns_holds_pending', 'Holds waiting for a reviewer.', (s) => s.holdsPending());
+    gauge('intentdns_holds_pending', 'Holds with a query waiting for a reviewer (what approval.max_pending_holds counts).', (s) => s.holdsPending());
+    gauge('intentdns_holds_late', 'Holds open for a late decision, their queries already answered (not counted against the limits).', (s) => s.holdsLate());
+    gauge('intentdns_holds_pending_limit', 'approval.max_pending_holds of the running config (0 without an approval section).', (s) => s.holdsPendingLimit());
     gauge('intentdns_grants_active', 'Grants from approved commands and holds that are live now.', (s) => s.grantsActive());
     gauge('intentdns_approval_link_up', '1 while the approval event stream is connected.', (s) => (s.approvalLinkUp() ? 1 : 0));
     // One series per upstream of the running config: reset first, so an upstream a reload removed goes away.

@@ -24,7 +24,7 @@ const MIN = 60_000;
 function approvalConfig(url: string, more: Partial<ApprovalConfig> = {}): ApprovalConfig {
   return {
     url, tokenFile: null, grantTtlMs: 10 * MIN, maxGrantTtlMs: 24 * 60 * MIN, holdTimeoutMs: 300, onHoldTimeout: 'sinkhole',
-    onLinkDown: 'sinkhole', maxPendingHolds: 100, internalSuffixes: ['corp.internal'], ...more,
+    onLinkDown: 'sinkhole', maxPendingHolds: 100, maxPendingHoldsPerAgent: 10, internalSuffixes: ['corp.internal'], ...more,
   };
 }
 
@@ -119,8 +119,8 @@ describe('Approvals: holds over the link', () => {
       service.send('hold.decided', { hold_id: id, decision: 'allow', scope: 'domain', decided_by: 'bob', ttl_seconds: 120 });
     };
     const outcome = await side.holds.wait(
-      { agent: 'ci-1', role: 'coding', client: '10.0.0.1', qname: 'a.b.example.co.uk', qtype: QTYPE.A },
-      { timeoutMs: 2000, maxPending: 10, keepOpenMs: 60_000 },
+      { agent: 'ci-1', entry: 'ci-1', role: 'coding', client: '10.0.0.1', qname: 'a.b.example.co.uk', qtype: QTYPE.A },
+      { timeoutMs: 2000, maxPending: 10, maxPendingPerAgent: 1, keepOpenMs: 60_000 },
     );
     expect(outcome).toMatchObject({ kind: 'approved', grant: { approvedBy: 'bob' } });
     expect(service.holds[0]?.authorization).toBe(`Bearer ${TOKEN}`);

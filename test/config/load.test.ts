@@ -85,9 +85,18 @@ describe('defaults', () => {
       onHoldTimeout: 'sinkhole',
       onLinkDown: 'sinkhole',
       maxPendingHolds: 1000,
+      maxPendingHoldsPerAgent: 100,
       internalSuffixes: ['corp.internal', 'lab.example'],
     });
     expect(c.admin.tokenFile).toBe('/run/admin');
+  });
+
+  it('max_pending_holds_per_agent: a tenth of max_pending_holds (at least 1) unless set', () => {
+    const per = (approval: string) => parse(`version: 1\napproval: {url: "http://127.0.0.1:8080", ${approval}}\n${TAIL}`).approval?.maxPendingHoldsPerAgent;
+    expect(per('max_pending_holds: 30')).toBe(3);
+    expect(per('max_pending_holds: 2')).toBe(1);
+    expect(per('max_pending_holds: 2, max_pending_holds_per_agent: 2')).toBe(2);
+    expect(per('max_pending_holds_per_agent: 7')).toBe(7);
   });
 
   it('turns the HTTP listener off with http: null', () => {
@@ -199,6 +208,8 @@ describe('errors point at the offending key or value', () => {
     ['cache size without unit', `version: 1\ncache:\n  max_bytes: 67108864\n${TAIL}`,
       'test.yaml:3:14 cache.max_bytes: 67108864 has no unit; write a size such as 64MiB (units KiB, MiB, GiB)'],
     ['zero cache size', `version: 1\ncache:\n  max_bytes: 0MiB\n${TAIL}`, 'test.yaml:3:14 cache.max_bytes: "0MiB" must be more than zero'],
+    ['zero holds per agent', `version: 1\napproval:\n  url: "http://127.0.0.1:8080"\n  max_pending_holds_per_agent: 0\n${TAIL}`,
+      'test.yaml:4:32 approval.max_pending_holds_per_agent: expected a positive whole number'],
     ['unbracketed IPv6', `version: 1\nlisten:\n  dns: ["::1:5353"]\n${TAIL}`,
       'test.yaml:3:9 listen.dns[0]: "::1:5353": IPv6 addresses need brackets around the address, as in "[::1]:5353"'],
     ['host name instead of address', `version: 1\nlisten:\n  http: "localhost:9153"\n${TAIL}`,

@@ -36,6 +36,8 @@ export interface ApprovalProxyOptions {
   readonly mode?: 'enforce' | 'audit';
   /** The `answers` section as a YAML flow map. Default: max_ttl 60s, block_private off. */
   readonly answers?: string;
+  /** The `clients` entries as YAML flow maps, one per item, role `coding`. Default: ci-1, ci-2, ci-3 above. */
+  readonly clients?: readonly string[];
 }
 
 export interface ApprovalProxy {
@@ -62,6 +64,12 @@ export interface HoldBody {
   readonly recent_commands: string[];
 }
 
+const DEFAULT_CLIENTS = [
+  '{ name: ci-1, match: ["127.0.0.1/32"], role: coding }',
+  '{ name: ci-2, match: ["127.0.0.2/32"], role: coding }',
+  '{ name: ci-3, match: ["127.0.0.3/32"], role: coding }',
+];
+
 const DEFAULT_APPROVAL: Readonly<Record<string, string>> = {
   grant_ttl: '10m',
   hold_timeout: '400ms',
@@ -84,9 +92,7 @@ export async function startApprovalProxy(opts: ApprovalProxyOptions): Promise<Ap
     answers: ${opts.answers ?? '{ max_ttl: 60s, block_private: false }'}
     sinkhole: { response: nxdomain, ttl: 5s }
     clients:
-      - { name: ci-1, match: ["127.0.0.1/32"], role: coding }
-      - { name: ci-2, match: ["127.0.0.2/32"], role: coding }
-      - { name: ci-3, match: ["127.0.0.3/32"], role: coding }
+${(opts.clients ?? DEFAULT_CLIENTS).map((c) => `      - ${c}`).join('\n')}
     roles:
       coding: ${role}
     approval: { ${Object.entries(approval).map(([k, v]) => `${k}: ${v}`).join(', ')} }

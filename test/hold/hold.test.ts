@@ -22,7 +22,7 @@ const role = new Role({ name: 'coding', allow: [], deny: [], qtypes: null, priva
 const SINKHOLE = { response: 'nxdomain', ttlS: 5, hint: '' } as const;
 const APPROVAL: ApprovalConfig = {
   url: 'http://127.0.0.1:9', tokenFile: null, grantTtlMs: 600_000, maxGrantTtlMs: 86_400_000, holdTimeoutMs: 200,
-  onHoldTimeout: 'sinkhole', onLinkDown: 'sinkhole', maxPendingHolds: 10, internalSuffixes: [],
+  onHoldTimeout: 'sinkhole', onLinkDown: 'sinkhole', maxPendingHolds: 10, maxPendingHoldsPerAgent: 1, internalSuffixes: [],
 };
 const REVIEW: Verdict = { action: 'hold', reason: 'unlisted', serve: 'review' };
 const SETTINGS = { grantTtlMs: 60_000, maxGrantTtlMs: 86_400_000, internalSuffixes: [] };

@@ -6,7 +6,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { HoldRegistry, perAgentHoldCap, type HeldQuery, type HoldLimits, type HoldOutcome } from '../../src/hold/registry.js';
+import { HoldRegistry, type HeldQuery, type HoldLimits, type HoldOutcome } from '../../src/hold/registry.js';
 import type { HoldDecidedEvent } from '../../src/approval/events.js';
 import { GrantStore } from '../../src/grants/grants.js';
 import { postHold } from '../../src/approval/hold-client.js';
@@ -15,11 +15,11 @@ import { FakeApprovalService } from '../helpers/approval-service.js';
 import { delay, waitFor } from '../helpers/wait-for.js';
 
 const TOKEN = 'hold-token';
-const LIMITS: HoldLimits = { timeoutMs: 400, maxPending: 100, keepOpenMs: 60_000 };
+const LIMITS: HoldLimits = { timeoutMs: 400, maxPending: 100, maxPendingPerAgent: 10, keepOpenMs: 60_000 };
 const SETTINGS = { grantTtlMs: 600_000, maxGrantTtlMs: 86_400_000, internalSuffixes: [] };
 
-const held = (qname: string, agent = 'ci-1', qtype: number = QTYPE.A): HeldQuery =>
-  ({ agent, role: 'coding', client: '10.20.0.11', qname, qtype });
+const held = (qname: string, agent = 'ci-1', qtype: number = QTYPE.A, entry = agent): HeldQuery =>
+  ({ agent, entry, role: 'coding', client: '10.20.0.11', qname, qtype });
 const decided = (holdId: string, decision: 'allow' | 'deny', more: Partial<HoldDecidedEvent> = {}): HoldDecidedEvent =>
   ({ type: 'hold.decided', holdId, decision, scope: 'name', decidedBy: 'bob', ...more });
 
@@ -221,7 +221,8 @@ describe('HoldRegistry: release by a command grant', () => {
     expect(await covered).toMatchObject({ kind: 'approved', grant });
     expect((await otherAgent).kind).toBe('timeout');
     expect((await uncovered).kind).toBe('timeout');
-    expect(registry.stats.pending).toBe(2);
+    // Both stay open for a late decision, but nobody waits on them: late, not counted.
+    expect(registry.stats).toMatchObject({ pending: 0, late: 2 });
   });
 });
 
@@ -266,14 +267,22 @@ describe('HoldRegistry: capacity', () => {
     expect(registry.stats.pending).toBe(2);
   });
 
-  it('one agent gets at most a tenth of max_pending_holds; the others still get holds', async () => {
+  it('one agent gets at most maxPendingPerAgent; the others still get holds', async () => {
     const { registry } = await setup();
-    const limits = { ...LIMITS, maxPending: 30 };
-    expect(perAgentHoldCap(30)).toBe(3);
-    expect(perAgentHoldCap(5)).toBe(1);
+    const limits = { ...LIMITS, maxPending: 30, maxPendingPerAgent: 3 };
     for (let i = 0; i < 3; i++) void registry.wait(held(`n${i}.example`, 'greedy'), limits);
     expect(await registry.wait(held('n3.example', 'greedy'), limits)).toEqual({ kind: 'capacity' });
     void registry.wait(held('n0.example', 'modest'), limits);
+    expect(registry.stats.pending).toBe(4);
+  });
+
+  it('one client entry gets at most maxPendingPerAgent too, over all the agents it produces', async () => {
+    const { registry } = await setup();
+    const limits = { ...LIMITS, maxPending: 30, maxPendingPerAgent: 3 };
+    const fromTemplate = (i: number) => held('same.example', `agent-10.0.0.${i}`, QTYPE.A, 'agent-{ip}');
+    for (let i = 1; i <= 3; i++) void registry.wait(fromTemplate(i), limits);
+    expect(await registry.wait(fromTemplate(4), limits)).toEqual({ kind: 'capacity' });
+    void registry.wait(held('same.example', 'ci-1'), limits);
     expect(registry.stats.pending).toBe(4);
   });
 
@@ -292,5 +301,56 @@ describe('HoldRegistry: capacity', () => {
     registry.close();
     expect((await w).kind).toBe('timeout');
     expect(registry.stats).toMatchObject({ pending: 0, waiting: 0 });
+  });
+});
+
+describe('HoldRegistry: late holds', () => {
+  it('a hold whose queries all timed out is late: it frees its place, is listed late, and a retry makes it pending again', async () => {
+    const { service, registry } = await setup();
+    const limits = { ...LIMITS, timeoutMs: 80, maxPending: 1, maxPendingPerAgent: 1 };
+    expect(await registry.wait(held('first.example'), limits)).toMatchObject({ kind: 'timeout' });
+    const firstId = await holdIdOf(service, 'first.example');
+    expect(registry.stats).toMatchObject({ pending: 0, late: 1, waiting: 0 });
+    expect(registry.list()).toEqual([expect.objectContaining({ hold_id: firstId, state: 'late', waiting: 0 })]);
+
+    // Its place is free: the same agent gets a new hold.
+    const second = registry.wait(held('second.example'), { ...limits, timeoutMs: 5000 });
+    const secondId = await holdIdOf(service, 'second.example');
+    expect(registry.list().map((h) => [h.hold_id, h.state])).toEqual([[firstId, 'late'], [secondId, 'pending']]);
+    // A retry of the late one finds no room now: capacity, naming the hold; the hold stays late.
+    expect(await registry.wait(held('first.example'), limits)).toEqual({ kind: 'capacity', holdId: firstId });
+    registry.decide(decided(secondId, 'deny'), SETTINGS);
+    await second;
+    // With room, the retry joins it again (no new POST) and a decision answers it.
+    const retry = registry.wait(held('first.example'), { ...limits, timeoutMs: 5000 });
+    expect(registry.stats).toMatchObject({ pending: 1, late: 0 });
+    registry.decide(decided(firstId, 'allow'), SETTINGS);
+    expect(await retry).toMatchObject({ kind: 'approved', holdId: firstId });
+    expect(service.holds.filter((p) => (p.body as { qname: string }).qname === 'first.example')).toHaveLength(1);
+  });
+
+  it('late holds are bounded like pending ones: over a bound the oldest late hold of that entry, agent, or overall is dropped', async () => {
+    const { service, registry } = await setup();
+    const limits = { ...LIMITS, timeoutMs: 30, maxPending: 4, maxPendingPerAgent: 2 };
+    const lateOne = async (q: HeldQuery) => {
+      expect((await registry.wait(q, limits)).kind).toBe('timeout');
+      return holdIdOf(service, q.qname);
+    };
+    // Per agent: the third late hold of ci-1 drops its first.
+    const a1 = await lateOne(held('a1.example'));
+    await lateOne(held('a2.example'));
+    await lateOne(held('a3.example'));
+    expect(registry.list().map((h) => h.qname)).toEqual(['a2.example', 'a3.example']);
+    expect(registry.stats.ended.evicted).toBe(1);
+    expect(registry.decide(decided(a1, 'allow'), SETTINGS)).toBe('unknown');
+    // Per entry: two agents of one template share its bound.
+    await lateOne(held('t.example', 'agent-1', QTYPE.A, 'agent-{ip}'));
+    await lateOne(held('t.example', 'agent-2', QTYPE.A, 'agent-{ip}'));
+    await lateOne(held('t.example', 'agent-3', QTYPE.A, 'agent-{ip}'));
+    expect(registry.list().filter((h) => h.qname === 't.example').map((h) => h.agent)).toEqual(['agent-2', 'agent-3']);
+    // Overall: 4. ci-1 has 2, the template 2; one more from elsewhere drops the oldest (a2).
+    await lateOne(held('b.example', 'ci-2'));
+    expect(registry.list().map((h) => `${h.agent} ${h.qname}`)).toEqual(['ci-1 a3.example', 'agent-2 t.example', 'agent-3 t.example', 'ci-2 b.example']);
+    expect(registry.stats).toMatchObject({ pending: 0, late: 4, ended: { evicted: 3 } });
   });
 });

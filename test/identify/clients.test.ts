@@ -30,6 +30,12 @@ describe('ClientTable', () => {
     expect(table.lookup('fd00:20:1::7')?.role.name).toBe('analytics');
   });
 
+  it('names the client entry that produced the agent, as written: every {ip} agent shares it', () => {
+    expect(table.lookup('10.20.3.4')?.entry).toBe('analytics-{ip}');
+    expect(table.lookup('fd00:20:1::8')?.entry).toBe('analytics-{ip}');
+    expect(table.lookup('10.20.0.11')?.entry).toBe('ci-runner-1');
+  });
+
   it('matches IPv4 clients seen through a dual-stack socket as ::ffff:a.b.c.d', () => {
     expect(table.lookup('::ffff:10.20.0.11')?.name).toBe('ci-runner-1');
   });

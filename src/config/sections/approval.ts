@@ -5,8 +5,13 @@ import type { ApprovalConfig } from '../types.js';
 
 export const APPROVAL_KEYS = [
   'url', 'token_file', 'grant_ttl', 'hold_timeout', 'on_hold_timeout',
-  'on_link_down', 'max_pending_holds', 'internal_suffixes', 'max_grant_ttl',
+  'on_link_down', 'max_pending_holds', 'max_pending_holds_per_agent', 'internal_suffixes', 'max_grant_ttl',
 ] as const;
+
+/** The default share of one agent (and of one client entry): a tenth of max_pending_holds, at least 1. */
+export function defaultHoldsPerAgent(maxPendingHolds: number): number {
+  return Math.max(1, Math.ceil(maxPendingHolds / 10));
+}
 
 /**
  * `approval`: absent (or empty) turns grants and holds off. Defaults are the
@@ -15,6 +20,7 @@ export const APPROVAL_KEYS = [
 export function readApproval(root: Section, resolvePath: (p: string) => string): ApprovalConfig | null {
   if (!root.has('approval') || root.isNull('approval')) return null;
   const sec = root.child('approval', APPROVAL_KEYS);
+  const maxPendingHolds = sec.positiveInt('max_pending_holds', 1000);
   return {
     url: sec.require('url') ? sec.parse('url', '', parseServiceUrl) : '',
     tokenFile: sec.filePath('token_file', resolvePath),
@@ -23,7 +29,8 @@ export function readApproval(root: Section, resolvePath: (p: string) => string):
     holdTimeoutMs: sec.parse('hold_timeout', 4_000, parsePositiveDuration),
     onHoldTimeout: sec.oneOf('on_hold_timeout', ['sinkhole', 'servfail'], 'sinkhole'),
     onLinkDown: sec.oneOf('on_link_down', ['sinkhole', 'forward'], 'sinkhole'),
-    maxPendingHolds: sec.positiveInt('max_pending_holds', 1000),
+    maxPendingHolds,
+    maxPendingHoldsPerAgent: sec.positiveInt('max_pending_holds_per_agent', defaultHoldsPerAgent(maxPendingHolds)),
     internalSuffixes: (sec.list('internal_suffixes') ?? []).flatMap(
       (item, i) => sec.reader.parse(item, `approval.internal_suffixes[${i}]`, parseSuffix) ?? [],
     ),
