@@ -150,6 +150,7 @@ export class Approvals {
     this.#started = false;
     const link = this.#link;
     this.#holds.close();
+    this.#posts.cancelWaiting();
     await link?.stop();
   }
 

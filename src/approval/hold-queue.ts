@@ -63,6 +63,15 @@ export class HoldPostQueue {
     });
   }
 
+  /** Fails every POST still waiting (shutdown), as `busy`: none of them is sent, and no timer is left. */
+  cancelWaiting(): void {
+    for (const w of [...this.#waiting]) {
+      this.#waiting.delete(w);
+      clearTimeout(w.timer);
+      w.reject(new ApprovalRequestError('hold POST not sent: shutting down', 'busy', null));
+    }
+  }
+
   #start(send: SendWithin, remainingMs: number): Promise<void> {
     this.#inFlight += 1;
     let sent: Promise<void>;

@@ -82,7 +82,7 @@ function heldVerdict(outcome: HoldOutcome, approval: ApprovalConfig): Verdict {
       return {
         action: 'hold', reason: 'hold_capacity', serve: 'sinkhole',
         ...(outcome.holdId !== undefined && { holdId: outcome.holdId }),
-        rule: outcome.holdId === undefined ? 'too many pending holds' : 'too many queries waiting on the hold',
+        rule: outcome.full === 'holds' ? 'too many pending holds' : 'too many queries waiting on the hold',
       };
     case 'link_down':
       return {

@@ -102,8 +102,11 @@ export type HoldOutcome =
   | { readonly kind: 'approved'; readonly holdId: string; readonly grant: GrantRef }
   | { readonly kind: 'denied'; readonly holdId: string }
   | { readonly kind: 'timeout'; readonly holdId: string }
-  /** No room for another hold (holdId set when the hold exists but has too many waiters). */
-  | { readonly kind: 'capacity'; readonly holdId?: string }
+  /**
+   * No room: `holds`, no pending hold fits the caps (holdId set when the query's hold exists but
+   * is late and cannot be pending again); `waiters`, the query's hold has too many waiters.
+   */
+  | { readonly kind: 'capacity'; readonly full: 'holds' | 'waiters'; readonly holdId?: string }
   /** The link is down: no hold was opened. */
   | { readonly kind: 'link_down' }
   /**
@@ -240,13 +243,13 @@ export class HoldRegistry implements HoldDecisions {
     const key = holdKey(q.agent, q.qname, q.qtype);
     let hold = this.#byKey.get(key);
     if (hold === undefined) {
-      if (!this.#roomFor(q, limits)) return Promise.resolve({ kind: 'capacity' });
+      if (!this.#roomFor(q, limits)) return Promise.resolve({ kind: 'capacity', full: 'holds' });
       hold = this.#open(key, q, limits, now);
     } else if (hold.waiters.size >= this.#maxWaiters) {
-      return Promise.resolve({ kind: 'capacity', holdId: hold.id });
+      return Promise.resolve({ kind: 'capacity', full: 'waiters', holdId: hold.id });
     } else if (this.#late.has(hold)) {
       // A retry of a name whose hold went late: it waits again if a pending hold fits.
-      if (!this.#roomFor(hold.query, limits)) return Promise.resolve({ kind: 'capacity', holdId: hold.id });
+      if (!this.#roomFor(hold.query, limits)) return Promise.resolve({ kind: 'capacity', full: 'holds', holdId: hold.id });
       this.#late.delete(hold);
       this.#pending.add(hold);
     }

@@ -72,4 +72,16 @@ describe('HoldPostQueue', () => {
     expect(queue.inFlight).toBe(0);
     await expect(queue.run(1000, () => Promise.resolve())).resolves.toBeUndefined();
   });
+
+  it('cancelWaiting fails every waiting POST as busy, unsent; the ones in flight go on', async () => {
+    const queue = new HoldPostQueue(1);
+    const g = gate();
+    const first = queue.run(5000, g.send);
+    const waiting = queue.run(5000, () => Promise.reject(new Error('must not be sent')));
+    queue.cancelWaiting();
+    await expect(waiting).rejects.toMatchObject({ problem: 'busy' });
+    expect(queue.queued).toBe(0);
+    g.finish[0]!();
+    await expect(first).resolves.toBeUndefined();
+  });
 });

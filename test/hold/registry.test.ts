@@ -257,7 +257,7 @@ describe('HoldRegistry: capacity', () => {
     const limits = { ...LIMITS, maxPending: 2 };
     void registry.wait(held('a.example', 'ci-1'), limits);
     void registry.wait(held('b.example', 'ci-2'), limits);
-    expect(await registry.wait(held('c.example', 'ci-3'), limits)).toEqual({ kind: 'capacity' });
+    expect(await registry.wait(held('c.example', 'ci-3'), limits)).toEqual({ kind: 'capacity', full: 'holds' });
     const join = registry.wait(held('a.example', 'ci-1'), limits);
     const id = await holdIdOf(service, 'a.example');
     registry.decide(decided(id, 'allow'), SETTINGS);
@@ -271,7 +271,7 @@ describe('HoldRegistry: capacity', () => {
     const { registry } = await setup();
     const limits = { ...LIMITS, maxPending: 30, maxPendingPerAgent: 3 };
     for (let i = 0; i < 3; i++) void registry.wait(held(`n${i}.example`, 'greedy'), limits);
-    expect(await registry.wait(held('n3.example', 'greedy'), limits)).toEqual({ kind: 'capacity' });
+    expect(await registry.wait(held('n3.example', 'greedy'), limits)).toEqual({ kind: 'capacity', full: 'holds' });
     void registry.wait(held('n0.example', 'modest'), limits);
     expect(registry.stats.pending).toBe(4);
   });
@@ -281,7 +281,7 @@ describe('HoldRegistry: capacity', () => {
     const limits = { ...LIMITS, maxPending: 30, maxPendingPerAgent: 3 };
     const fromTemplate = (i: number) => held('same.example', `agent-10.0.0.${i}`, QTYPE.A, 'agent-{ip}');
     for (let i = 1; i <= 3; i++) void registry.wait(fromTemplate(i), limits);
-    expect(await registry.wait(fromTemplate(4), limits)).toEqual({ kind: 'capacity' });
+    expect(await registry.wait(fromTemplate(4), limits)).toEqual({ kind: 'capacity', full: 'holds' });
     void registry.wait(held('same.example', 'ci-1'), limits);
     expect(registry.stats.pending).toBe(4);
   });
@@ -292,7 +292,7 @@ describe('HoldRegistry: capacity', () => {
     void registry.wait(held('x.example'), LIMITS);
     const third = await registry.wait(held('x.example'), LIMITS);
     expect(third.kind).toBe('capacity');
-    expect(third).toMatchObject({ holdId: registry.list()[0]!.hold_id });
+    expect(third).toMatchObject({ full: 'waiters', holdId: registry.list()[0]!.hold_id });
   });
 
   it('close releases every waiter and leaves nothing pending', async () => {
@@ -318,7 +318,7 @@ describe('HoldRegistry: late holds', () => {
     const secondId = await holdIdOf(service, 'second.example');
     expect(registry.list().map((h) => [h.hold_id, h.state])).toEqual([[firstId, 'late'], [secondId, 'pending']]);
     // A retry of the late one finds no room now: capacity, naming the hold; the hold stays late.
-    expect(await registry.wait(held('first.example'), limits)).toEqual({ kind: 'capacity', holdId: firstId });
+    expect(await registry.wait(held('first.example'), limits)).toEqual({ kind: 'capacity', full: 'holds', holdId: firstId });
     registry.decide(decided(secondId, 'deny'), SETTINGS);
     await second;
     // With room, the retry joins it again (no new POST) and a decision answers it.
