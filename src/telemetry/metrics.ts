@@ -83,7 +83,9 @@ export class Metrics {
   readonly observeQuery = (query: Query, answer: Answer, seconds: number): void => {
     const role = query.agent?.role.name ?? '';
     const qtype = qtypeLabel(query.qtype);
-    const agent = this.#perAgent ? (query.agent?.name ?? '') : undefined;
+    // Per client entry, not per expanded name: an {ip} template over a /64 is one label value, so
+    // the series stay bounded by the config. Per-host detail is in the decision log.
+    const agent = this.#perAgent ? (query.agent?.entry ?? '') : undefined;
     const key = agent === undefined
       ? `${role}\0${answer.action}\0${answer.reason}\0${qtype}`
       : `${role}\0${answer.action}\0${answer.reason}\0${qtype}\0${agent}`;

@@ -81,3 +81,33 @@ describe('/metrics after a known sequence of queries', () => {
     expect(text).not.toMatch(/github\.com/);
   });
 });
+
+describe('metrics.per_agent', () => {
+  // Before: one set of series per expanded {ip} name; 100,000 sources gave 121,104 series and a
+  // 15 MB /metrics that took 0.46 s to render on the event loop.
+  it('labels by client entry, so an {ip} template over many sources is one agent label, not one per source', async () => {
+    proxy = await startProxy({
+      zone: ZONE, http: true,
+      yaml: `
+        version: 1
+        upstreams: { servers: UPSTREAMS }
+        metrics: { per_agent: true }
+        clients:
+          - { name: ci-1, match: ["127.0.0.1/32"], role: coding }
+          - { name: "pool-{ip}", match: ["127.0.0.0/8"], role: coding }
+        roles: { coding: { allow: [github.com], deny: [gist.github.com] } }
+      `,
+    });
+    const SOURCES = 200;
+    for (let i = 0; i < SOURCES; i++) {
+      const from = `127.0.${1 + (i >> 8)}.${(i & 0xff) + 1}`;
+      expect((await proxy.query('gist.github.com', 'A', { from })).packet.rcode).toBe('NXDOMAIN');
+    }
+    await proxy.query('gist.github.com');
+    const { values } = await scrape(proxy);
+    expect(Object.fromEntries([...values].filter(([k]) => k.startsWith('intentdns_queries_total')))).toEqual({
+      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A",agent="pool-{ip}"}': SOURCES,
+      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A",agent="ci-1"}': 1,
+    });
+  });
+});

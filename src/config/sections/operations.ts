@@ -17,7 +17,7 @@ export function readLog(sec: Section): Config['log'] {
   return { level: sec.oneOf('level', PINO_LEVELS, 'info'), queries: sec.oneOf('queries', QUERY_LOGGING, 'all') };
 }
 
-/** `metrics`: per_agent is off by default because agent names can be many ({ip}). */
+/** `metrics`: per_agent labels by client entry (an `{ip}` template is one label value), so series stay bounded by the config. */
 export function readMetrics(sec: Section): Config['metrics'] {
   return { perAgent: sec.bool('per_agent', false) };
 }
