@@ -192,6 +192,15 @@ export class Section {
     return def;
   }
 
+  /** A whole number, zero allowed (zero turning something off). */
+  wholeNumber(key: string, def: number): number {
+    const n = this.node(key);
+    if (n === undefined) return def;
+    if (isScalar(n) && typeof n.value === 'number' && Number.isSafeInteger(n.value) && n.value >= 0) return n.value;
+    this.reader.report(n, `${this.pathOf(key)}: expected a whole number, 0 or more`);
+    return def;
+  }
+
   /** A file path made absolute by `resolve` (against the config file's folder); null when set to null. */
   filePath(key: string, resolve: (p: string) => string): string | null {
     if (this.isNull(key)) return null;

@@ -76,6 +76,26 @@ export interface ApprovalConfig {
   readonly internalSuffixes: readonly string[];
 }
 
+/** `limits`: per-client fairness. Defaults are what v1 already enforced (rate limits for known clients off). */
+export interface LimitsConfig {
+  /** Queries per second per source address of a known client; 0: not limited. */
+  readonly clientQps: number;
+  /** Bucket size, already resolved (client_burst 0 means 2 × client_qps). */
+  readonly clientBurst: number;
+  readonly overLimit: 'drop' | 'refuse';
+  /** TCP connections from known clients, in all; strangers have their own budget below. */
+  readonly tcpConnections: number;
+  readonly tcpConnectionsPerClient: number;
+  readonly tcpIdleTimeoutMs: number;
+  /** Queries handled at once per source address, over UDP and TCP together. */
+  readonly inFlightPerClient: number;
+  /** Queries per second per source address that matches no client (burst 2×); beyond it they are dropped. */
+  readonly unknownQps: number;
+  /** TCP connections from sources that match no client, in all and per source; each is closed after one answer. */
+  readonly unknownTcpConnections: number;
+  readonly unknownTcpConnectionsPerSource: number;
+}
+
 export interface Config {
   /** Absolute path of the file this snapshot was read from. */
   readonly file: string;
@@ -108,4 +128,5 @@ export interface Config {
   readonly admin: { readonly tokenFile: string | null };
   readonly log: { readonly level: string; readonly queries: QueryLogging };
   readonly metrics: { readonly perAgent: boolean };
+  readonly limits: LimitsConfig;
 }

@@ -46,6 +46,18 @@ describe('the example config', () => {
   });
 });
 
+describe('limits', () => {
+  it('reads every key; client_burst 0 means twice client_qps', () => {
+    const c = parse(`version: 1\nlimits:\n  client_qps: 50\n  over_limit: refuse\n  tcp_connections: 200\n  tcp_connections_per_client: 8\n`
+      + `  tcp_idle_timeout: 3s\n  in_flight_per_client: 40\n  unknown_qps: 5\n  unknown_tcp_connections: 4\n  unknown_tcp_connections_per_source: 1\n${TAIL}`);
+    expect(c.limits).toEqual({
+      clientQps: 50, clientBurst: 100, overLimit: 'refuse', tcpConnections: 200, tcpConnectionsPerClient: 8, tcpIdleTimeoutMs: 3000,
+      inFlightPerClient: 40, unknownQps: 5, unknownTcpConnections: 4, unknownTcpConnectionsPerSource: 1,
+    });
+    expect(parse(`version: 1\nlimits: {client_qps: 10, client_burst: 15}\n${TAIL}`).limits).toMatchObject({ clientQps: 10, clientBurst: 15 });
+  });
+});
+
 describe('defaults', () => {
   it('fills every optional key with the documented default', () => {
     const c = loadConfig(join(FIXTURES, 'minimal.yaml'), { resolvConf: RESOLV });
@@ -63,6 +75,11 @@ describe('defaults', () => {
       admin: { tokenFile: null },
       log: { level: 'info', queries: 'all' },
       metrics: { perAgent: false },
+      limits: {
+        clientQps: 0, clientBurst: 0, overLimit: 'drop',
+        tcpConnections: 1000, tcpConnectionsPerClient: 32, tcpIdleTimeoutMs: 10_000, inFlightPerClient: 100,
+        unknownQps: 20, unknownTcpConnections: 16, unknownTcpConnectionsPerSource: 2,
+      },
     });
     expect(c.roles.get('builder')).toEqual({
       name: 'builder', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'sinkhole',
@@ -210,6 +227,13 @@ describe('errors point at the offending key or value', () => {
     ['zero cache size', `version: 1\ncache:\n  max_bytes: 0MiB\n${TAIL}`, 'test.yaml:3:14 cache.max_bytes: "0MiB" must be more than zero'],
     ['zero holds per agent', `version: 1\napproval:\n  url: "http://127.0.0.1:8080"\n  max_pending_holds_per_agent: 0\n${TAIL}`,
       'test.yaml:4:32 approval.max_pending_holds_per_agent: expected a positive whole number'],
+    ['negative client_qps', `version: 1\nlimits:\n  client_qps: -1\n${TAIL}`, 'test.yaml:3:15 limits.client_qps: expected a whole number, 0 or more'],
+    ['fractional client_burst', `version: 1\nlimits:\n  client_burst: 1.5\n${TAIL}`, 'test.yaml:3:17 limits.client_burst: expected a whole number, 0 or more'],
+    ['unknown over_limit', `version: 1\nlimits:\n  over_limit: servfail\n${TAIL}`,
+      'test.yaml:3:15 limits.over_limit: expected one of drop, refuse, got "servfail"'],
+    ['zero unknown_qps', `version: 1\nlimits:\n  unknown_qps: 0\n${TAIL}`, 'test.yaml:3:16 limits.unknown_qps: expected a positive whole number'],
+    ['zero tcp_idle_timeout', `version: 1\nlimits:\n  tcp_idle_timeout: 0s\n${TAIL}`, 'test.yaml:3:21 limits.tcp_idle_timeout: "0s" must be more than zero'],
+    ['unknown key in limits', `version: 1\nlimits:\n  client_rate: 5\n${TAIL}`, 'test.yaml:3:3 unknown key "client_rate" in limits'],
     ['unbracketed IPv6', `version: 1\nlisten:\n  dns: ["::1:5353"]\n${TAIL}`,
       'test.yaml:3:9 listen.dns[0]: "::1:5353": IPv6 addresses need brackets around the address, as in "[::1]:5353"'],
     ['host name instead of address', `version: 1\nlisten:\n  http: "localhost:9153"\n${TAIL}`,
