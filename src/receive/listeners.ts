@@ -12,15 +12,37 @@ import { formatHostPort } from '../config/address.js';
 import type { HostPort } from '../config/types.js';
 import { errnoCode } from '../errors.js';
 import { ListenError } from './errors.js';
-import { KeyedLimiter } from './limits.js';
+import { KeyedLimiter, WaitingLimiter } from './limits.js';
 import { TCP_DEFAULTS, listenTcp, type TcpLimits, type TcpListener } from './tcp.js';
 import type { MessageHandler, ReceiveHooks } from './types.js';
 import { UDP_DEFAULTS, listenUdp, type UdpLimits, type UdpListener } from './udp.js';
 
+/** Queries in flight over UDP and TCP together, across every address: in all and per source address. */
+export interface InFlightLimits {
+  readonly maxInFlight: number;
+  readonly maxInFlightPerClient: number;
+}
+
+export const IN_FLIGHT_DEFAULTS: InFlightLimits = Object.freeze({ maxInFlight: 10_000, maxInFlightPerClient: 100 });
+
+/** What a config reload may change while the listeners run. */
+export interface ListenerLimits {
+  readonly inFlight?: Partial<InFlightLimits>;
+  readonly tcp?: Partial<Pick<TcpLimits, 'maxConnections' | 'maxConnectionsPerClient' | 'idleTimeoutMs' | 'maxUnknownConnections' | 'maxUnknownConnectionsPerSource'>>;
+}
+
 export interface ListenerOptions extends ReceiveHooks {
   readonly log: Logger;
+  /** Per-socket UDP settings; the in-flight bounds of startListeners' sockets are `inFlight`. */
   readonly udp?: Partial<UdpLimits>;
   readonly tcp?: Partial<TcpLimits>;
+  readonly inFlight?: Partial<InFlightLimits>;
+  /**
+   * Whether a source address is a known client (the server passes the current
+   * config snapshot's answer): strangers get their own small TCP budget and
+   * one answer per connection. Absent: every source counts as known.
+   */
+  readonly isKnown?: (address: string) => boolean;
   /** How long close() lets queries in flight finish and write their replies. */
   readonly closeGraceMs?: number;
   /** For port 0: how many UDP ports to try before giving up on finding one whose TCP twin is free too. */
@@ -46,6 +68,12 @@ export interface Listeners {
    * period for queries in flight on them. Calls run one after another.
    */
   update(addresses: readonly HostPort[]): Promise<void>;
+  /**
+   * New limits from a config reload, for every address: ceilings apply at
+   * once to what is taken from now on (slots already held stay held), the
+   * idle timeout to connections accepted from now on.
+   */
+  setLimits(limits: ListenerLimits): void;
   /**
    * Stops accepting and receiving, lets queries in flight write their replies
    * for at most the grace period, then closes everything. Idempotent.
@@ -81,10 +109,13 @@ class DnsListeners implements Listeners {
   readonly #log: Logger;
   readonly #hooks: ReceiveHooks;
   readonly #udpLimits: UdpLimits;
-  readonly #tcpLimits: TcpLimits;
-  // Shared by all addresses: one client must not get N times its share by using N addresses.
-  readonly #udpLimiter: KeyedLimiter;
+  #tcpLimits: TcpLimits;
+  // Shared by all addresses (one client must not get N times its share by using N addresses),
+  // and the in-flight one by both transports: one budget per client, however it asks.
+  readonly #inFlight: WaitingLimiter;
   readonly #tcpLimiter: KeyedLimiter;
+  readonly #unknownTcpLimiter: KeyedLimiter;
+  readonly #isKnown: ((address: string) => boolean) | undefined;
   readonly #closeGraceMs: number;
   readonly #portAttempts: number;
   #closing: Promise<void> | null = null;
@@ -97,8 +128,11 @@ class DnsListeners implements Listeners {
     this.#hooks = guardHooks(opts, opts.log);
     this.#udpLimits = { ...UDP_DEFAULTS, ...opts.udp };
     this.#tcpLimits = { ...TCP_DEFAULTS, ...opts.tcp };
-    this.#udpLimiter = new KeyedLimiter(this.#udpLimits.maxInFlight, this.#udpLimits.maxInFlightPerClient);
+    const inFlight = { ...IN_FLIGHT_DEFAULTS, ...opts.inFlight };
+    this.#inFlight = new WaitingLimiter(inFlight.maxInFlight, inFlight.maxInFlightPerClient);
     this.#tcpLimiter = new KeyedLimiter(this.#tcpLimits.maxConnections, this.#tcpLimits.maxConnectionsPerClient);
+    this.#unknownTcpLimiter = new KeyedLimiter(this.#tcpLimits.maxUnknownConnections, this.#tcpLimits.maxUnknownConnectionsPerSource);
+    this.#isKnown = opts.isKnown;
     this.#closeGraceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
     this.#portAttempts = Math.max(1, opts.portAttempts ?? DEFAULT_PORT_ATTEMPTS);
   }
@@ -160,7 +194,7 @@ class DnsListeners implements Listeners {
           ...this.#hooks,
           log: this.#log,
           limits: this.#udpLimits,
-          limiter: this.#udpLimiter,
+          limiter: this.#inFlight,
         });
       } catch (err) {
         throw new ListenError(address.text, 'udp', err);
@@ -171,6 +205,9 @@ class DnsListeners implements Listeners {
           log: this.#log,
           limits: this.#tcpLimits,
           connectionLimiter: this.#tcpLimiter,
+          unknownConnectionLimiter: this.#unknownTcpLimiter,
+          inFlightLimiter: this.#inFlight,
+          ...(this.#isKnown && { isKnown: this.#isKnown }),
         });
         const bound: HostPort = { host, family, port: udp.port, text: formatHostPort(host, udp.port, family) };
         this.#log.debug({ address: bound.text }, 'DNS listener bound (udp+tcp)');
@@ -181,6 +218,16 @@ class DnsListeners implements Listeners {
         throw new ListenError(address.text, 'tcp', err);
       }
     }
+  }
+
+  setLimits(limits: ListenerLimits): void {
+    const f = { maxInFlight: this.#inFlight.maxTotal, maxInFlightPerClient: this.#inFlight.maxPerKey, ...limits.inFlight };
+    this.#inFlight.setCeilings(f.maxInFlight, f.maxInFlightPerClient);
+    this.#tcpLimits = { ...this.#tcpLimits, ...limits.tcp };
+    const t = this.#tcpLimits;
+    this.#tcpLimiter.setCeilings(t.maxConnections, t.maxConnectionsPerClient);
+    this.#unknownTcpLimiter.setCeilings(t.maxUnknownConnections, t.maxUnknownConnectionsPerSource);
+    for (const pair of this.#pairs.values()) pair.tcp.setIdleTimeout(t.idleTimeoutMs);
   }
 
   addresses(): HostPort[] {

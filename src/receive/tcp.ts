@@ -4,15 +4,22 @@
  * ready (out of order is allowed: the client matches replies by message ID).
  *
  * Every resource a client can make us hold is bounded: connections (overall
- * and per client IP), queries in flight per connection, unread bytes per
- * connection, idle time, and the wait for a client that will not close. The
- * bounds on work apply backpressure (we stop reading) instead of buffering.
+ * and per client IP), queries in flight per connection and per client (over
+ * every connection and UDP too, when the listeners share an in-flight
+ * limiter), unread bytes per connection, idle time, and the wait for a
+ * client that will not close. The bounds on work apply backpressure (we stop
+ * reading) instead of buffering.
+ *
+ * Known clients and strangers are told apart at accept (`isKnown`, from the
+ * current config snapshot): strangers have a small connection budget of
+ * their own, so they can never take the agents' slots, and each of their
+ * connections is answered once and closed.
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { formatHostPort } from '../config/address.js';
 import { DEFAULT_MAX_BUFFERED, FrameReader, MAX_FRAME_LENGTH, frame } from '../wire/framing.js';
-import { KeyedLimiter } from './limits.js';
+import { KeyedLimiter, type LimitVerdict, type WaitingLimiter } from './limits.js';
 import { invokeHandler, type MessageHandler, type Peer, type ReceiveHooks } from './types.js';
 
 export interface TcpLimits {
@@ -26,6 +33,9 @@ export interface TcpLimits {
   readonly idleTimeoutMs: number;
   /** Unread bytes held per connection (a partial frame plus frames not yet started). */
   readonly maxBufferedBytes: number;
+  /** Open connections from sources that are no known client, in all and per source; apart from the agents' ones. */
+  readonly maxUnknownConnections: number;
+  readonly maxUnknownConnectionsPerSource: number;
 }
 
 export const TCP_DEFAULTS: TcpLimits = Object.freeze({
@@ -35,6 +45,8 @@ export const TCP_DEFAULTS: TcpLimits = Object.freeze({
   // RFC 7766 §6.2.3 suggests "on the order of seconds"; dns2 and many servers use 10 s.
   idleTimeoutMs: 10_000,
   maxBufferedBytes: DEFAULT_MAX_BUFFERED,
+  maxUnknownConnections: 16,
+  maxUnknownConnectionsPerSource: 2,
 });
 
 export interface TcpListenerOptions extends ReceiveHooks {
@@ -42,6 +54,20 @@ export interface TcpListenerOptions extends ReceiveHooks {
   readonly limits?: Partial<TcpLimits>;
   /** Share one limiter between listeners so the connection bounds hold across all listen addresses. */
   readonly connectionLimiter?: KeyedLimiter;
+  /** The same for strangers' connections. */
+  readonly unknownConnectionLimiter?: KeyedLimiter;
+  /**
+   * Queries in flight per client, shared with UDP and the other listeners:
+   * at the client's (or the global) ceiling a connection stops reading
+   * until one of the client's queries finishes. Without it only the
+   * per-connection bound applies.
+   */
+  readonly inFlightLimiter?: WaitingLimiter;
+  /**
+   * Whether a source address is a known client, asked once at accept. Absent:
+   * every source is treated as known. A function that throws counts as "no".
+   */
+  readonly isKnown?: (address: string) => boolean;
 }
 
 export interface TcpListener {
@@ -51,6 +77,8 @@ export interface TcpListener {
   readonly port: number;
   /** Connections currently open. */
   readonly connections: number;
+  /** A reload's new idle timeout: connections accepted from now on use it. */
+  setIdleTimeout(ms: number): void;
   /**
    * Stops accepting, closes idle connections, lets queries in flight write
    * their replies, and destroys whatever is still open after `graceMs`.
@@ -86,8 +114,10 @@ interface ConnectionContext {
   readonly handler: MessageHandler;
   readonly hooks: ReceiveHooks;
   readonly log: Logger;
-  readonly limits: TcpLimits;
+  /** Replaced whole by setIdleTimeout; a connection reads it when it arms a timer. */
+  limits: TcpLimits;
   readonly onClosed: (conn: Connection) => void;
+  readonly inFlight: WaitingLimiter | null;
 }
 
 class TcpServerListener implements TcpListener {
@@ -96,6 +126,8 @@ class TcpServerListener implements TcpListener {
   readonly port: number;
   readonly #server: net.Server;
   readonly #limiter: KeyedLimiter;
+  readonly #unknownLimiter: KeyedLimiter;
+  readonly #isKnown: (address: string) => boolean;
   readonly #hooks: ReceiveHooks;
   readonly #log: Logger;
   readonly #connections = new Set<Connection>();
@@ -116,16 +148,20 @@ class TcpServerListener implements TcpListener {
     const bound = server.address();
     this.port = typeof bound === 'object' && bound !== null ? bound.port : 0;
     this.#limiter = opts.connectionLimiter ?? new KeyedLimiter(limits.maxConnections, limits.maxConnectionsPerClient);
+    this.#unknownLimiter = opts.unknownConnectionLimiter
+      ?? new KeyedLimiter(limits.maxUnknownConnections, limits.maxUnknownConnectionsPerSource);
     this.#hooks = opts;
     this.#log = opts.log.child({ transport: 'tcp', listen: formatHostPort(host, this.port, family) });
+    this.#isKnown = guardIsKnown(opts.isKnown, this.#log);
     this.#ctx = {
       handler,
       hooks: opts,
       log: this.#log,
       limits,
+      inFlight: opts.inFlightLimiter ?? null,
       onClosed: (conn) => {
         this.#connections.delete(conn);
-        this.#limiter.release(conn.peer.address);
+        (conn.known ? this.#limiter : this.#unknownLimiter).release(conn.peer.address);
       },
     };
     server.on('connection', (socket) => this.#accept(socket));
@@ -137,6 +173,11 @@ class TcpServerListener implements TcpListener {
     return this.#connections.size;
   }
 
+  /** A reload's new idle timeout: connections accepted from now on use it. */
+  setIdleTimeout(ms: number): void {
+    this.#ctx.limits = { ...this.#ctx.limits, idleTimeoutMs: ms };
+  }
+
   #accept(socket: net.Socket): void {
     const address = socket.remoteAddress;
     if (this.#closing !== null || address === undefined) {
@@ -145,16 +186,17 @@ class TcpServerListener implements TcpListener {
       socket.destroy();
       return;
     }
-    const refused = this.#limiter.tryAcquire(address);
+    const known = this.#isKnown(address);
+    const refused = (known ? this.#limiter : this.#unknownLimiter).tryAcquire(address);
     if (refused !== null) {
-      this.#hooks.onDrop?.(refused, 'tcp');
-      this.#log.debug({ client: address, limit: refused }, 'TCP connection refused');
+      this.#hooks.onDrop?.(known ? refused : 'unknown_limit', 'tcp');
+      this.#log.debug({ client: address, limit: refused, known }, 'TCP connection refused');
       socket.on('error', () => {});
       socket.destroy();
       return;
     }
     const peer: Peer = { address, port: socket.remotePort ?? 0, family: this.family, transport: 'tcp' };
-    this.#connections.add(new Connection(socket, peer, this.#ctx));
+    this.#connections.add(new Connection(socket, peer, this.#ctx, known));
   }
 
   close(graceMs = 0): Promise<void> {
@@ -182,10 +224,15 @@ class TcpServerListener implements TcpListener {
  */
 class Connection {
   readonly peer: Peer;
+  /** A known client's connection; a stranger's is answered once and closed. */
+  readonly known: boolean;
   readonly #socket: net.Socket;
   readonly #ctx: ConnectionContext;
   readonly #reader: FrameReader;
   #inFlight = 0;
+  /** A complete query waiting for its client's in-flight budget (reading is paused meanwhile). */
+  #waiting: Buffer | null = null;
+  readonly #wake = (): boolean => this.#resumeWaiting();
   /** The client shut down its sending side (FIN). */
   #readEnded = false;
   /** Take no more frames: a zero-length frame, idle timeout, or listener shutdown. */
@@ -198,9 +245,10 @@ class Connection {
   readonly #idleTimer: NodeJS.Timeout;
   #lingerTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: net.Socket, peer: Peer, ctx: ConnectionContext) {
+  constructor(socket: net.Socket, peer: Peer, ctx: ConnectionContext, known: boolean) {
     this.#socket = socket;
     this.peer = peer;
+    this.known = known;
     this.#ctx = ctx;
     this.#reader = new FrameReader(ctx.limits.maxBufferedBytes);
     socket.setNoDelay(true);
@@ -224,6 +272,7 @@ class Connection {
     if (this.#closed) return;
     this.#stopReading = true;
     this.#reader.reset();
+    this.#dropWaiting();
     this.#pump();
   }
 
@@ -250,6 +299,11 @@ class Connection {
   #pump(): void {
     if (this.#closed) return;
     while (!this.#stopReading && !this.#writeBlocked && this.#inFlight < this.#ctx.limits.maxInFlightPerConnection) {
+      if (this.#waiting !== null) {
+        // Still over the client's budget: the limiter wakes us when a slot frees.
+        if (!this.#tryStart(this.#waiting)) break;
+        continue;
+      }
       const message = this.#reader.next();
       if (message === null) {
         if (this.#readEnded && this.#reader.buffered > 0) {
@@ -268,10 +322,43 @@ class Connection {
         this.#reader.reset();
         break;
       }
-      this.#dispatch(message);
+      if (!this.#tryStart(message)) break;
     }
     this.#updateFlow();
     this.#maybeEnd();
+  }
+
+  /** Dispatches `message` if its client's budget has room; otherwise keeps it and waits. */
+  #tryStart(message: Buffer): boolean {
+    const budget = this.#ctx.inFlight;
+    const refused: LimitVerdict | null = budget ? budget.tryAcquire(this.peer.address) : null;
+    if (refused !== null) {
+      this.#waiting = message;
+      budget!.wait(this.peer.address, refused, this.#wake);
+      return false;
+    }
+    this.#waiting = null;
+    this.#dispatch(message);
+    // A stranger gets one answer: nothing more is read, and the connection ends once it is written.
+    if (!this.known) {
+      this.#stopReading = true;
+      this.#reader.reset();
+    }
+    return true;
+  }
+
+  /** The limiter's wake-up: true when the waiting query got its slot. */
+  #resumeWaiting(): boolean {
+    if (this.#closed || this.#waiting === null) return false;
+    const before = this.#inFlight;
+    this.#pump();
+    return this.#inFlight > before;
+  }
+
+  #dropWaiting(): void {
+    if (this.#waiting === null) return;
+    this.#waiting = null;
+    this.#ctx.inFlight?.cancel(this.peer.address, this.#wake);
   }
 
   #dispatch(message: Buffer): void {
@@ -290,6 +377,8 @@ class Connection {
       )
       .finally(() => {
         this.#inFlight--;
+        // Given back after our own count is down, so a waiter woken by it (maybe this connection) sees the room.
+        this.#ctx.inFlight?.release(this.peer.address);
         if (this.#inFlight === 0 && !this.#closed) this.#idleTimer.refresh();
         this.#pump();
       });
@@ -309,13 +398,13 @@ class Connection {
     const wantPause =
       !this.#stopReading &&
       !this.#readEnded &&
-      (this.#writeBlocked || this.#inFlight >= this.#ctx.limits.maxInFlightPerConnection);
+      (this.#writeBlocked || this.#waiting !== null || this.#inFlight >= this.#ctx.limits.maxInFlightPerConnection);
     if (wantPause && !this.#socket.isPaused()) this.#socket.pause();
     else if (!wantPause && this.#socket.isPaused()) this.#socket.resume();
   }
 
   #maybeEnd(): void {
-    if (this.#ended || this.#closed || this.#inFlight > 0) return;
+    if (this.#ended || this.#closed || this.#inFlight > 0 || this.#waiting !== null) return;
     if (this.#stopReading || (this.#readEnded && this.#reader.buffered === 0)) this.#end();
   }
 
@@ -328,8 +417,8 @@ class Connection {
   }
 
   #onIdle(): void {
-    // In flight: the timer is re-armed when the last query finishes.
-    if (this.#closed || this.#ended || this.#inFlight > 0) return;
+    // In flight, or a query waiting for its slot: the timer is re-armed when the query is dispatched or finishes.
+    if (this.#closed || this.#ended || this.#inFlight > 0 || this.#waiting !== null) return;
     this.#ctx.log.debug({ client: this.peer.address }, 'TCP connection idle; closing');
     this.#stopReading = true;
     this.#reader.reset();
@@ -341,6 +430,20 @@ class Connection {
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#lingerTimer);
     this.#reader.reset();
+    this.#dropWaiting();
     this.#ctx.onClosed(this);
   }
+}
+
+/** isKnown is the config's code running in our accept callback: a bug there makes the source a stranger (the smaller budget), never a crash. */
+function guardIsKnown(isKnown: ((address: string) => boolean) | undefined, log: Logger): (address: string) => boolean {
+  if (!isKnown) return () => true;
+  return (address) => {
+    try {
+      return isKnown(address);
+    } catch (err) {
+      log.error({ err, client: address }, 'isKnown failed; treating the source as unknown');
+      return false;
+    }
+  };
 }

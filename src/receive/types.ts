@@ -29,12 +29,13 @@ export type MessageHandler = (message: Buffer, peer: Peer) => Promise<Buffer | n
 export type DropReason =
   | 'global_limit'     // UDP: too many queries in flight overall; TCP: too many connections
   | 'client_limit'     // the same, counted per client IP
+  | 'unknown_limit'    // TCP: a connection from a source that is no known client, beyond the strangers' budget
   | 'handler_error'    // the handler threw or rejected (a bug: it promises not to)
   | 'reply_too_large'  // TCP: a reply longer than the 2-byte length prefix can carry
   | 'frame_buffer';    // TCP: more unread bytes than the buffer cap (connection closed)
 
 export const DROP_REASONS: readonly DropReason[] = [
-  'global_limit', 'client_limit', 'handler_error', 'reply_too_large', 'frame_buffer',
+  'global_limit', 'client_limit', 'unknown_limit', 'handler_error', 'reply_too_large', 'frame_buffer',
 ];
 
 /** Counters as callbacks, so this folder needs no metrics library. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedLimiter } from '../../src/receive/limits.js';
+import { KeyedLimiter, WaitingLimiter } from '../../src/receive/limits.js';
 
 describe('KeyedLimiter', () => {
   it('refuses a key beyond its own ceiling while other keys still get slots', () => {
@@ -27,5 +27,64 @@ describe('KeyedLimiter', () => {
     expect(l.tryAcquire('a')).toBeNull();
     l.release('zzz'); // never acquired: ignored
     expect(l.total).toBe(1);
+  });
+});
+
+describe('KeyedLimiter.setCeilings', () => {
+  it('keeps what is held and grants by the new ceilings from now on', () => {
+    const l = new KeyedLimiter(4, 2);
+    l.tryAcquire('a');
+    l.tryAcquire('a');
+    l.setCeilings(4, 1);
+    expect(l.held('a')).toBe(2);
+    l.release('a');
+    expect(l.tryAcquire('a')).toBe('client_limit');
+    l.release('a');
+    expect(l.tryAcquire('a')).toBeNull();
+    expect(() => l.setCeilings(0, 1)).toThrow(RangeError);
+  });
+});
+
+describe('WaitingLimiter', () => {
+  it('wakes a waiter of the key that gave a slot back, oldest first, until one takes it', () => {
+    const l = new WaitingLimiter(10, 1);
+    l.tryAcquire('a');
+    const woken: string[] = [];
+    const taker = (name: string) => (): boolean => {
+      woken.push(name);
+      return l.tryAcquire('a') === null;
+    };
+    l.wait('a', 'client_limit', () => {
+      woken.push('gone');
+      return false;   // its connection had closed: the slot goes on to the next
+    });
+    l.wait('a', 'client_limit', taker('second'));
+    l.wait('a', 'client_limit', taker('third'));
+    l.release('a');
+    expect(woken).toEqual(['gone', 'second']);
+    expect(l.held('a')).toBe(1);
+    expect(l.waiting).toBe(1);
+  });
+
+  it('wakes a waiter for any slot when the global ceiling was in the way', () => {
+    const l = new WaitingLimiter(1, 5);
+    l.tryAcquire('a');
+    let woke = false;
+    l.wait('b', 'global_limit', () => (woke = l.tryAcquire('b') === null));
+    l.release('a');
+    expect(woke).toBe(true);
+    expect(l.held('b')).toBe(1);
+  });
+
+  it('forgets a cancelled waiter', () => {
+    const l = new WaitingLimiter(10, 1);
+    l.tryAcquire('a');
+    let called = false;
+    const wake = (): boolean => (called = true);
+    l.wait('a', 'client_limit', wake);
+    l.cancel('a', wake);
+    l.release('a');
+    expect(called).toBe(false);
+    expect(l.waiting).toBe(0);
   });
 });

@@ -94,12 +94,12 @@ describe('startListeners', () => {
     expect(err).toMatchObject({ address: '192.0.2.1:0', systemCode: 'EADDRNOTAVAIL' });
   });
 
-  it('shares the per-client UDP cap across addresses and reports drops through the callback', async () => {
+  it('shares the per-client in-flight cap across addresses and reports drops through the callback', async () => {
     const hold = gate();
     const drops: Array<[DropReason, Transport]> = [];
     const l = await startListeners([v4(), v4(0, '127.0.0.3')], recordingHandler(hold).handler, {
       log: silentLog,
-      udp: { maxInFlightPerClient: 1 },
+      inFlight: { maxInFlightPerClient: 1 },
       onDrop: (r, t) => drops.push([r, t]),
     });
     started.push(l);
@@ -112,6 +112,73 @@ describe('startListeners', () => {
     expect(drops).toEqual([['client_limit', 'udp']]);
     hold.open();
     await waitFor(() => c.received.length === 1, 'the accepted query answered');
+  });
+
+  it('shares one in-flight budget per client between UDP and TCP: TCP waits (stops reading), then goes on', async () => {
+    const hold = gate();
+    const { handler, calls } = recordingHandler(hold);
+    const l = await startListeners([v4()], handler, { log: silentLog, inFlight: { maxInFlightPerClient: 2 } });
+    started.push(l);
+    const a = l.addresses()[0]!;
+    const u = await UdpClient.open(4, '127.0.0.1');
+    cleanup.push(() => u.close());
+    const t = await TcpClient.connect(a.port, a.host, '127.0.0.1');
+    cleanup.push(() => t.destroy());
+    await u.send(query(1), a.port, a.host);
+    await waitFor(() => calls.length === 1, 'the UDP query in flight');
+    // Two more over TCP: one fits the budget of 2, the other waits for a slot.
+    await t.write(Buffer.concat([framed(query(2)), framed(query(3))]));
+    await waitFor(() => calls.length === 2, 'one TCP query in flight');
+    await delay(50);
+    expect(calls.map((c) => c.id)).toEqual([1, 2]);
+    // Another client is not held up by this one's budget.
+    const other = await UdpClient.open(4, '127.0.0.2');
+    cleanup.push(() => other.close());
+    await other.send(query(4), a.port, a.host);
+    await waitFor(() => calls.length === 3, "another client's query");
+    hold.open();
+    expect((await t.waitReplies(2)).map(messageId).sort()).toEqual([2, 3]);
+    await waitFor(() => u.received.length === 1, 'the UDP answer');
+  });
+
+  it('tells strangers from known clients at TCP accept: one answer each, and a budget of their own', async () => {
+    const drops: DropReason[] = [];
+    const l = await start([v4()], {
+      tcp: { maxConnections: 2, maxConnectionsPerClient: 2, maxUnknownConnections: 2, maxUnknownConnectionsPerSource: 1 },
+      isKnown: (address) => address === '127.0.0.1',
+      onDrop: (r) => drops.push(r),
+    });
+    const a = l.addresses()[0]!;
+    const stranger = await TcpClient.connect(a.port, a.host, '127.0.0.9');
+    cleanup.push(() => stranger.destroy());
+    const second = await TcpClient.connect(a.port, a.host, '127.0.0.9');
+    await second.waitClosed();
+    expect(drops).toEqual(['unknown_limit']);
+    const other = await TcpClient.connect(a.port, a.host, '127.0.0.8');
+    cleanup.push(() => other.destroy());
+    // The strangers' slots are full; the agent's two are untouched.
+    const agents = await Promise.all([1, 2].map(() => TcpClient.connect(a.port, a.host, '127.0.0.1')));
+    for (const c of agents) cleanup.push(() => c.destroy());
+    for (const [i, c] of agents.entries()) await c.write(Buffer.concat([framed(query(10 + i)), framed(query(20 + i))]));
+    for (const c of agents) expect(await c.waitReplies(2)).toHaveLength(2);
+    // A stranger gets its first query answered, and then the connection ends.
+    await stranger.write(Buffer.concat([framed(query(30)), framed(query(31))]));
+    await stranger.waitClosed();
+    expect(stranger.replies.map(messageId)).toEqual([30]);
+  });
+
+  it('applies new limits on setLimits (a reload)', async () => {
+    const l = await start([v4()], { tcp: { maxConnections: 1 } });
+    const a = l.addresses()[0]!;
+    const first = await TcpClient.connect(a.port, a.host);
+    cleanup.push(() => first.destroy());
+    const refused = await TcpClient.connect(a.port, a.host);
+    await refused.waitClosed();
+    l.setLimits({ tcp: { maxConnections: 2 } });
+    const second = await TcpClient.connect(a.port, a.host);
+    cleanup.push(() => second.destroy());
+    await second.write(framed(query(5)));
+    expect(messageId((await second.waitReplies(1))[0]!)).toBe(5);
   });
 
   it('keeps running when a metrics callback throws', async () => {

@@ -316,3 +316,13 @@ describe('TCP listener: IPv6', () => {
     expect(calls[0]!.peer).toMatchObject({ address: '::1', family: 6, transport: 'tcp' });
   });
 });
+
+describe('TCP listener: strangers', () => {
+  it('treats a source as a stranger when isKnown throws: answered once, then closed', async () => {
+    const s = await server(echoHandler, { isKnown: () => { throw new Error('config bug'); } });
+    const c = await connect(s, '127.0.0.5');
+    await c.write(Buffer.concat([framed(query(1)), framed(query(2))]));
+    await c.waitClosed();
+    expect(c.replies.map(messageId)).toEqual([1]);
+  });
+});
