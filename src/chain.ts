@@ -3,8 +3,13 @@
  * chain is written here, once, with the reason for each position. No stage
  * knows what comes before it.
  *
- *   receive → decode → identify → decide → hold → check → cache → upstream
+ *   receive → limit → decode → identify → decide → hold → check → cache → upstream
  *           → answer → observe → encode → receive
+ *
+ * limit (the source's token bucket) comes before decode, and is not a Stage:
+ * a query over its limit is what a flood is made of, so it costs a map
+ * lookup, a few additions and a counter, and never the decode, the chain,
+ * the encode or a log line of its own (see Pipeline.handle).
  */
 import type { Logger } from 'pino';
 import { makeAnswer, faultAnswer } from './answer/answer.js';
@@ -20,14 +25,17 @@ import { HoldStage } from './hold/hold.js';
 import type { HoldRegistry } from './hold/registry.js';
 import { ClientTable } from './identify/clients.js';
 import { IdentifyStage } from './identify/identify.js';
+import { RateLimit, type LineSampler, type SocketBudget, type TokenBuckets } from './limit/index.js';
 import { Observe } from './observe/observe.js';
-import { chain, Query, type Next } from './pipeline/types.js';
+import { chain, Query, type Agent, type Next } from './pipeline/types.js';
 import type { Peer } from './receive/types.js';
 import type { Metrics } from './telemetry/metrics.js';
 import { Upstreams } from './upstream/exchange.js';
 import type { UpstreamHealth } from './upstream/health.js';
 import { UpstreamStage } from './upstream/upstream.js';
+import { peekQuestionType } from './wire/peek.js';
 import { decodeQuery } from './wire/query.js';
+import { rateLimitedAnswer } from './answer/answer.js';
 
 /** What the chain reads of the state that outlives a config snapshot (a reload builds a new Pipeline around the same). */
 export interface ChainState {
@@ -39,6 +47,12 @@ export interface ChainState {
   readonly quarantine: QuarantineLookup;
   /** Which upstreams answer: kept across reloads, so a reload does not make a dead upstream cost a timeout again. */
   readonly upstreamHealth: UpstreamHealth;
+  /** Token buckets per source address (limits.*): a reload keeps what each source has used. */
+  readonly buckets: TokenBuckets;
+  /** Which refused and rate-limited queries get a log line: one per source per 10 s. */
+  readonly sampler: LineSampler;
+  /** The bound on upstream sockets, from RLIMIT_NOFILE at start. */
+  readonly upstreamSockets: SocketBudget;
 }
 
 export function buildPipeline(config: Config, shared: ChainState, log: Logger, metrics: Metrics): Pipeline {
@@ -46,9 +60,15 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
   const upstreams = new Upstreams({
     servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, strategy: config.upstreams.strategy,
     health: shared.upstreamHealth, log, onAttempt: metrics.upstreamAttempt, onSkip: metrics.upstreamSkipped,
+    sockets: shared.upstreamSockets,
   });
-  const approval = config.approval;
   const clients = new ClientTable(config.clients, roles);
+  const l = config.limits;
+  const rateLimit = new RateLimit(
+    { clientQps: l.clientQps, clientBurst: l.clientBurst, unknownQps: l.unknownQps, unknownBurst: 2 * l.unknownQps },
+    shared.buckets,
+  );
+  const approval = config.approval;
   const handle = chain(
     [
       // Strangers are refused before any policy runs, in every mode: never an open resolver.
@@ -67,8 +87,10 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
     ],
     new UpstreamStage(upstreams).handle,
   );
-  const observe = new Observe(log, config.log.queries, [metrics.observeQuery]);
-  return new Pipeline(config, clients, handle, observe, log, (peer) => metrics.malformed(peer.transport));
+  const observe = new Observe(log, config.log.queries, [metrics.observeQuery], {
+    limitObservers: [metrics.observeLimited], sampler: shared.sampler,
+  });
+  return new Pipeline(config, clients, handle, observe, log, (peer) => metrics.malformed(peer.transport), rateLimit);
 }
 
 /**
@@ -78,17 +100,28 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
 export class Pipeline {
   constructor(
     readonly config: Config,
-    /** This snapshot's clients, also for the admin API to tell which agent a name means. */
+    /**
+     * This snapshot's clients: the table identify/ asks (its answers are remembered per address,
+     * so the rate limit asking first is a map lookup), also for the admin API to tell which agent a name means.
+     */
     readonly clients: ClientTable,
     private readonly chain: Next,
     private readonly observe: Observe,
     private readonly log: Logger,
     /** Told about every packet decode would not accept, e.g. for malformed_packets_total. */
     private readonly onMalformed: (peer: Peer) => void,
+    private readonly rateLimit: RateLimit,
   ) {}
+
+  /** Whether `address` is a known client under this snapshot: receive/ asks at TCP accept. */
+  knows(address: string): boolean {
+    return this.clients.lookup(address) !== null;
+  }
 
   async handle(message: Buffer, peer: Peer): Promise<Buffer | null> {
     const receivedAt = performance.now();
+    const agent = this.clients.lookup(peer.address);
+    if (!this.rateLimit.admit(peer.address, agent !== null, receivedAt)) return this.#overLimit(message, peer, agent, receivedAt);
     const decoded = decodeQuery(message);
     if (!decoded.ok) {
       const { rejection } = decoded;
@@ -106,5 +139,27 @@ export class Pipeline {
     }
     this.observe.record(query, answer);
     return encodeAnswer(query, answer, this.config.answers.maxTtlS);
+  }
+
+  /**
+   * A packet over its source's limit: dropped, or REFUSED (EDE 15) for a
+   * known client with over_limit refuse; strangers are always dropped. It
+   * is decoded only when it is to be answered or its sampled log line is
+   * due; otherwise its type is read straight from the question for the count.
+   */
+  #overLimit(message: Buffer, peer: Peer, agent: Agent | null, receivedAt: number): Buffer | null {
+    const refuse = agent !== null && this.config.limits.overLimit === 'refuse';
+    const decoded = refuse || this.observe.wouldLog(peer.address, receivedAt) ? decodeQuery(message) : null;
+    const m = decoded?.ok ? decoded.query : null;
+    // A packet that does not decode gets nothing, whatever over_limit says: it is not worth an answer.
+    const action = refuse && m !== null ? 'refuse' : 'drop';
+    this.observe.recordLimited({
+      client: peer.address, transport: peer.transport, agent, action, message: m,
+      qtype: m ? m.question.type : peekQuestionType(message), receivedAt,
+    });
+    if (action === 'drop' || m === null) return null;
+    const query = new Query(m, peer.address, peer.transport, receivedAt);
+    query.agent = agent ?? undefined;
+    return encodeAnswer(query, rateLimitedAnswer(query), this.config.answers.maxTtlS);
   }
 }

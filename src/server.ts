@@ -7,7 +7,8 @@ import type { Config, HostPort } from './config/types.js';
 import { GrantStore } from './grants/grants.js';
 import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
-import { startListeners, type Listeners } from './receive/index.js';
+import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
+import { startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
 import { startHttp, type HttpServer } from './http/index.js';
 import { Quarantine } from './quarantine/quarantine.js';
 import { Metrics } from './telemetry/metrics.js';
@@ -22,7 +23,13 @@ interface SharedState {
   /** Agents, client entries and ranges cut off through the admin API; it learns each snapshot's names. */
   readonly quarantine: Quarantine;
   readonly upstreamHealth: UpstreamHealth;
+  readonly buckets: TokenBuckets;
+  readonly sampler: LineSampler;
+  readonly upstreamSockets: SocketBudget;
 }
+
+/** Rate-limit buckets kept: one per source address, the least recently seen forgotten beyond it. */
+const MAX_LIMITED_SOURCES = 100_000;
 
 export class Server {
   readonly metrics: Metrics;
@@ -51,9 +58,21 @@ export class Server {
     });
     this.#approvals = new Approvals({ log, grants, holds });
     this.#approvals.configure(config.approval, approvalToken(config));
+    // The fd limit is read once: Node has raised the soft limit to the hard one by now.
+    const l = config.limits;
+    const bound = upstreamSocketBound(readOpenFileLimit(), l.tcpConnections + l.unknownTcpConnections);
+    const fds = { nofile: bound.nofile, from: bound.source, upstream_sockets: bound.upstreamSockets };
+    if (bound.tight) {
+      log.warn(fds, 'RLIMIT_NOFILE leaves little room for upstream sockets; raise the open-file limit or lower limits.tcp_connections');
+    } else {
+      log.debug(fds, 'upstream socket bound');
+    }
     this.#shared = {
       cache: new AnswerCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes }), grants, holds,
       quarantine: new Quarantine(), upstreamHealth: new UpstreamHealth(),
+      buckets: new TokenBuckets(MAX_LIMITED_SOURCES),
+      sampler: new LineSampler(),
+      upstreamSockets: new SocketBudget(bound.upstreamSockets),
     };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
@@ -67,8 +86,12 @@ export class Server {
   async listen(): Promise<void> {
     const config = this.config;
     // The handler reads the current pipeline on every message, so a reload takes effect at once.
+    const limits = listenerLimits(config);
     this.#listeners = await startListeners(config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), {
       log: this.#log, onDrop: this.metrics.dropped, onMalformed: this.metrics.malformed,
+      inFlight: limits.inFlight, tcp: limits.tcp,
+      // Asked at TCP accept, of the snapshot running then, like the handler.
+      isKnown: (address) => this.#pipeline.knows(address),
     });
     if (config.listen.http) {
       try {
@@ -179,6 +202,7 @@ export class Server {
     // Health of upstreams the new config still lists carries over; the rest is forgotten.
     this.#shared.upstreamHealth.retain(config.upstreams.servers);
     this.#checkQuarantine();
+    listening?.setLimits(listenerLimits(config));
     this.#approvals.configure(config.approval, token);
     this.#log.level = config.log.level;
     if (!httpMoved) {
@@ -245,6 +269,11 @@ export class Server {
         const stats = this.#approvals.link?.stats;
         return stats ? { ...stats.received, unknown: stats.unknown, malformed: stats.malformed } : {};
       },
+      upstreamSockets: () => {
+        const s = this.#shared.upstreamSockets;
+        return { open: s.open, max: s.max, refused: s.refused };
+      },
+      limitedSources: () => this.#shared.buckets.size,
     });
   }
 }
@@ -261,6 +290,21 @@ export class ServerClosingError extends IntentdnsError {
 /** The same addresses in the same order, however each was spelled (hosts are canonical already). */
 function sameListen(a: readonly HostPort[], b: readonly HostPort[]): boolean {
   return a.length === b.length && a.every((x, i) => x.host === b[i]?.host && x.port === b[i]?.port);
+}
+
+/** limits.* as the listeners take them. */
+function listenerLimits(config: Config): Required<ListenerLimits> {
+  const l = config.limits;
+  return {
+    inFlight: { maxInFlightPerClient: l.inFlightPerClient },
+    tcp: {
+      maxConnections: l.tcpConnections,
+      maxConnectionsPerClient: l.tcpConnectionsPerClient,
+      idleTimeoutMs: l.tcpIdleTimeoutMs,
+      maxUnknownConnections: l.unknownTcpConnections,
+      maxUnknownConnectionsPerSource: l.unknownTcpConnectionsPerSource,
+    },
+  };
 }
 
 function approvalToken(config: Config): string | null {

@@ -30,6 +30,18 @@ export function faultAnswer(query: Query, err: unknown): Answer {
   };
 }
 
+/** A query over its rate limit, when over_limit is refuse: REFUSED with EDE 15 "rate limit". */
+export const RATE_LIMITED: Verdict = { action: 'refuse', reason: 'rate_limit', serve: 'refused' };
+
+/** The answer for RATE_LIMITED (the pipeline makes it without running the chain). */
+export function rateLimitedAnswer(query: Query): Answer {
+  const role = query.agent?.role.name ?? '-';
+  return {
+    action: 'refuse', reason: 'rate_limit', reply: refusedReply(EDE.BLOCKED, `intentdns: rate limit (role ${role})`),
+    wouldBlock: false, verdict: RATE_LIMITED, fetched: null,
+  };
+}
+
 /** A chain that set no verdict is a bug; it gets SERVFAIL rather than an answer nobody decided. */
 const NO_VERDICT: Verdict = { action: 'refuse', reason: 'error', serve: 'servfail' };
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { QueryLogging } from '../config/types.js';
-import type { Answer, Query } from '../pipeline/types.js';
+import type { Agent, Answer, Query, Reason, Transport } from '../pipeline/types.js';
+import type { DecodedQuery } from '../wire/query.js';
 import { rcodeName } from '../wire/constants.js';
 import { qtypeName } from '../wire/qtypes.js';
 
@@ -8,21 +9,87 @@ import { qtypeName } from '../wire/qtypes.js';
 export type QueryObserver = (query: Query, answer: Answer, seconds: number) => void;
 
 /**
+ * A query turned away by its source's rate limit before the chain ran
+ * (chain.ts checks the limit before decoding): what is known of it.
+ */
+export interface LimitedQuery {
+  readonly client: string;
+  readonly transport: Transport;
+  /** The client it came from, or null for a source that matches no client. */
+  readonly agent: Agent | null;
+  readonly action: 'drop' | 'refuse';
+  /** Decoded only when it had to be (over_limit refuse, or its log line is due); null otherwise. */
+  readonly message: DecodedQuery | null;
+  /** From the decoded question, or read from the packet without decoding; undefined when it has none. */
+  readonly qtype: number | undefined;
+  /** performance.now() when the packet arrived. */
+  readonly receivedAt: number;
+}
+
+/** Told about every rate-limited query, e.g. by the metrics module. */
+export type LimitObserver = (limited: LimitedQuery) => void;
+
+/**
+ * Which refused or limited queries get a line (limit/sampler.ts is one):
+ * `take` counts one and says how many queries the line stands for, 0 for no line.
+ */
+export interface LineSampling {
+  due(client: string, now: number): boolean;
+  take(client: string, now: number): number;
+}
+
+/** Reasons whose lines are sampled per source: what a flood is made of, and what filled 358 MB of log. */
+const SAMPLED_REASONS: ReadonlySet<Reason> = new Set<Reason>(['unknown_client', 'rate_limit']);
+
+export interface ObserveOptions {
+  readonly limitObservers?: readonly LimitObserver[];
+  /** Without it every refused and limited query gets its line. */
+  readonly sampler?: LineSampling | null;
+}
+
+/**
  * The last step before encode: times the query, tells the observers (metrics)
  * and writes the one decision log line. The stages return values and do not
  * log decisions themselves.
  */
 export class Observe {
+  private readonly limitObservers: readonly LimitObserver[];
+  private readonly sampler: LineSampling | null;
+
   constructor(
     private readonly log: Logger,
     private readonly logging: QueryLogging,
     private readonly observers: readonly QueryObserver[] = [],
-  ) {}
+    opts: ObserveOptions = {},
+  ) {
+    this.limitObservers = opts.limitObservers ?? [];
+    this.sampler = opts.sampler ?? null;
+  }
 
   record(query: Query, answer: Answer): void {
     const seconds = (performance.now() - query.receivedAt) / 1000;
     for (const observe of this.observers) observe(query, answer, seconds);
-    if (this.#shouldLog(answer)) this.log.info(decisionLine(query, answer, seconds), 'query');
+    if (!this.#shouldLog(answer)) return;
+    const line = decisionLine(query, answer, seconds);
+    if (this.sampler && SAMPLED_REASONS.has(answer.reason)) {
+      const count = this.sampler.take(query.client, query.receivedAt);
+      if (count === 0) return;
+      line.limited = count;
+    }
+    this.log.info(line, 'query');
+  }
+
+  /** Whether a rate-limited query from `client` would get a line now: the pipeline decodes only those (or refused ones). */
+  wouldLog(client: string, now: number): boolean {
+    return this.logging !== 'none' && (this.sampler?.due(client, now) ?? true);
+  }
+
+  /** Counts a rate-limited query and writes its line when the sampler says so (`blocked` logs it too: it was not answered). */
+  recordLimited(limited: LimitedQuery): void {
+    for (const observe of this.limitObservers) observe(limited);
+    if (this.logging === 'none') return;
+    const count = this.sampler ? this.sampler.take(limited.client, limited.receivedAt) : 1;
+    if (count > 0) this.log.info(limitedLine(limited, count), 'query');
   }
 
   #shouldLog(answer: Answer): boolean {
@@ -31,6 +98,22 @@ export class Observe {
     // "blocked" means everything that did not plainly resolve: upstream failures too.
     return answer.action !== 'forward' || answer.wouldBlock || answer.reason === 'upstream_error' || answer.error !== undefined;
   }
+}
+
+/** The decision line of a rate-limited query: what decisionLine would say, from what is known without the chain. */
+export function limitedLine(limited: LimitedQuery, count: number): Record<string, unknown> {
+  return {
+    client: limited.client,
+    transport: limited.transport,
+    agent: limited.agent?.name,
+    role: limited.agent?.role.name,
+    qname: limited.message?.question.name,
+    qtype: limited.qtype === undefined ? undefined : qtypeName(limited.qtype),
+    action: limited.action,
+    reason: 'rate_limit',
+    rcode: limited.action === 'refuse' ? 'REFUSED' : undefined,
+    limited: count,
+  };
 }
 
 /** The fields of the spec's decision log line; absent facts are left out, not null. */

@@ -16,7 +16,8 @@ import type { ResponseView } from '../wire/response.js';
  */
 
 export type Transport = 'udp' | 'tcp';
-export type Action = 'forward' | 'sinkhole' | 'hold' | 'refuse';
+/** `drop`: no answer at all (a query over its rate limit). */
+export type Action = 'forward' | 'sinkhole' | 'hold' | 'refuse' | 'drop';
 
 /** Closed set, so it is safe as a metric label. */
 export type Reason =
@@ -27,13 +28,15 @@ export type Reason =
   | 'denylist_cname' | 'rebinding'
   /** Every upstream failed: answered SERVFAIL, whatever forwarded the query. */
   | 'upstream_error'
+  /** Over its source's token bucket (limits.*): dropped, or REFUSED with over_limit refuse. */
+  | 'rate_limit'
   /** A fault inside intentdns (a bug): answered SERVFAIL, logged at error. */
   | 'error';
 
 export const REASONS: readonly Reason[] = [
   'unknown_client', 'quarantine', 'qtype', 'denylist', 'grant', 'allowlist', 'unlisted',
   'hold_approved', 'hold_denied', 'hold_timeout', 'hold_capacity', 'link_down', 'hold_error',
-  'denylist_cname', 'rebinding', 'upstream_error', 'error',
+  'denylist_cname', 'rebinding', 'upstream_error', 'rate_limit', 'error',
 ];
 
 /** A role as the stages read it; decide/role.ts builds it from the config once per snapshot. */

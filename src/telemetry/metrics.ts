@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { Answer, Query, Transport } from '../pipeline/types.js';
+import type { LimitedQuery } from '../observe/observe.js';
+import type { Action, Answer, Query, Reason, Transport } from '../pipeline/types.js';
 import { isKnownQtype, qtypeName } from '../wire/qtypes.js';
+import { readUdpReceiveErrors, type ReadFile } from './kernel-udp.js';
 import { KeyedCounter, LabelledHistogram } from './query-metrics.js';
 
 /** What the scrape reads from the running components. */
@@ -20,6 +22,10 @@ export interface MetricSources {
   approvalEvents(): Record<string, number>;
   /** Up (answering) or down (skipped), for each upstream of the running config. */
   upstreamsUp(): Record<string, boolean>;
+  /** The upstream socket bound (limit/sockets.ts): open now, the bound, exchanges refused for want of one. */
+  upstreamSockets(): { open: number; max: number; refused: number };
+  /** Source addresses the rate limiter keeps a bucket for. */
+  limitedSources(): number;
 }
 
 /** Sub-millisecond (cache hits, blocks) to seconds (upstream failover, holds). */
@@ -35,8 +41,8 @@ const NON_CONFORMING = ['nodejs_active_handles_total', 'nodejs_active_requests_t
 /** Query types that get their own label value; the rest are "other", so the label set stays closed. */
 const LABELLED_QTYPES = new Set(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS', 'SOA', 'PTR', 'SRV', 'HTTPS', 'SVCB', 'CAA', 'DS', 'DNSKEY', 'ANY']);
 
-function qtypeLabel(qtype: number): string {
-  if (!isKnownQtype(qtype)) return 'other';
+function qtypeLabel(qtype: number | undefined): string {
+  if (qtype === undefined || !isKnownQtype(qtype)) return 'other';
   const name = qtypeName(qtype);
   return LABELLED_QTYPES.has(name) ? name : 'other';
 }
@@ -66,8 +72,12 @@ export class Metrics {
   /** Where the values read at scrape time come from; set once by the server. */
   #sources: MetricSources | null = null;
 
-  constructor(opts: { perAgent: boolean; version: string }) {
+  /** Where the kernel's UDP counters are read from; a test may give its own files. */
+  readonly #readProc: ReadFile | undefined;
+
+  constructor(opts: { perAgent: boolean; version: string; readProc?: ReadFile }) {
     this.#perAgent = opts.perAgent;
+    this.#readProc = opts.readProc;
     // Both are counted in plain numbers and read at scrape time (query-metrics.ts).
     this.registry.registerMetric(this.queries as unknown as Metric);
     this.registry.registerMetric(this.queryDuration as unknown as Metric);
@@ -81,17 +91,32 @@ export class Metrics {
 
   /** The QueryObserver for observe/observe.ts: one count and one duration per finished query. */
   readonly observeQuery = (query: Query, answer: Answer, seconds: number): void => {
-    const role = query.agent?.role.name ?? '';
-    const qtype = qtypeLabel(query.qtype);
-    // Per client entry, not per expanded name: an {ip} template over a /64 is one label value, so
-    // the series stay bounded by the config. Per-host detail is in the decision log.
-    const agent = this.#perAgent ? (query.agent?.entry ?? '') : undefined;
-    const key = agent === undefined
-      ? `${role}\0${answer.action}\0${answer.reason}\0${qtype}`
-      : `${role}\0${answer.action}\0${answer.reason}\0${qtype}\0${agent}`;
-    this.queries.inc(key, () => ({ role, action: answer.action, reason: answer.reason, qtype, ...(agent !== undefined && { agent }) }));
+    this.#countQuery(query.agent?.role.name ?? '', query.agent?.entry, answer.action, answer.reason, query.qtype);
     this.queryDuration.observe(answer.action, seconds);
   };
+
+  /**
+   * The LimitObserver for observe/: a rate-limited query is counted in
+   * queries_total like any other. It is not timed: a dropped one has no
+   * answer, and a flood of them would drown the histogram.
+   */
+  readonly observeLimited = (limited: LimitedQuery): void => {
+    this.#countQuery(limited.agent?.role.name ?? '', limited.agent?.entry, limited.action, 'rate_limit', limited.qtype);
+  };
+
+  /**
+   * `entry`: the agent's client entry, the `agent` label with per_agent. Per entry, not per
+   * expanded name: an {ip} template over a /64 is one label value, so the series stay bounded
+   * by the config. Per-host detail is in the decision log.
+   */
+  #countQuery(role: string, entry: string | undefined, action: Action, reason: Reason, qtypeNumber: number | undefined): void {
+    const qtype = qtypeLabel(qtypeNumber);
+    const agent = this.#perAgent ? (entry ?? '') : undefined;
+    const key = agent === undefined
+      ? `${role}\0${action}\0${reason}\0${qtype}`
+      : `${role}\0${action}\0${reason}\0${qtype}\0${agent}`;
+    this.queries.inc(key, () => ({ role, action, reason, qtype, ...(agent !== undefined && { agent }) }));
+  }
 
   readonly upstreamAttempt = (upstream: string, outcome: string, seconds: number): void => {
     this.upstreamRequests.labels(upstream, outcome).inc();
@@ -159,6 +184,9 @@ export class Metrics {
         for (const [upstream, up] of Object.entries(metrics.#sources.upstreamsUp())) this.set({ upstream }, up ? 1 : 0);
       },
     });
+    gauge('intentdns_upstream_sockets', 'Sockets to the upstreams open now (one per exchange in flight).', (s) => s.upstreamSockets().open);
+    gauge('intentdns_upstream_sockets_limit', 'The bound on upstream sockets, from RLIMIT_NOFILE at start minus room for client connections and files.', (s) => s.upstreamSockets().max);
+    gauge('intentdns_rate_limit_sources', 'Source addresses with a rate-limit bucket (bounded; the least recently seen is forgotten at the bound).', (s) => s.limitedSources());
 
     const mirror = (name: string, help: string, labelNames: readonly string[], read: (s: MetricSources) => Record<string, number>) =>
       new Counter({
@@ -177,6 +205,23 @@ export class Metrics {
     mirror('intentdns_holds_total', 'Holds ended, by outcome.', ['outcome'], (s) => s.holdsEnded());
     mirror('intentdns_grants_total', 'Grants created.', [], (s) => ({ '': s.grantsAdded() }));
     mirror('intentdns_approval_events_total', 'Approval events by type (unknown and malformed included).', ['type'], (s) => s.approvalEvents());
+    mirror('intentdns_upstream_sockets_refused_total', 'Exchanges answered SERVFAIL (upstream_error) because every upstream socket allowed was in use.', [], (s) => ({ '': s.upstreamSockets().refused }));
+
+    new Counter({
+      name: 'intentdns_kernel_udp_receive_errors_total',
+      help: 'UDP receive errors counted by the kernel for the whole host or network namespace, not only intentdns (/proc/net/snmp, /proc/net/snmp6). '
+        + 'kind="rcvbuf": datagrams dropped because a socket receive buffer was full; kind="in": all receive errors, rcvbuf included.',
+      labelNames: ['family', 'kind'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const read = readUdpReceiveErrors(metrics.#readProc);
+        for (const [family, errors] of Object.entries(read)) {
+          this.inc({ family, kind: 'in' }, errors.in);
+          this.inc({ family, kind: 'rcvbuf' }, errors.rcvbuf);
+        }
+      },
+    });
   }
 
   #counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {

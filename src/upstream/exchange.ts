@@ -16,6 +16,7 @@ import { questionKey } from '../wire/question-key.js';
 import { FailureCache } from './failure-cache.js';
 import { UpstreamHealth, type ServerHealth } from './health.js';
 import { rank, type Ranked } from './strategy.js';
+import type { SocketBudget } from '../limit/sockets.js';
 
 /**
  * Exchange with the upstream servers: tried in the strategy's order
@@ -50,6 +51,9 @@ import { rank, type Ranked } from './strategy.js';
  *
  * Bound: each attempt (a UDP exchange, or its TCP retry) gets `timeoutMs`, so
  * an exchange with every upstream silent ends after timeoutMs × servers.
+ * Each exchange holds one slot of the `sockets` budget while it runs (its
+ * attempts open one socket at a time); with none free it fails at once,
+ * asking no upstream, rather than run the process out of file descriptors.
  */
 
 export type UpstreamResult =
@@ -85,6 +89,8 @@ export interface UpstreamsOptions {
   readonly health?: UpstreamHealth;
   readonly onAttempt?: AttemptHook;
   readonly onSkip?: SkipHook;
+  /** Shared by every config snapshot; without it, exchanges are bounded only by the callers. */
+  readonly sockets?: SocketBudget;
 }
 
 /** The probe's question: the root NS, which every recursive resolver has (RFC 8109 priming) and answers at once. */
@@ -106,6 +112,7 @@ export class Upstreams {
   readonly #log: Logger;
   readonly #onAttempt: AttemptHook | undefined;
   readonly #onSkip: SkipHook | undefined;
+  readonly #sockets: SocketBudget | undefined;
   /** Exchanges in flight by question key: a burst of one name sends one upstream query. */
   readonly #inflight = new Map<string, Promise<UpstreamResult>>();
   /** Questions every upstream failed in the last 5 s. Per config snapshot: a reload may have changed the servers. */
@@ -123,6 +130,7 @@ export class Upstreams {
     this.#log = opts.log;
     this.#onAttempt = opts.onAttempt;
     this.#onSkip = opts.onSkip;
+    this.#sockets = opts.sockets;
   }
 
   /** Number of distinct questions currently being asked upstream. */
@@ -153,7 +161,8 @@ export class Upstreams {
     if (pending) return pending;
     const started = this.#exchange(question, opts)
       .then((result) => {
-        if (!result.ok) this.#failures.set(key, result.error, performance.now());
+        // Only what the upstreams did is remembered (RFC 9520); a local shortage (no socket free) is not theirs.
+        if (!result.ok && result.failures.length > 0) this.#failures.set(key, result.error, performance.now());
         return result;
       })
       .catch((err: unknown): UpstreamResult => {
@@ -167,6 +176,18 @@ export class Upstreams {
   }
 
   async #exchange(question: Buffer, opts: ExchangeOptions): Promise<UpstreamResult> {
+    const sockets = this.#sockets;
+    if (sockets && !sockets.tryOpen()) {
+      return { ok: false, error: `no upstream socket free (all ${sockets.max} in use)`, failures: [], cached: false };
+    }
+    try {
+      return await this.#tryServers(question, opts);
+    } finally {
+      sockets?.close();
+    }
+  }
+
+  async #tryServers(question: Buffer, opts: ExchangeOptions): Promise<UpstreamResult> {
     const failures: UpstreamError[] = [];
     const skipped: Ranked[] = [];
     const ask = async ({ server, health }: Ranked): Promise<UpstreamResult | null> => {

@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { QueryLogging } from '../../src/config/types.js';
 import { compileRoles } from '../../src/decide/role.js';
 import { UNKNOWN_CLIENT } from '../../src/identify/identify.js';
+import { LineSampler } from '../../src/limit/sampler.js';
 import { Observe, type QueryObserver } from '../../src/observe/observe.js';
 import { Query, type Answer, type Fetched, type GrantRef, type Verdict } from '../../src/pipeline/types.js';
 import { walkResponse } from '../../src/wire/response.js';
@@ -163,5 +164,53 @@ describe('Observe: the decision line', () => {
     expect(o.lines[0]).toMatchObject({ client: '192.0.2.9', action: 'refuse', reason: 'unknown_client', rcode: 'REFUSED' });
     expect(o.lines[0]).not.toHaveProperty('agent');
     expect(o.lines[0]).not.toHaveProperty('role');
+  });
+});
+
+describe('sampled lines: refused strangers and rate-limited queries', () => {
+  function sampling(logging: QueryLogging = 'all') {
+    const lines: Array<Record<string, unknown>> = [];
+    const limited: unknown[] = [];
+    const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const observe = new Observe(log, logging, [], { sampler: new LineSampler(), limitObservers: [(l) => void limited.push(l)] });
+    return { lines, limited, observe };
+  }
+
+  it('writes one line per stranger for a burst of refusals, with limited: 1 on the first', () => {
+    const o = sampling();
+    for (let i = 0; i < 5; i++) {
+      const q = finished(UNKNOWN_CLIENT, { stranger: true });
+      o.observe.record(q, makeAnswer(q, null, config.sinkhole));
+    }
+    expect(o.lines).toHaveLength(1);
+    expect(o.lines[0]).toMatchObject({ client: '192.0.2.9', action: 'refuse', reason: 'unknown_client', limited: 1 });
+    // Policy decisions of known clients are never sampled.
+    for (let i = 0; i < 3; i++) o.observe.record(finished(DENIED), makeAnswer(finished(DENIED), null, config.sinkhole));
+    expect(o.lines).toHaveLength(4);
+  });
+
+  it('counts every rate-limited query and logs it like a decision line, sampled', () => {
+    const o = sampling('blocked');
+    const message = mustDecode(queryBytes({ name: NAME }));
+    const agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role };
+    for (let i = 0; i < 3; i++) {
+      o.observe.recordLimited({ client: '10.20.0.11', transport: 'udp', agent, action: 'drop', message: i === 0 ? message : null, qtype: 1, receivedAt: performance.now() });
+    }
+    expect(o.limited).toHaveLength(3);
+    expect(o.lines).toEqual([expect.objectContaining({
+      msg: 'query', client: '10.20.0.11', transport: 'udp', agent: 'ci-runner-1', role: 'coding', qname: NAME, qtype: 'A',
+      action: 'drop', reason: 'rate_limit', limited: 1,
+    })]);
+    expect(o.lines[0]).not.toHaveProperty('rcode');
+    expect(o.observe.wouldLog('10.20.0.11', performance.now())).toBe(false);
+    expect(o.observe.wouldLog('10.20.0.12', performance.now())).toBe(true);
+  });
+
+  it('writes nothing with log.queries none, and still counts', () => {
+    const o = sampling('none');
+    o.observe.recordLimited({ client: '192.0.2.9', transport: 'tcp', agent: null, action: 'drop', message: null, qtype: undefined, receivedAt: 0 });
+    expect(o.lines).toEqual([]);
+    expect(o.limited).toHaveLength(1);
+    expect(o.observe.wouldLog('192.0.2.9', 0)).toBe(false);
   });
 });

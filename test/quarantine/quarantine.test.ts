@@ -21,6 +21,9 @@ import { MAX_QUARANTINE_ENTRIES, Quarantine } from '../../src/quarantine/quarant
 import { createLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { UpstreamHealth } from '../../src/upstream/health.js';
+import { TokenBuckets } from '../../src/limit/buckets.js';
+import { LineSampler } from '../../src/limit/sampler.js';
+import { SocketBudget } from '../../src/limit/sockets.js';
 import { startAuthority, type Authority } from '../helpers/authority.js';
 import { decodePacket, queryBytes } from '../helpers/packets.js';
 
@@ -198,7 +201,8 @@ describe('the attack: an {ip} agent on an IPv6 /64 uses the next address (the re
     const log = createLogger('silent');
     const grants = new GrantStore();
     const holds = new HoldRegistry({ grants, post: () => Promise.resolve(), linkUp: () => false, log });
-    const pipeline = buildPipeline(cfg, { cache: new AnswerCache({ maxEntries: 100, maxBytes: 1 << 20 }), grants, holds, quarantine: q, upstreamHealth: new UpstreamHealth() }, log, new Metrics({ perAgent: false, version: 'test' }));
+    const pipeline = buildPipeline(cfg, { cache: new AnswerCache({ maxEntries: 100, maxBytes: 1 << 20 }), grants, holds, quarantine: q, upstreamHealth: new UpstreamHealth(),
+      buckets: new TokenBuckets(1000), sampler: new LineSampler(), upstreamSockets: new SocketBudget(64) }, log, new Metrics({ perAgent: false, version: 'test' }));
     q.useNames(pipeline.clients);
     return async (address: string): Promise<string> => {
       const reply = await pipeline.handle(queryBytes({ name: 'github.com', type: 'AAAA' }), { address, port: 40000, family: 6, transport: 'udp' });
