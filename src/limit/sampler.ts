@@ -11,7 +11,11 @@ interface Seen {
 export const SAMPLE_INTERVAL_MS = 10_000;
 /** Over all sources: a flood from many addresses still writes only this many lines a second. */
 export const MAX_SAMPLED_LINES_PER_S = 50;
-export const MAX_SAMPLED_SOURCES = 100_000;
+/**
+ * Sources remembered. Fewer than the buckets: forgetting one only lets its
+ * next line come early, and the global line budget above still holds.
+ */
+export const MAX_SAMPLED_SOURCES = 10_000;
 
 /**
  * Which refused and rate-limited queries get a decision line: at most one

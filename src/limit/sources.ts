@@ -1,18 +1,23 @@
+import { LRUCache } from 'lru-cache';
+
 /**
- * A Map from source address to some per-source state, bounded in size and
+ * A map from source address to some per-source state, bounded in size and
  * ordered by last use: at the bound the source seen least recently is
  * forgotten. Every table in limit/ that a client can grow by sending from
  * new addresses is one of these, so none of them grows without bound.
+ *
+ * lru-cache keeps the order in preallocated arrays: lookup, reorder and
+ * eviction are O(1) however many sources come and go (a plain Map re-ordered
+ * by delete + set leaves holes that make each eviction scan).
  */
-export class SourceTable<V> {
+export class SourceTable<V extends object> {
   readonly maxSources: number;
-  readonly #entries = new Map<string, V>();
-  /** The key used last: a flood from one source does not reorder the map on every packet. */
-  #newest: string | undefined = undefined;
+  readonly #entries: LRUCache<string, V>;
 
   constructor(maxSources: number) {
     if (!(Number.isSafeInteger(maxSources) && maxSources >= 1)) throw new RangeError(`maxSources must be a whole number ≥ 1, got ${maxSources}`);
     this.maxSources = maxSources;
+    this.#entries = new LRUCache<string, V>({ max: maxSources });
   }
 
   get size(): number {
@@ -22,22 +27,9 @@ export class SourceTable<V> {
   /** The state of `source`, made by `create` when the table has none (forgetting the oldest source at the bound). */
   get(source: string, create: () => V): V {
     const found = this.#entries.get(source);
-    if (found !== undefined) {
-      if (this.#newest !== source) {
-        // Map keeps insertion order: re-inserting moves the source to the "recently used" end.
-        this.#entries.delete(source);
-        this.#entries.set(source, found);
-        this.#newest = source;
-      }
-      return found;
-    }
-    if (this.#entries.size >= this.maxSources) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
+    if (found !== undefined) return found;
     const made = create();
     this.#entries.set(source, made);
-    this.#newest = source;
     return made;
   }
 }
