@@ -157,7 +157,7 @@ function uses(): Use[] {
 /** Series Prometheus makes itself, not the proxy (IntentdnsDown uses `up`). */
 const PROMETHEUS_MADE = new Set(['up']);
 
-const ACTIONS: readonly Action[] = ['forward', 'sinkhole', 'hold', 'refuse'];
+const ACTIONS: readonly Action[] = ['forward', 'sinkhole', 'hold', 'refuse', 'drop'];
 /** The closed label sets, from the code that produces them. */
 const CLOSED: Record<string, Record<string, readonly string[]>> = {
   intentdns_queries_total: { action: ACTIONS, reason: REASONS },
