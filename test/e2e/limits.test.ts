@@ -77,6 +77,13 @@ describe('limits: per-client token bucket', () => {
     expect(count(text, /^intentdns_queries_total\{.*action="refuse".*reason="rate_limit"/)).toBe(1);
   });
 
+  it('takes a reload\'s rates at once, and applies them in audit mode too (they protect the proxy, not policy)', async () => {
+    proxy = await startProxy({ zone: ZONE, yaml: yaml() });
+    expect((await burst(proxy, 5)).every((r) => r !== null)).toBe(true);
+    await proxy.reload(yaml('limits: { client_qps: 1, client_burst: 2 }').replace('version: 1', 'version: 1\n    mode: audit'));
+    expect((await burst(proxy, 5)).filter((r) => r !== null)).toHaveLength(2);
+  });
+
   it('is off with the v1 defaults: an agent is never rate limited', async () => {
     proxy = await startProxy({ zone: ZONE, yaml: yaml() });
     const replies = await burst(proxy, 60, { timeoutMs: 2000 });
