@@ -12,7 +12,7 @@
  * the encode or a log line of its own (see Pipeline.handle).
  */
 import type { Logger } from 'pino';
-import { makeAnswer, faultAnswer } from './answer/answer.js';
+import { makeAnswer, faultAnswer, rateLimitedAnswer } from './answer/answer.js';
 import { encodeAnswer, encodeRejection } from './answer/encode.js';
 import { CacheStage } from './cache/cache.js';
 import type { AnswerCache } from './cache/store.js';
@@ -35,7 +35,6 @@ import type { UpstreamHealth } from './upstream/health.js';
 import { UpstreamStage } from './upstream/upstream.js';
 import { peekQuestionType } from './wire/peek.js';
 import { decodeQuery } from './wire/query.js';
-import { rateLimitedAnswer } from './answer/answer.js';
 
 /** What the chain reads of the state that outlives a config snapshot (a reload builds a new Pipeline around the same). */
 export interface ChainState {
