@@ -7,10 +7,11 @@ import { describe, expect, it } from 'vitest';
 
 import { CacheStage } from '../../src/cache/cache.js';
 import { AnswerCache } from '../../src/cache/store.js';
-import { Query, type Fetched, type Next } from '../../src/pipeline/types.js';
+import { Query, type Fetched } from '../../src/pipeline/types.js';
 import { RCODE } from '../../src/wire/constants.js';
 import { walkResponse } from '../../src/wire/response.js';
 import { CD, RD, mustDecode, question, queryBytes, responseBytes, type QueryOptions } from '../helpers/packets.js';
+import { fakeNext } from '../helpers/fake-next.js';
 
 /** Room enough that only max_entries bounds these tests. */
 const MAX_BYTES = 1024 * 1024;
@@ -31,14 +32,6 @@ function upstreamAnswer(rcode: number = RCODE.NOERROR): Answered {
 }
 
 /** A next that records its calls and brings `fetched` each time. */
-function fakeNext(fetched: Fetched): Next & { calls: Query[] } {
-  const calls: Query[] = [];
-  return Object.assign((q: Query) => {
-    calls.push(q);
-    return Promise.resolve(fetched);
-  }, { calls });
-}
-
 /** A cache on a clock the test moves. */
 function setup() {
   const clock = { ms: 0 };

@@ -11,9 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { CheckStage } from '../../src/check/check.js';
 import { parseConfig } from '../../src/config/load.js';
 import { compileRoles } from '../../src/decide/role.js';
-import { Query, type Fetched, type GrantRef, type Next, type Verdict } from '../../src/pipeline/types.js';
+import { Query, type Fetched, type GrantRef, type Verdict } from '../../src/pipeline/types.js';
 import { walkResponse } from '../../src/wire/response.js';
 import { mustDecode, question, queryBytes, responseBytes } from '../helpers/packets.js';
+import { fakeNext } from '../helpers/fake-next.js';
 
 const config = parseConfig(`
 version: 1
@@ -50,14 +51,6 @@ const aaaa = (name: string, data: string): dnsPacket.Answer => ({ name, type: 'A
 const cname = (name: string, data: string): dnsPacket.Answer => ({ name, type: 'CNAME', ttl: 300, data });
 
 /** A next that records its calls and brings `fetched`. */
-function fakeNext(fetched: Fetched | null): Next & { calls: Query[] } {
-  const calls: Query[] = [];
-  return Object.assign((q: Query) => {
-    calls.push(q);
-    return Promise.resolve(fetched);
-  }, { calls });
-}
-
 async function run(query: Query, fetched: Fetched | null, blockPrivate = true) {
   const next = fakeNext(fetched);
   const returned = await new CheckStage(blockPrivate).handle(query, next);

@@ -9,8 +9,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { DecideStage } from '../../src/decide/decide.js';
 import { NO_GRANTS, type GrantLookup, type QuarantineLookup } from '../../src/decide/policy.js';
 import { compileRoles } from '../../src/decide/role.js';
-import { Query, type Agent, type Fetched, type GrantRef, type Next } from '../../src/pipeline/types.js';
+import { Query, type Agent, type GrantRef, type Next } from '../../src/pipeline/types.js';
 import { mustDecode, queryBytes } from '../helpers/packets.js';
+import { fakeNext, NOTHING_UPSTREAM } from '../helpers/fake-next.js';
 
 const config = parseConfig(`
 version: 1
@@ -46,17 +47,6 @@ function switchable(): QuarantineLookup & { on: boolean } {
   return q;
 }
 
-const FETCHED: Fetched = { kind: 'failed', error: 'fake next: nothing upstream' };
-
-/** A next that records its calls. */
-function fakeNext(): Next & { calls: Query[] } {
-  const calls: Query[] = [];
-  return Object.assign((q: Query) => {
-    calls.push(q);
-    return Promise.resolve(FETCHED);
-  }, { calls });
-}
-
 /** A query as identify leaves it: agent set, audit from the mode. */
 function identified(who: Agent, name: string, type: 'A' | 'TXT' = 'A', audit = false): Query {
   const q = new Query(mustDecode(queryBytes({ name, type, edns: true })), '10.20.0.11', 'udp', 0);
@@ -81,7 +71,7 @@ describe('DecideStage', () => {
     const r = await run(query);
     expect(r.verdict).toEqual(verdict);
     expect(r.next.calls).toEqual([query]);
-    expect(r.fetched).toBe(FETCHED);
+    expect(r.fetched).toBe(NOTHING_UPSTREAM);
   });
 
   it.each([
@@ -112,10 +102,10 @@ describe('DecideStage', () => {
       // What hold/ does after the reviewer allowed it, and the operator's quarantine landing meanwhile.
       q.verdict = approved;
       quarantine.on = true;
-      return Promise.resolve(FETCHED);
+      return Promise.resolve(NOTHING_UPSTREAM);
     };
     const fetched = await new DecideStage(NO_GRANTS, quarantine).handle(query, next);
-    expect(fetched).toBe(FETCHED);
+    expect(fetched).toBe(NOTHING_UPSTREAM);
     expect(query.verdict).toEqual({ ...QUARANTINE_VERDICT, holdId: 'h_1' });
   });
 
@@ -130,7 +120,7 @@ describe('DecideStage', () => {
     const r = await run(query, NO_GRANTS);
     expect(r.verdict).toEqual({ action: 'hold', reason: 'unlisted', serve: 'review' });
     expect(r.next.calls).toEqual([query]);
-    expect(r.fetched).toBe(FETCHED);
+    expect(r.fetched).toBe(NOTHING_UPSTREAM);
   });
 
   it('a grant only opens the name for the agent it was given to', async () => {
@@ -145,7 +135,7 @@ describe('DecideStage', () => {
     expect(r.verdict).toEqual({ action: 'sinkhole', reason: 'denylist', serve: 'sinkhole', rule: 'gist.github.com' });
     expect(query.audit).toBe(true);
     expect(r.next.calls).toEqual([query]);
-    expect(r.fetched).toBe(FETCHED);
+    expect(r.fetched).toBe(NOTHING_UPSTREAM);
   });
 
   it('in audit mode a quarantined agent and a refused type go on too, verdicts unchanged', async () => {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Zone } from '../helpers/authority.js';
 import { startApprovalProxy, type ApprovalProxy } from '../helpers/approval-proxy.js';
 import { framed, TcpConnection } from '../helpers/client.js';
-import { decodePacket, edeOf, queryBytes } from '../helpers/packets.js';
+import { decodePacket, queryBytes } from '../helpers/packets.js';
 import { addresses, records } from '../helpers/proxy.js';
 import { waitFor } from '../helpers/wait-for.js';
 

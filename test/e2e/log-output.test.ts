@@ -14,7 +14,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { udpExchange } from '../helpers/client.js';
 import { decodePacket, queryBytes } from '../helpers/packets.js';
 import { spawnServe } from '../helpers/serve-process.js';
-import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

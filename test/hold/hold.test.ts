@@ -12,10 +12,11 @@ import { Role } from '../../src/decide/role.js';
 import { GrantStore } from '../../src/grants/grants.js';
 import { HoldStage } from '../../src/hold/hold.js';
 import { HoldRegistry } from '../../src/hold/registry.js';
-import { Query, type Fetched, type Next, type Verdict } from '../../src/pipeline/types.js';
+import { Query, type Next, type Verdict } from '../../src/pipeline/types.js';
 import { RCODE } from '../../src/wire/constants.js';
 import { mustDecode, queryBytes } from '../helpers/packets.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { fakeNext, NOTHING_UPSTREAM } from '../helpers/fake-next.js';
 
 const log = pino({ level: 'silent' });
 const role = new Role({ name: 'coding', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'hold' });
@@ -35,17 +36,6 @@ function heldQuery(name = 'held.example', verdict: Verdict = REVIEW, audit = fal
   q.audit = audit;
   q.verdict = verdict;
   return q;
-}
-
-const FETCHED: Fetched = { kind: 'failed', error: 'fake next: nothing upstream' };
-
-/** A next that records its calls. */
-function fakeNext(): Next & { calls: Query[] } {
-  const calls: Query[] = [];
-  return Object.assign((q: Query) => {
-    calls.push(q);
-    return Promise.resolve(FETCHED);
-  }, { calls });
 }
 
 function registry(opts: { linkUp?: boolean; post?: () => Promise<void> } = {}): HoldRegistry {
@@ -94,7 +84,7 @@ describe('HoldStage', () => {
     holds.decide({ holdId: id, decision: 'allow', scope: 'name', decidedBy: 'bob' }, SETTINGS);
     const r = await pending;
     expect(next.calls).toEqual([query]);
-    expect(r.fetched).toBe(FETCHED);
+    expect(r.fetched).toBe(NOTHING_UPSTREAM);
     expect(r.verdict).toMatchObject({ action: 'hold', reason: 'hold_approved', serve: 'upstream', holdId: id, grant: { id, approvedBy: 'bob' } });
   });
 

@@ -10,8 +10,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { compileRoles } from '../../src/decide/role.js';
 import { ClientTable } from '../../src/identify/clients.js';
 import { IdentifyStage, UNKNOWN_CLIENT } from '../../src/identify/identify.js';
-import { Query, type Fetched, type Next } from '../../src/pipeline/types.js';
+import { Query } from '../../src/pipeline/types.js';
 import { mustDecode, queryBytes } from '../helpers/packets.js';
+import { fakeNext, NOTHING_UPSTREAM } from '../helpers/fake-next.js';
 
 const config = parseConfig(`
 version: 1
@@ -24,17 +25,6 @@ roles:
   analytics: { unlisted: sinkhole }
 `, 'identify.yaml');
 const roles = compileRoles(config.roles);
-
-const FETCHED: Fetched = { kind: 'failed', error: 'fake next: nothing upstream' };
-
-/** A next that records its calls. */
-function fakeNext(): Next & { calls: Query[] } {
-  const calls: Query[] = [];
-  return Object.assign((q: Query) => {
-    calls.push(q);
-    return Promise.resolve(FETCHED);
-  }, { calls });
-}
 
 function stage(mode: Mode = 'enforce'): IdentifyStage {
   return new IdentifyStage(new ClientTable(config.clients, roles), mode);
@@ -49,7 +39,7 @@ describe('IdentifyStage', () => {
     const next = fakeNext();
     const query = queryFrom('10.20.0.11');
     const fetched = await stage().handle(query, next);
-    expect(fetched).toBe(FETCHED);
+    expect(fetched).toBe(NOTHING_UPSTREAM);
     expect(next.calls).toEqual([query]);
     expect(query.agent?.name).toBe('ci-runner-1');
     expect(query.agent?.role).toBe(roles.get('coding'));
