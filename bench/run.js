@@ -1,136 +1,625 @@
-// npm run bench: queries per second and memory of the proxy on loopback.
+// npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--quick]
 //
-// The proxy runs in this process (one core); the load comes from a child
-// process (the other core), so the two do not share an event loop. Every
-// scenario is bounded in count and in time. Only 127.0.0.1 is ever used.
-import { fork } from 'node:child_process';
+// intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
+// dnsdist and unbound with the equivalent policy (--peers). One fresh server process per target
+// and scenario, interleaved per scenario; the server pinned to one core, dnsperf and Knot to the
+// other (when there are two). Prints qps, core µs per query (utime+stime of the server from
+// /proc/PID/stat ÷ queries completed), latency, loss and peak RSS, each beside its ratio to the
+// peers, and writes bench/results/<date>.json.
+//
+// --quick runs the older in-process scenarios (bench/quick.js) instead.
+//
+// Every load is bounded in time (dnsperf -l, and a kill after that) and in count (query files of
+// a fixed size). Only 127.0.0.1 is used. Every process started here is stopped by its PID, also
+// on failure and on SIGINT / SIGTERM.
+import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import dnsPacket from 'dns-packet';
-import { pino } from 'pino';
-import { parseConfig } from '../dist/config/load.js';
-import { Server } from '../dist/server.js';
-import { Metrics } from '../dist/telemetry/metrics.js';
 
-const QUERIES = Number(process.env.BENCH_QUERIES ?? 300_000);
-const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
-const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 30);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const option = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
+};
 
-if (process.argv[2] === 'load') await load();
-else await main();
+// ---------------------------------------------------------------------------------------------
+
+const SUFFIXES = 1000;          // allowed: s<i>.bench.test and *.s<i>.bench.test
+const DENIED = 100;             // denied: d<i>.deny.test and *.d<i>.deny.test
+const HIT_NAMES = 10_000;
+const BLOCK_NAMES = 10_000;
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+const children = new Set();
 
 async function main() {
-  const upstream = await startUpstream();
-  const config = parseConfig(`
-version: 1
-listen: { dns: ["127.0.0.1:5399"], http: null }
-upstreams: { servers: ["127.0.0.1:${upstream.address().port}"], timeout: 1s }
-log: { level: warn, queries: none }
+  const seconds = Number(option('seconds', 10));
+  const rounds = Number(option('rounds', 1));
+  const fixedQps = Number(option('qps', 10_000));
+  const peers = flag('peers');
+  if (!(seconds > 0 && seconds <= 120) || !(rounds >= 1 && rounds <= 9) || !(fixedQps > 0 && fixedQps <= 1e6)) {
+    throw new Error('--seconds 1..120, --rounds 1..9, --qps 1..1000000');
+  }
+  const tools = ensureTools(peers);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, async () => { await stopAll(); process.exit(130); });
+
+  const cpus = affinity();
+  const pin = cpus.length >= 2 ? { server: String(cpus[0]), load: String(cpus[1]) } : null;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intentdns-bench-'));
+  const started = new Date();
+  console.log(`intentdns bench: ${seconds} s per scenario, ${rounds} round(s), dnsperf -c 8 -T 1 -q 100; ` +
+    (pin ? `server on core ${pin.server}, dnsperf and Knot on core ${pin.load}` : 'one core: nothing pinned (figures are not comparable to pinned runs)'));
+
+  const files = writeQueryFiles(dir, seconds, fixedQps);
+  let knot;
+  try {
+    knot = await startKnot(dir, tools, pin);
+    const targets = defineTargets({ dir, tools, knotPort: knot.port, peers });
+    const scenarios = defineScenarios(files, seconds, fixedQps);
+    const results = [];   // { round, scenario, target, ...figures }
+    for (let round = 1; round <= rounds; round++) {
+      for (const scenario of scenarios) {
+        for (const target of targets) {
+          if (!target.runs(scenario.name)) continue;
+          const r = await measure({ dir, tools, pin, target, scenario });
+          results.push({ round, scenario: scenario.name, target: target.name, ...r });
+          console.log(`  round ${round} ${scenario.name.padEnd(10)} ${target.name.padEnd(22)} ${fmtQps(r.qps).padStart(7)} q/s  ` +
+            `${fmt(r.coreUsPerQuery, 1)} µs/q  loss ${fmt(r.lossPct, 2)}%  rss ${fmt(r.peakRssMiB, 0)} MiB  ${r.rcodes}`);
+        }
+      }
+    }
+    const summary = summarise(results, targets, scenarios);
+    printTable(summary, targets, scenarios, peers);
+    const out = writeResults({ started, seconds, rounds, fixedQps, pin, tools, results, summary, knotPort: knot.port });
+    console.log(`\nresults: ${path.relative(process.cwd(), out)}`);
+  } finally {
+    await stopAll();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// --- tools -----------------------------------------------------------------------------------
+
+function which(bin) {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  for (const d of dirs) {
+    const p = path.join(d, bin);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return null;
+}
+
+function ensureTools(peers) {
+  const need = [['dnsperf', 'dnsperf'], ['knotd', 'knot'], ['taskset', 'util-linux']];
+  if (peers) need.push(['dnsdist', 'dnsdist'], ['unbound', 'unbound']);
+  let missing = need.filter(([bin]) => !which(bin));
+  if (missing.length > 0) {
+    const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
+    const root = process.getuid?.() === 0;
+    if (!root || !fs.existsSync('/etc/debian_version') || !which('apt-get')) {
+      console.error(`bench: missing ${missing.map(([b]) => b).join(', ')}. Install the Debian packages: ` +
+        `apt-get install -y ${pkgs.join(' ')} (npm run bench installs them itself when run as root on Debian).`);
+      process.exit(2);
+    }
+    const policy = spawnSync('apt-cache', ['policy', ...pkgs], { encoding: 'utf8', timeout: 60_000 }).stdout ?? '';
+    const candidates = [...policy.matchAll(/Candidate: (\S+)/g)].map((m) => m[1]);
+    if (candidates.length < pkgs.length || candidates.includes('(none)')) {
+      console.log('bench: apt-get update');
+      spawnSync('apt-get', ['update'], { stdio: 'inherit', timeout: 300_000 });
+    }
+    console.log(`bench: apt-get install -y ${pkgs.join(' ')}`);
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], {
+      stdio: 'inherit', timeout: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    missing = need.filter(([bin]) => !which(bin));
+    if (missing.length > 0) {
+      console.error(`bench: still missing after apt-get install: ${missing.map(([b]) => b).join(', ')}`);
+      process.exit(2);
+    }
+  }
+  const version = (bin, args, re) => {
+    const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 10_000 });
+    const m = `${r.stdout}\n${r.stderr}`.match(re);
+    return m ? m[1] : 'unknown';
+  };
+  const tools = {
+    dnsperf: which('dnsperf'), knotd: which('knotd'), taskset: which('taskset'),
+    dnsdist: which('dnsdist'), unbound: which('unbound'),
+  };
+  tools.versions = {
+    node: process.version,
+    dnsperf: version(tools.dnsperf, ['-h'], /Version (\S+)/),
+    knot: version(tools.knotd, ['--version'], /version (\S+)/),
+    ...(peers ? {
+      dnsdist: version(tools.dnsdist, ['--version'], /dnsdist (\S+)/),
+      unbound: version(tools.unbound, ['-V'], /Version (\S+)/),
+    } : {}),
+  };
+  return tools;
+}
+
+function affinity() {
+  const r = spawnSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' });
+  const list = (r.stdout ?? '').split(':').pop()?.trim() ?? '';
+  const cpus = [];
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (Number.isInteger(a)) for (let c = a; c <= (Number.isInteger(b) ? b : a); c++) cpus.push(c);
+  }
+  return cpus;
+}
+
+// --- zone, policy and query files ------------------------------------------------------------
+
+const allowedSuffixes = () => Array.from({ length: SUFFIXES }, (_, i) => `s${i}.bench.test`);
+const deniedSuffixes = () => Array.from({ length: DENIED }, (_, i) => `d${i}.deny.test`);
+const addressOf = (i) => `198.51.100.${(i % 250) + 1}`;
+
+function writeQueryFiles(dir, seconds, fixedQps) {
+  const write = (name, lines) => { const f = path.join(dir, name); fs.writeFileSync(f, lines.join('\n') + '\n'); return f; };
+  const hit = write('hit.txt', Array.from({ length: HIT_NAMES }, (_, j) => `n${j}.s${j % SUFFIXES}.bench.test A`));
+  const block = write('block.txt', Array.from({ length: BLOCK_NAMES }, (_, j) => `n${j}.d${j % DENIED}.deny.test A`));
+  // Misses: random labels under allowed suffixes (Knot answers them with the suffix's wildcard).
+  // Enough for 80k q/s for the whole run so no name repeats; each target starts with an empty cache.
+  const missCount = Math.min(2_000_000, Math.max(200_000, Math.ceil(seconds * Math.max(80_000, fixedQps * 1.2))));
+  const random = (n) => {
+    const buf = crypto.randomBytes(n * 8);
+    return Array.from({ length: n }, (_, j) => `r${buf.readBigUInt64BE(j * 8).toString(36)}.s${buf[j * 8] * 4 % SUFFIXES + (j % 4)}.bench.test A`);
+  };
+  const miss = write('miss.txt', random(missCount));
+  const missWarm = write('miss-warm.txt', random(5_000));
+  return { hit, block, miss, missWarm, missCount };
+}
+
+function defineScenarios(files, seconds, fixedQps) {
+  const k = `${Math.round(fixedQps / 1000)}k`;
+  return [
+    { name: 'hit', warm: files.hit, file: files.hit, expect: 'NOERROR' },
+    { name: 'block', warm: files.block, file: files.block, expect: 'NXDOMAIN' },
+    { name: 'miss', warm: files.missWarm, file: files.miss, expect: 'NOERROR', fileLines: files.missCount },
+    { name: `hit@${k}`, warm: files.hit, file: files.hit, qps: fixedQps, expect: 'NOERROR' },
+    { name: `block@${k}`, warm: files.block, file: files.block, qps: fixedQps, expect: 'NXDOMAIN' },
+    { name: `miss@${k}`, warm: files.missWarm, file: files.miss, qps: fixedQps, expect: 'NOERROR', fileLines: files.missCount },
+  ].map((s) => ({ ...s, seconds }));
+}
+
+function defineTargets({ dir, tools, knotPort, peers }) {
+  const all = ['hit', 'block', 'miss', 'hit@', 'block@', 'miss@'];
+  const matches = (list) => (name) => list.some((p) => (p.endsWith('@') ? name.startsWith(p) : name === p));
+  const targets = [
+    { name: 'intentdns (log none)', kind: 'intentdns', queries: 'none', scenarios: all },
+    { name: 'intentdns (log all)', kind: 'intentdns', queries: 'all', scenarios: ['hit', 'block', 'miss'] },
+  ];
+  if (peers) {
+    targets.push(
+      { name: 'dnsdist', kind: 'dnsdist', peer: true, scenarios: all },
+      { name: 'unbound', kind: 'unbound', peer: true, scenarios: all },
+      { name: 'node udp echo', kind: 'echo', scenarios: ['hit', 'hit@'] },
+    );
+  }
+  for (const t of targets) {
+    t.runs = matches(t.scenarios);
+    t.dir = dir; t.tools = tools; t.knotPort = knotPort;
+  }
+  return targets;
+}
+
+function intentdnsConfig(port, knotPort, queries) {
+  const q = (s) => JSON.stringify(s);
+  const allow = allowedSuffixes().flatMap((s) => [s, `*.${s}`]);
+  const deny = deniedSuffixes().flatMap((s) => [s, `*.${s}`]);
+  return `version: 1
+listen: { dns: ["127.0.0.1:${port}"], http: null }
+upstreams: { servers: ["127.0.0.1:${knotPort}"], timeout: 1500ms }
+cache: { max_entries: 50000 }
+log: { level: warn, queries: ${queries} }
+# dnsperf keeps -q 100 queries in flight from one address: the default of 100 would be the limit.
+limits: { in_flight_per_client: 1000 }
 clients:
   - { name: bench, match: ["127.0.0.0/8"], role: bench }
 roles:
   bench:
-    allow: [cached.bench.example]
-    deny: [blocked.bench.example]
     unlisted: sinkhole
-`, 'bench.yaml');
-  const server = new Server(config, pino({ level: 'warn' }));
-  await server.listen();
-  const port = server.addresses()[0].port;
+    allow:
+${allow.map((p) => `      - ${q(p)}`).join('\n')}
+    deny:
+${deny.map((p) => `      - ${q(p)}`).join('\n')}
+`;
+}
 
-  console.log(`intentdns bench: ${QUERIES} queries per scenario, ${WINDOW} in flight, node ${process.version}`);
-  for (const [label, name] of [['cache hit (allowed, cached)', 'cached.bench.example'], ['blocked (deny list, NXDOMAIN)', 'blocked.bench.example'], ['unlisted (sinkhole)', 'other.bench.example']]) {
-    const rssBefore = process.memoryUsage().rss;
-    const result = await runLoad(port, name);
-    const rssAfter = process.memoryUsage().rss;
-    console.log(
-      `${label.padEnd(32)} ${String(Math.round(result.qps)).padStart(7)} q/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  ` +
-      `answered ${result.answered}/${result.sent}  rss ${(rssBefore / 2 ** 20).toFixed(0)}→${(rssAfter / 2 ** 20).toFixed(0)} MiB`,
-    );
+function dnsdistConfig(port, knotPort) {
+  // SuffixMatchNode: the name and every name below it (= "x" + "*.x").
+  return `setSecurityPollSuffix("")
+setLocal("127.0.0.1:${port}")
+setACL({"127.0.0.0/8"})
+newServer({address="127.0.0.1:${knotPort}", name="knot", checkName="s0.bench.test."})
+pc = newPacketCache(200000, {maxTTL=86400, minTTL=0})
+getPool(""):setCache(pc)
+allow = newSuffixMatchNode()
+${allowedSuffixes().map((s) => `allow:add("${s}")`).join('\n')}
+deny = newSuffixMatchNode()
+${deniedSuffixes().map((s) => `deny:add("${s}")`).join('\n')}
+addAction(SuffixMatchNodeRule(deny, true), RCodeAction(DNSRCode.NXDOMAIN))
+addAction(NotRule(SuffixMatchNodeRule(allow, true)), RCodeAction(DNSRCode.REFUSED))
+`;
+}
+
+function unboundConfig(dir, port, knotPort) {
+  return `server:
+  interface: 127.0.0.1
+  port: ${port}
+  num-threads: 1
+  do-ip6: no
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "${dir}"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  access-control: 127.0.0.0/8 allow
+  module-config: "iterator"
+  do-not-query-localhost: no
+  qname-minimisation: no
+  msg-cache-size: 64m
+  rrset-cache-size: 128m
+  local-zone: "." refuse
+${allowedSuffixes().map((s) => `  local-zone: "${s}." transparent`).join('\n')}
+${deniedSuffixes().map((s) => `  local-zone: "${s}." always_nxdomain`).join('\n')}
+remote-control:
+  control-enable: no
+forward-zone:
+  name: "."
+  forward-addr: 127.0.0.1@${knotPort}
+`;
+}
+
+// --- processes -------------------------------------------------------------------------------
+
+function start(name, cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], cwd: opts.cwd ?? ROOT });
+  let stderr = '';
+  child.stderr.on('data', (d) => { if (stderr.length < 20_000) stderr += d; });
+  const proc = { name, child, pid: child.pid, get stderr() { return stderr; }, exited: false };
+  proc.exit = new Promise((resolve) => child.once('exit', (code, signal) => { proc.exited = true; children.delete(proc); resolve({ code, signal }); }));
+  child.once('error', (err) => { stderr += String(err); });
+  children.add(proc);
+  return proc;
+}
+
+async function stop(proc) {
+  if (!proc || proc.exited) return;
+  try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
+  const t = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+  await proc.exit;
+  clearTimeout(t);
+}
+
+async function stopAll() {
+  await Promise.all([...children].map(stop));
+}
+
+const pinned = (pin, core, cmd, args) => (pin ? ['taskset', ['-c', core, cmd, ...args]] : [cmd, args]);
+
+async function freePort() {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    const port = await new Promise((resolve) => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)));
+    const ok = await new Promise((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    udp.close();
+    if (ok) return port;
   }
-  await server.close();
-  upstream.close();
-  metricsCost();
+  throw new Error('no free port on 127.0.0.1');
 }
 
-/**
- * What recording a query's metrics costs, on its own: the count and the
- * duration of one finished query, as the observe stage records them.
- */
-function metricsCost() {
-  const metrics = new Metrics({ perAgent: false, version: 'bench' });
-  const query = { qtype: 1, agent: { name: 'bench', role: { name: 'bench' } } };
-  const answers = ['allowlist', 'denylist', 'unlisted'].map((reason) => ({ action: reason === 'allowlist' ? 'forward' : 'sinkhole', reason }));
-  const rounds = 1_000_000;
-  for (let i = 0; i < 10_000; i++) metrics.observeQuery(query, answers[i % 3], 0.0001);
-  const started = performance.now();
-  for (let i = 0; i < rounds; i++) metrics.observeQuery(query, answers[i % 3], 0.0001);
-  const ns = ((performance.now() - started) * 1e6) / rounds;
-  console.log(`${'metrics per query'.padEnd(32)} ${ns.toFixed(0)} ns (queries_total + query_duration_seconds, ${rounds} rounds)`);
-}
-
-function runLoad(port, name) {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['load'], { env: { ...process.env, BENCH_PORT: String(port), BENCH_NAME: name } });
-    child.once('message', resolve);
-    child.once('error', reject);
-  });
-}
-
-/** The load generator: WINDOW queries in flight, QUERIES in all, MAX_SECONDS at most. */
-async function load() {
-  const port = Number(process.env.BENCH_PORT);
-  const template = dnsPacket.encode({ type: 'query', id: 0, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: process.env.BENCH_NAME }] });
+/** Asks NAME A at 127.0.0.1:PORT until an answer comes (100 ms apart, `ms` at most). */
+async function waitForDns(port, name, proc, ms = 15_000) {
+  const labels = name.split('.');
+  const q = Buffer.concat([
+    Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0, 0, 1, 0, 1]),
+  ]);
   const socket = dgram.createSocket('udp4');
-  await new Promise((r) => socket.bind(0, '127.0.0.1', r));
-  socket.connect(port, '127.0.0.1');
-  await new Promise((r) => socket.once('connect', r));
-  const sentAt = new Float64Array(65536);
-  const latencies = [];
-  let sent = 0;
-  let answered = 0;
-  const started = performance.now();
-  const deadline = started + MAX_SECONDS * 1000;
-  const send = () => {
-    if (sent >= QUERIES || performance.now() > deadline) return;
-    const id = sent & 0xffff;
-    const q = Buffer.from(template);
-    q.writeUInt16BE(id, 0);
-    sentAt[id] = performance.now();
-    sent++;
-    socket.send(q);
+  try {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (proc?.exited) throw new Error(`${proc.name} exited: ${proc.stderr.trim().slice(-2000)}`);
+      const got = await new Promise((resolve) => {
+        const t = setTimeout(() => { socket.removeAllListeners('message'); resolve(false); }, 100);
+        socket.once('message', () => { clearTimeout(t); resolve(true); });
+        socket.send(q, port, '127.0.0.1');
+      });
+      if (got) return;
+    }
+    throw new Error(`${proc?.name ?? 'server'} did not answer on 127.0.0.1:${port} within ${ms} ms: ${proc?.stderr.trim().slice(-2000) ?? ''}`);
+  } finally {
+    socket.close();
+  }
+}
+
+async function startKnot(dir, tools, pin) {
+  const port = await freePort();
+  const kdir = path.join(dir, 'knot');
+  fs.mkdirSync(path.join(kdir, 'db'), { recursive: true });
+  const zone = [
+    '$ORIGIN bench.test.', '$TTL 3600',
+    '@ SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 3600', '@ NS ns', 'ns A 198.51.100.1',
+    ...allowedSuffixes().flatMap((s, i) => {
+      const label = s.slice(0, -'.bench.test'.length);
+      return [`${label} A ${addressOf(i)}`, `*.${label} A ${addressOf(i)}`];
+    }),
+  ];
+  fs.writeFileSync(path.join(kdir, 'bench.test.zone'), zone.join('\n') + '\n');
+  fs.writeFileSync(path.join(kdir, 'knot.conf'), `server:
+    rundir: "${kdir}"
+    listen: 127.0.0.1@${port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "${kdir}/db"
+control:
+    listen: "${kdir}/knot.sock"
+template:
+  - id: default
+    storage: "${kdir}"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: bench.test
+    file: "${kdir}/bench.test.zone"
+`);
+  const [cmd, args] = pinned(pin, pin?.load, tools.knotd, ['-c', path.join(kdir, 'knot.conf')]);
+  const proc = start('knotd', cmd, args);
+  await waitForDns(port, 's0.bench.test', proc);
+  return { port, proc };
+}
+
+async function startTarget(target, pin) {
+  const port = await freePort();
+  const { dir, tools, knotPort } = target;
+  const tdir = fs.mkdtempSync(path.join(dir, 'target-'));
+  let cmd, args, stdout;
+  if (target.kind === 'intentdns') {
+    const config = path.join(tdir, 'intentdns.yaml');
+    fs.writeFileSync(config, intentdnsConfig(port, knotPort, target.queries));
+    stdout = fs.openSync(path.join(tdir, 'decisions.log'), 'w');
+    [cmd, args] = [process.execPath, [path.join(ROOT, 'dist/main.js'), 'serve', '--config', config]];
+  } else if (target.kind === 'dnsdist') {
+    const config = path.join(tdir, 'dnsdist.conf');
+    fs.writeFileSync(config, dnsdistConfig(port, knotPort));
+    [cmd, args] = [tools.dnsdist, ['--supervised', '--disable-syslog', '-C', config]];
+  } else if (target.kind === 'unbound') {
+    const config = path.join(tdir, 'unbound.conf');
+    fs.writeFileSync(config, unboundConfig(tdir, port, knotPort));
+    [cmd, args] = [tools.unbound, ['-d', '-c', config]];
+  } else if (target.kind === 'echo') {
+    [cmd, args] = [process.execPath, [path.join(ROOT, 'bench/echo.js'), String(port)]];
+  } else {
+    throw new Error(`unknown target ${target.kind}`);
+  }
+  [cmd, args] = pinned(pin, pin?.server, cmd, args);
+  const proc = start(target.name, cmd, args, { stdout, cwd: tdir });
+  if (stdout !== undefined) fs.closeSync(stdout);
+  await waitForDns(port, target.kind === 'dnsdist' || target.kind === 'unbound' || target.kind === 'intentdns' ? 's0.bench.test' : 'x.test', proc);
+  return { port, proc, tdir };
+}
+
+function procCpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);    // utime + stime (fields 14 and 15), all threads
+}
+
+function procPeakRssMiB(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Runs dnsperf; resolves with its summary (and per-query latencies with `verbose`). */
+async function dnsperf({ tools, pin, port, file, seconds, qps, verbose, maxRuns, tdir }) {
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-c', '8', '-T', '1', '-q', '100', '-t', '2', '-d', file];
+  if (maxRuns) args.push('-n', String(maxRuns), '-l', String(Math.max(seconds, 30)));
+  else args.push('-l', String(seconds));
+  if (qps) args.push('-Q', String(qps));
+  if (verbose) args.push('-v');
+  const outFile = path.join(tdir, `dnsperf-${Date.now()}.out`);
+  const out = fs.openSync(outFile, 'w');
+  const [cmd, cargs] = pinned(pin, pin?.load, tools.dnsperf, args);
+  const proc = start('dnsperf', cmd, cargs, { stdout: out });
+  fs.closeSync(out);
+  const limit = (maxRuns ? Math.max(seconds, 30) : seconds) * 1000 + 20_000;
+  const killer = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, limit);
+  const { code, signal } = await proc.exit;
+  clearTimeout(killer);
+  const text = fs.readFileSync(outFile, 'utf8');
+  fs.rmSync(outFile, { force: true });
+  if (code !== 0) throw new Error(`dnsperf exited ${code ?? signal}: ${proc.stderr.trim().slice(-1000)}\n${text.slice(-1000)}`);
+  return { ...parseDnsperf(text), command: `dnsperf ${args.join(' ')}` };
+}
+
+function parseDnsperf(text) {
+  const num = (re) => { const m = text.match(re); return m ? Number(m[1]) : NaN; };
+  const rcodes = (text.match(/Response codes:\s+(.*)/)?.[1] ?? '').trim();
+  const r = {
+    sent: num(/Queries sent:\s+(\d+)/),
+    completed: num(/Queries completed:\s+(\d+)/),
+    lost: num(/Queries lost:\s+(\d+)/),
+    runTime: num(/Run time \(s\):\s+([\d.]+)/),
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    avgLatencyUs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1e6,
+    rcodes,
   };
-  await new Promise((resolve) => {
-    let idle = setTimeout(resolve, 2000);
-    socket.on('message', (msg) => {
-      answered++;
-      latencies.push(performance.now() - sentAt[msg.readUInt16BE(0)]);
-      clearTimeout(idle);
-      if (answered >= sent && (sent >= QUERIES || performance.now() > deadline)) return resolve();
-      idle = setTimeout(resolve, 2000);   // lost packets must not hang the run
-      send();
-    });
-    for (let i = 0; i < WINDOW; i++) send();
-  });
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
-  process.send({ sent, answered, qps: answered / seconds, p50: pct(0.5), p99: pct(0.99) });
-  socket.close();
-  process.disconnect();
+  // -v: one line per answer, "> RCODE NAME TYPE LATENCY_S".
+  const latencies = [];
+  for (const m of text.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)) latencies.push(Number(m[1]) * 1e6);
+  if (latencies.length > 0) {
+    latencies.sort((a, b) => a - b);
+    const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+    r.p50Us = pct(0.5); r.p99Us = pct(0.99); r.p999Us = pct(0.999); r.latencySamples = latencies.length;
+  }
+  return r;
 }
 
-/** A one-name authoritative upstream for the cache-hit scenario (asked once; then the cache answers). */
-async function startUpstream() {
-  const socket = dgram.createSocket('udp4');
-  socket.on('message', (msg, rinfo) => {
-    const q = dnsPacket.decode(msg);
-    const answer = dnsPacket.encode({
-      type: 'response', id: q.id, flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: q.questions,
-      answers: [{ type: 'A', name: q.questions[0].name, ttl: 3600, data: '192.0.2.10' }],
-    });
-    socket.send(answer, rinfo.port, rinfo.address);
+async function measure({ tools, pin, target, scenario }) {
+  const t = await startTarget(target, pin);
+  try {
+    const common = { tools, pin, port: t.port, tdir: t.tdir };
+    await dnsperf({ ...common, file: scenario.warm, seconds: scenario.seconds, maxRuns: 1 });   // warm: each name once
+    const before = procCpuTicks(t.proc.pid);
+    const r = await dnsperf({ ...common, file: scenario.file, seconds: scenario.seconds, qps: scenario.qps, verbose: Boolean(scenario.qps) });
+    const after = procCpuTicks(t.proc.pid);
+    const peakRssMiB = procPeakRssMiB(t.proc.pid);
+    let logBytes;
+    try { logBytes = fs.statSync(path.join(t.tdir, 'decisions.log')).size; } catch { /* not intentdns */ }
+    const unexpected = scenario.expect && target.kind !== 'echo' && !r.rcodes.startsWith(scenario.expect);
+    if (unexpected) console.warn(`  warning: ${target.name} ${scenario.name}: expected ${scenario.expect}, got ${r.rcodes}`);
+    if (scenario.fileLines && r.sent > scenario.fileLines) console.warn(`  warning: ${target.name} ${scenario.name}: dnsperf went round the miss file (${r.sent} > ${scenario.fileLines}); some were not misses`);
+    return {
+      ...r,
+      lossPct: (100 * r.lost) / r.sent,
+      cpuSeconds: (after - before) / CLK_TCK,
+      coreUsPerQuery: (((after - before) / CLK_TCK) * 1e6) / r.completed,
+      peakRssMiB,
+      ...(logBytes !== undefined ? { logBytes } : {}),
+    };
+  } finally {
+    await stop(t.proc);
+    fs.rmSync(t.tdir, { recursive: true, force: true });
+  }
+}
+
+// --- report ----------------------------------------------------------------------------------
+
+const FIGURES = [
+  // key, label, better ('hi' | 'lo'), digits
+  ['qps', 'q/s', 'hi'],
+  ['coreUsPerQuery', 'core µs/q', 'lo'],
+  ['p50Us', 'p50 µs', 'lo'],
+  ['p99Us', 'p99 µs', 'lo'],
+  ['p999Us', 'p99.9 µs', 'lo'],
+  ['avgLatencyUs', 'avg µs', 'lo'],
+  ['lossPct', 'loss %', 'lo'],
+  ['peakRssMiB', 'peak RSS MiB', 'lo'],
+];
+
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+function summarise(results, targets, scenarios) {
+  const summary = {};
+  for (const s of scenarios) {
+    for (const t of targets) {
+      const rs = results.filter((r) => r.scenario === s.name && r.target === t.name);
+      if (rs.length === 0) continue;
+      const row = { rounds: rs.length };
+      for (const [key] of FIGURES) { const m = median(rs.map((r) => r[key])); if (m !== undefined) row[key] = m; }
+      summary[s.name] ??= {};
+      summary[s.name][t.name] = row;
+    }
+  }
+  // Ratios of every non-peer target to each peer: target ÷ peer, for every figure.
+  for (const [scenario, rows] of Object.entries(summary)) {
+    const peerNames = targets.filter((t) => t.peer && rows[t.name]).map((t) => t.name);
+    for (const [name, row] of Object.entries(rows)) {
+      if (peerNames.includes(name)) continue;
+      row.ratio = {};
+      for (const peer of peerNames) {
+        row.ratio[peer] = {};
+        for (const [key] of FIGURES) {
+          const a = row[key]; const b = rows[peer][key];
+          if (Number.isFinite(a) && Number.isFinite(b) && b !== 0) row.ratio[peer][key] = a / b;
+        }
+      }
+    }
+    void scenario;
+  }
+  return summary;
+}
+
+function fmt(x, digits = 0) { return Number.isFinite(x) ? x.toFixed(digits) : '—'; }
+function fmtQps(x) { return Number.isFinite(x) ? (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0)) : '—'; }
+
+function printTable(summary, targets, scenarios, peers) {
+  const cols = [['qps', 'q/s', fmtQps], ['coreUsPerQuery', 'core µs/q', (x) => fmt(x, 1)], ['avgLatencyUs', 'avg µs', (x) => fmt(x, 0)],
+    ['p50Us', 'p50 µs', (x) => fmt(x, 0)], ['p99Us', 'p99 µs', (x) => fmt(x, 0)], ['p999Us', 'p99.9 µs', (x) => fmt(x, 0)],
+    ['lossPct', 'loss %', (x) => fmt(x, 2)], ['peakRssMiB', 'RSS MiB', (x) => fmt(x, 0)]];
+  const w = 10;
+  console.log(`\n${'scenario'.padEnd(11)}${'target'.padEnd(24)}${cols.map(([, h]) => h.padStart(w)).join('')}`);
+  for (const s of scenarios) {
+    const rows = summary[s.name];
+    if (!rows) continue;
+    for (const t of targets) {
+      const row = rows[t.name];
+      if (!row) continue;
+      console.log(`${s.name.padEnd(11)}${t.name.padEnd(24)}${cols.map(([k, , f]) => f(row[k]).padStart(w)).join('')}`);
+      for (const [peer, ratio] of Object.entries(row.ratio ?? {})) {
+        console.log(`${''.padEnd(11)}${`  ÷ ${peer}`.padEnd(24)}${cols.map(([k]) => (Number.isFinite(ratio[k]) ? `${ratio[k].toFixed(2)}×` : '—').padStart(w)).join('')}`);
+      }
+    }
+  }
+  if (!peers) console.log('\n(no peers: run with --peers for dnsdist and unbound and the ratios)');
+  console.log('avg µs: dnsperf\'s average latency; p50/p99/p99.9 from dnsperf -v per-query latencies (fixed-rate runs only).');
+}
+
+function writeResults({ started, seconds, rounds, fixedQps, pin, tools, results, summary, knotPort }) {
+  const dir = path.join(ROOT, 'bench/results');
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = started.toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const file = path.join(dir, `${stamp}.json`);
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim();
+  const doc = {
+    date: started.toISOString(),
+    command: `npm run bench -- ${argv.join(' ')}`.trim(),
+    argv: process.argv,
+    commit: git || null,
+    machine: {
+      nproc: os.availableParallelism?.() ?? os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      kernel: os.release(),
+      memTotalMiB: Math.round(os.totalmem() / 2 ** 20),
+      pinning: pin ? { server: Number(pin.server), dnsperfAndKnot: Number(pin.load) } : null,
+    },
+    versions: tools.versions,
+    setup: {
+      upstream: `knotd on 127.0.0.1:${knotPort}, zone bench.test (${SUFFIXES} names + ${SUFFIXES} wildcards, TTL 3600)`,
+      allow: `${SUFFIXES} suffixes, each as x and *.x`, deny: `${DENIED} suffixes, each as x and *.x`,
+      dnsperf: `-c 8 -T 1 -q 100 -t 2 -l ${seconds}; fixed rate -Q ${fixedQps} -v`, seconds, rounds,
+      queryFiles: { hit: HIT_NAMES, block: BLOCK_NAMES },
+    },
+    summary,
+    results,
+  };
+  fs.writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+  return file;
+}
+
+// After every declaration above (a top-level await before them would meet them uninitialised).
+if (flag('quick')) {
+  await import('./quick.js');
+} else {
+  await main().catch(async (err) => {
+    console.error(`bench: ${err.stack ?? err}`);
+    await stopAll();
+    process.exit(1);
   });
-  await new Promise((r) => socket.bind(0, '127.0.0.1', r));
-  return socket;
 }
