@@ -1,4 +1,4 @@
-// npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--quick]
+// npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y] [--quick]
 //
 // intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
 // dnsdist and unbound with the equivalent policy (--peers). One fresh server process per target
@@ -44,6 +44,8 @@ async function main() {
   const rounds = Number(option('rounds', 1));
   const fixedQps = Number(option('qps', 10_000));
   const peers = flag('peers');
+  const onlyTargets = option('targets', null)?.split(',');       // e.g. --targets intentdns,dnsdist
+  const onlyScenarios = option('scenarios', null)?.split(',');   // e.g. --scenarios hit,miss@10k
   if (!(seconds > 0 && seconds <= 120) || !(rounds >= 1 && rounds <= 9) || !(fixedQps > 0 && fixedQps <= 1e6)) {
     throw new Error('--seconds 1..120, --rounds 1..9, --qps 1..1000000');
   }
@@ -68,10 +70,13 @@ async function main() {
       for (const scenario of scenarios) {
         for (const target of targets) {
           if (!target.runs(scenario.name)) continue;
+          if (onlyTargets && !onlyTargets.some((x) => target.name.includes(x))) continue;
+          if (onlyScenarios && !onlyScenarios.includes(scenario.name)) continue;
           const r = await measure({ dir, tools, pin, target, scenario });
           results.push({ round, scenario: scenario.name, target: target.name, ...r });
           console.log(`  round ${round} ${scenario.name.padEnd(10)} ${target.name.padEnd(22)} ${fmtQps(r.qps).padStart(7)} q/s  ` +
-            `${fmt(r.coreUsPerQuery, 1)} µs/q  loss ${fmt(r.lossPct, 2)}%  rss ${fmt(r.peakRssMiB, 0)} MiB  ${r.rcodes}`);
+            `${fmt(r.coreUsPerQuery, 1)} µs/q  loss ${fmt(r.lossPct, 2)}%  rss ${fmt(r.peakRssMiB, 0)} MiB  ${r.rcodes}` +
+            (r.logBytes !== undefined ? `  log ${(r.logBytes / 2 ** 20).toFixed(1)} MiB` : ''));
         }
       }
     }
@@ -219,7 +224,7 @@ function intentdnsConfig(port, knotPort, queries) {
 listen: { dns: ["127.0.0.1:${port}"], http: null }
 upstreams: { servers: ["127.0.0.1:${knotPort}"], timeout: 1500ms }
 cache: { max_entries: 50000 }
-log: { level: warn, queries: ${queries} }
+log: { level: info, queries: ${queries} }   # decision lines are at info
 # dnsperf keeps -q 100 queries in flight from one address: the default of 100 would be the limit.
 limits: { in_flight_per_client: 1000 }
 clients:
