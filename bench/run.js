@@ -1,4 +1,5 @@
-// npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y] [--quick]
+// npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y]
+//                  [--cpu-prof DIR] [--quick]
 //
 // intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
 // dnsdist and unbound with the equivalent policy (--peers). One fresh server process per target
@@ -405,7 +406,9 @@ async function startTarget(target, pin) {
     const config = path.join(tdir, 'intentdns.yaml');
     fs.writeFileSync(config, intentdnsConfig(port, knotPort, target.queries));
     stdout = fs.openSync(path.join(tdir, 'decisions.log'), 'w');
-    [cmd, args] = [process.execPath, [path.join(ROOT, 'dist/main.js'), 'serve', '--config', config]];
+    const prof = option('cpu-prof', null);   // --cpu-prof DIR: a V8 CPU profile of each intentdns process
+    [cmd, args] = [process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []),
+      path.join(ROOT, 'dist/main.js'), 'serve', '--config', config]];
   } else if (target.kind === 'dnsdist') {
     const config = path.join(tdir, 'dnsdist.conf');
     fs.writeFileSync(config, dnsdistConfig(port, knotPort));
