@@ -39,6 +39,7 @@ const BLOCK_NAMES = 10_000;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const children = new Set();
+let workDir = null;   // removed at the end, also on SIGINT / SIGTERM
 
 async function main() {
   const seconds = Number(option('seconds', 10));
@@ -51,11 +52,18 @@ async function main() {
     throw new Error('--seconds 1..120, --rounds 1..9, --qps 1..1000000');
   }
   const tools = ensureTools(peers);
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, async () => { await stopAll(); process.exit(130); });
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, async () => {
+      await stopAll();
+      if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
 
   const cpus = affinity();
   const pin = cpus.length >= 2 ? { server: String(cpus[0]), load: String(cpus[1]) } : null;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intentdns-bench-'));
+  workDir = dir;
   const started = new Date();
   console.log(`intentdns bench: ${seconds} s per scenario, ${rounds} round(s), dnsperf -c 8 -T 1 -q 100; ` +
     (pin ? `server on core ${pin.server}, dnsperf and Knot on core ${pin.load}` : 'one core: nothing pinned (figures are not comparable to pinned runs)'));
