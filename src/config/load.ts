@@ -6,6 +6,7 @@ import { Reader, type Section } from './reader.js';
 import { ANSWERS_KEYS, CACHE_KEYS, SINKHOLE_KEYS, readAnswers, readCache, readSinkhole } from './sections/answers.js';
 import { readApproval } from './sections/approval.js';
 import { readClients } from './sections/clients.js';
+import { readFirewall } from './sections/firewall.js';
 import { LIMITS_KEYS, readLimits } from './sections/limits.js';
 import { LISTEN_KEYS, readListen } from './sections/listen.js';
 import { ADMIN_KEYS, LOG_KEYS, METRICS_KEYS, readAdmin, readLog, readMetrics } from './sections/operations.js';
@@ -24,7 +25,7 @@ export interface LoadOptions {
 
 const TOP_KEYS = [
   'version', 'mode', 'listen', 'upstreams', 'cache', 'answers', 'sinkhole',
-  'clients', 'roles', 'approval', 'admin', 'log', 'metrics', 'limits',
+  'clients', 'roles', 'approval', 'admin', 'log', 'metrics', 'limits', 'firewall',
 ] as const;
 const MODES: readonly Mode[] = ['enforce', 'audit'];
 
@@ -82,6 +83,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     log: readLog(section('log', LOG_KEYS)),
     metrics: readMetrics(section('metrics', METRICS_KEYS)),
     limits: readLimits(section('limits', LIMITS_KEYS)),
+    firewall: readFirewall(top),
   };
   if (reader.issues.length > 0) throw new ConfigError(inFileOrder(reader.issues, file));
   return config;

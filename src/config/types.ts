@@ -96,6 +96,21 @@ export interface LimitsConfig {
   readonly unknownTcpConnectionsPerSource: number;
 }
 
+/** `firewall`: nftables sets filled from allowed answers (src/firewall/). */
+export interface FirewallConfig {
+  readonly backend: 'nftables';
+  /** `table inet <table>`, created at start if missing. */
+  readonly table: string;
+  /** One pair of sets per role, or per agent. */
+  readonly scope: 'role' | 'agent';
+  /** Added to the TTL handed out, for an element's timeout. */
+  readonly graceMs: number;
+  /** Longest an answer waits for its addresses to reach the set. */
+  readonly waitMs: number;
+  /** closed: SERVFAIL (reason firewall_error) when the set could not be updated in time; open: answer anyway. */
+  readonly onError: 'closed' | 'open';
+}
+
 export interface Config {
   /** Absolute path of the file this snapshot was read from. */
   readonly file: string;
@@ -129,4 +144,6 @@ export interface Config {
   readonly log: { readonly level: string; readonly queries: QueryLogging };
   readonly metrics: { readonly perAgent: boolean };
   readonly limits: LimitsConfig;
+  /** null: no firewall sync (v1). */
+  readonly firewall: FirewallConfig | null;
 }
