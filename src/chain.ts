@@ -3,7 +3,7 @@
  * chain is written here, once, with the reason for each position. No stage
  * knows what comes before it.
  *
- *   receive → limit → decode → identify → decide → hold → check → cache → upstream
+ *   receive → limit → decode → identify → decide → hold → [firewall] → check → cache → upstream
  *           → answer → observe → encode → receive
  *
  * limit (the source's token bucket) comes before decode, and is not a Stage:
@@ -19,6 +19,7 @@ import type { AnswerCache } from './cache/store.js';
 import { CheckStage } from './check/check.js';
 import type { Config } from './config/types.js';
 import { DecideStage } from './decide/decide.js';
+import { FirewallStage, type SetWriter } from './firewall/index.js';
 import { NO_GRANTS, type GrantLookup, type QuarantineLookup } from './decide/policy.js';
 import { compileRoles } from './decide/role.js';
 import { HoldStage } from './hold/hold.js';
@@ -52,6 +53,8 @@ export interface ChainState {
   readonly sampler: LineSampler;
   /** The bound on upstream sockets, from RLIMIT_NOFILE at start. */
   readonly upstreamSockets: SocketBudget;
+  /** The nftables writer, made at start when the config had a `firewall` section. */
+  readonly firewall: SetWriter | null;
 }
 
 export function buildPipeline(config: Config, shared: ChainState, log: Logger, metrics: Metrics): Pipeline {
@@ -78,6 +81,11 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
       new DecideStage(approval ? shared.grants : NO_GRANTS, shared.quarantine),
       // Only verdicts that ask a reviewer wait here (audit mode asks nobody); an approved hold goes on carrying its grant.
       new HoldStage(approval, approval ? shared.holds : null),
+      // Above check, so it sees the verdict check leaves (a rebinding answer opens nothing), and
+      // holds the answer until its addresses are in the agent's set, bounded by firewall.wait.
+      ...(config.firewall && shared.firewall
+        ? [new FirewallStage({ config: config.firewall, writer: shared.firewall, maxTtlS: config.answers.maxTtlS, log, onResult: metrics.firewallUpdate })]
+        : []),
       // Above the cache, so cached answers meet the current role's deny list and rebinding check.
       // Wraps everything below: it judges what came back, for verdicts that let it through.
       new CheckStage(config.answers.blockPrivate),

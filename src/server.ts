@@ -7,6 +7,7 @@ import type { Config, HostPort } from './config/types.js';
 import { GrantStore } from './grants/grants.js';
 import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
+import { SetWriter, nftRunner, startFirewall } from './firewall/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
 import { startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
 import { startHttp, type HttpServer } from './http/index.js';
@@ -26,6 +27,17 @@ interface SharedState {
   readonly buckets: TokenBuckets;
   readonly sampler: LineSampler;
   readonly upstreamSockets: SocketBudget;
+  /** The nftables writer (firewall:), made once at start: it remembers what it wrote. */
+  readonly firewall: SetWriter | null;
+}
+
+/** What only tests and embedders set. */
+export interface ServerOptions {
+  /**
+   * The nft command the firewall writer runs (`-f -` is appended); default ["nft"].
+   * Tests run it inside a network namespace: ["ip", "netns", "exec", ns, "nft"].
+   */
+  readonly nftCommand?: readonly string[] | undefined;
 }
 
 /** Rate-limit buckets kept: one per source address, the least recently seen forgotten beyond it. */
@@ -46,7 +58,7 @@ export class Server {
   readonly #log: Logger;
 
   /** @throws TokenFileError when a token file cannot be read. */
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, options: ServerOptions = {}) {
     this.#log = log;
     this.metrics = new Metrics({ perAgent: config.metrics.perAgent, version: VERSION });
     const grants = new GrantStore();
@@ -73,6 +85,9 @@ export class Server {
       buckets: new TokenBuckets(MAX_LIMITED_SOURCES),
       sampler: new LineSampler(),
       upstreamSockets: new SocketBudget(bound.upstreamSockets),
+      firewall: config.firewall
+        ? new SetWriter({ table: config.firewall.table, run: nftRunner(options.nftCommand ?? ['nft']), onBatch: this.metrics.firewallBatch })
+        : null,
     };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
@@ -85,6 +100,8 @@ export class Server {
    */
   async listen(): Promise<void> {
     const config = this.config;
+    // Before any answer goes out: with on_error closed, a firewall that cannot be set up stops the start.
+    if (this.#shared.firewall) await startFirewall(config, this.#shared.firewall, this.#log);
     // The handler reads the current pipeline on every message, so a reload takes effect at once.
     const limits = listenerLimits(config);
     this.#listeners = await startListeners(config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), {
@@ -236,6 +253,8 @@ export class Server {
     await stopping;
     await this.#http?.close();
     this.#http = null;
+    // Batches already queued finish; the elements are left to expire on their own.
+    await this.#shared.firewall?.close();
   }
 
   /** The quarantine learns the new snapshot's names; entries it no longer reaches are kept, and said. */

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { loadConfigFile, Reloader } from '../config/reload.js';
 import { watchConfig } from '../config/watch.js';
+import { FirewallStartError } from '../firewall/index.js';
 import { Server } from '../server.js';
 import { createLogger } from '../telemetry/log.js';
 import { LogOutput, stallNoticeLine } from '../telemetry/log-output.js';
@@ -42,9 +43,18 @@ export const serve = {
     const { config, digest } = loadConfigFile(file);
     const output = new LogOutput({ notice: stallNoticeLine });
     const log = createLogger(config.log.level, output);
-    const server = new Server(config, log);
+    const server = new Server(config, log, { nftCommand: nftCommandFromEnv(io) });
     server.metrics.watchLogOutput(() => output.dropped);
-    await server.listen();
+    try {
+      await server.listen();
+    } catch (err) {
+      // The firewall is configured and cannot work: never serve as if it did (a silent no-op).
+      if (!(err instanceof FirewallStartError)) throw err;
+      log.fatal({ err: err.message }, 'not starting');
+      io.err(`intentdns serve: ${err.message}`);
+      await output.drain(LOG_DRAIN_MS);
+      return 1;
+    }
 
     const reloader = new Reloader({ file, digest, target: server, log, metrics: server.metrics });
     const watcher = watchConfig(file, () => void reloader.reload('file'), { log });
@@ -98,3 +108,13 @@ export const serve = {
     return code;
   },
 } as const;
+
+/**
+ * INTENTDNS_NFT_COMMAND: the nft command the firewall writer runs, words split
+ * on spaces (`-f -` is appended). For tests and unusual installs, e.g.
+ * "ip netns exec test-ns nft"; unset means "nft" from PATH.
+ */
+function nftCommandFromEnv(io: Io): string[] | undefined {
+  const text = io.env.INTENTDNS_NFT_COMMAND?.trim();
+  return text ? text.split(/\s+/) : undefined;
+}

@@ -30,13 +30,15 @@ export type Reason =
   | 'upstream_error'
   /** Over its source's token bucket (limits.*): dropped, or REFUSED with over_limit refuse. */
   | 'rate_limit'
+  /** firewall on_error closed: the answer's addresses did not reach the nftables set within firewall.wait; SERVFAIL. */
+  | 'firewall_error'
   /** A fault inside intentdns (a bug): answered SERVFAIL, logged at error. */
   | 'error';
 
 export const REASONS: readonly Reason[] = [
   'unknown_client', 'quarantine', 'qtype', 'denylist', 'grant', 'allowlist', 'unlisted',
   'hold_approved', 'hold_denied', 'hold_timeout', 'hold_capacity', 'link_down', 'hold_error',
-  'denylist_cname', 'rebinding', 'upstream_error', 'rate_limit', 'error',
+  'denylist_cname', 'rebinding', 'upstream_error', 'rate_limit', 'firewall_error', 'error',
 ];
 
 /** A role as the stages read it; decide/role.ts builds it from the config once per snapshot. */

@@ -67,6 +67,8 @@ export class Metrics {
   readonly configLastReloadSuccess = new Gauge({ name: 'intentdns_config_last_reload_success_timestamp_seconds', help: 'When the running config was loaded.', registers: [this.registry] });
   readonly malformedPackets = this.#counter('intentdns_malformed_packets_total', 'Packets not accepted as a query (answered FORMERR/NOTIMP/REFUSED or dropped).', ['transport']);
   readonly droppedPackets = this.#counter('intentdns_dropped_packets_total', 'Queries dropped by the listeners\' limits.', ['transport', 'reason']);
+  readonly firewallUpdates = this.#counter('intentdns_firewall_updates_total', 'Answers whose addresses were to go into an nftables set, by result (ok, error, timeout: not in the set within firewall.wait).', ['result']);
+  readonly firewallUpdateDuration = new Histogram({ name: 'intentdns_firewall_update_duration_seconds', help: 'Time of each nft transaction (one batch of set elements).', buckets: DNS_BUCKETS, registers: [this.registry] });
   readonly httpShed = this.#counter('intentdns_http_connections_shed_total', 'listen.http connections closed to make room for new ones (a connection flood), by limit.', ['reason']);
 
   /** Where the values read at scrape time come from; set once by the server. */
@@ -87,6 +89,8 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     for (const name of NON_CONFORMING) this.registry.removeSingleMetric(name);
     this.configLastReloadSuccess.setToCurrentTime();
+    // A closed label set, every series there from the first scrape (an alert on rate() needs the zero).
+    for (const result of ['ok', 'error', 'timeout']) this.firewallUpdates.labels(result).inc(0);
   }
 
   /** The QueryObserver for observe/observe.ts: one count and one duration per finished query. */
@@ -125,6 +129,16 @@ export class Metrics {
 
   readonly upstreamSkipped = (upstream: string): void => {
     this.upstreamSkips.labels(upstream).inc();
+  };
+
+  /** The firewall stage's outcome for one answer. */
+  readonly firewallUpdate = (result: 'ok' | 'error' | 'timeout'): void => {
+    this.firewallUpdates.labels(result).inc();
+  };
+
+  /** One nft transaction done (firewall/writer.ts). */
+  readonly firewallBatch = (report: { readonly seconds: number }): void => {
+    this.firewallUpdateDuration.observe(report.seconds);
   };
 
   readonly malformed = (transport: Transport): void => {

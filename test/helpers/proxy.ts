@@ -24,7 +24,7 @@
 import type dnsPacket from 'dns-packet';
 import type { Config, HostPort } from '../../src/config/types.js';
 import { parseConfig } from '../../src/config/load.js';
-import { Server } from '../../src/server.js';
+import { Server, type ServerOptions } from '../../src/server.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { startAuthority, type Authority, type AuthorityOptions, type Zone } from './authority.js';
 import { tcpExchange, udpExchange, type Target } from './client.js';
@@ -45,6 +45,8 @@ export interface ProxyOptions {
   readonly listen?: readonly LoopbackHost[];
   /** Serve the HTTP API (/metrics, /readyz, /v1) on 127.0.0.1, port 0: see `server.httpAddress()`. Default false. */
   readonly http?: boolean;
+  /** What only tests set on the Server, e.g. the nft command (run inside a test's network namespace). */
+  readonly server?: ServerOptions;
 }
 
 export interface ClientOptions {
@@ -117,7 +119,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     const config = load(opts.yaml);
     // A plain destination: pino calls write() once per line, synchronously.
     const log = createLogger(config.log.level, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-    server = new Server(config, log);
+    server = new Server(config, log, opts.server);
     await server.listen();
     return new RunningProxy(server, authorities, lines, load);
   } catch (err) {

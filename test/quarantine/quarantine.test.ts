@@ -202,7 +202,7 @@ describe('the attack: an {ip} agent on an IPv6 /64 uses the next address (the re
     const grants = new GrantStore();
     const holds = new HoldRegistry({ grants, post: () => Promise.resolve(), linkUp: () => false, log });
     const pipeline = buildPipeline(cfg, { cache: new AnswerCache({ maxEntries: 100, maxBytes: 1 << 20 }), grants, holds, quarantine: q, upstreamHealth: new UpstreamHealth(),
-      buckets: new TokenBuckets(1000), sampler: new LineSampler(), upstreamSockets: new SocketBudget(64) }, log, new Metrics({ perAgent: false, version: 'test' }));
+      buckets: new TokenBuckets(1000), sampler: new LineSampler(), upstreamSockets: new SocketBudget(64), firewall: null }, log, new Metrics({ perAgent: false, version: 'test' }));
     q.useNames(pipeline.clients);
     return async (address: string): Promise<string> => {
       const reply = await pipeline.handle(queryBytes({ name: 'github.com', type: 'AAAA' }), { address, port: 40000, family: 6, transport: 'udp' });

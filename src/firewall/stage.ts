@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import { ttlCap } from '../answer/caps.js';
+import type { FirewallConfig } from '../config/types.js';
+import type { Fetched, Next, Query, Stage } from '../pipeline/types.js';
+import { handedAddresses } from './addresses.js';
+import { setPair } from './names.js';
+import type { SetElement, SetWriter } from './writer.js';
+
+export type FirewallResult = 'ok' | 'error' | 'timeout';
+
+export interface FirewallStageOptions {
+  readonly config: FirewallConfig;
+  readonly writer: SetWriter;
+  /** answers.max_ttl, the same cap encode applies. */
+  readonly maxTtlS: number;
+  readonly log: Logger;
+  /** Told the outcome of every answer that had addresses to write. */
+  readonly onResult?: (result: FirewallResult) => void;
+  readonly now?: () => number;
+}
+
+/**
+ * Puts the addresses of every answer the agent is let through into its
+ * role's (or its own) nftables sets, and holds the answer until they are in,
+ * at most `wait`: the connection that follows the answer must not meet a
+ * firewall that has not heard of it yet. Sits above check/, so it sees the
+ * verdict check leaves (a rebinding answer opens nothing). Audit mode writes
+ * the addresses too: the agent gets the answer, so switching to enforce does
+ * not cut off running agents.
+ */
+export class FirewallStage implements Stage {
+  readonly name = 'firewall';
+  readonly #o: FirewallStageOptions;
+  readonly #now: () => number;
+
+  constructor(options: FirewallStageOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async handle(query: Query, next: Next): Promise<Fetched | null> {
+    const fetched = await next(query);
+    const verdict = query.verdict;
+    if (fetched?.kind !== 'answer' || verdict === undefined || query.agent === undefined) return fetched;
+    // What the agent gets: the upstream's answer when the verdict lets it through, or in audit mode always.
+    if (verdict.serve !== 'upstream' && !query.audit) return fetched;
+    const now = this.#now();
+    const handed = handedAddresses(fetched.view, fetched.ageS, ttlCap(verdict, this.#o.maxTtlS, now));
+    if (handed.length === 0) return fetched;
+
+    const { config } = this.#o;
+    const sets = setPair(config.scope === 'role' ? query.agent.role.name : query.agent.name);
+    // A grant's addresses close with the grant (plus grace), whatever the TTL says.
+    const limit = verdict.grant ? verdict.grant.expiresAt + config.graceMs : Infinity;
+    const elements: SetElement[] = handed.map((h) => ({
+      set: h.family === 4 ? sets.v4 : sets.v6,
+      family: h.family,
+      address: h.address,
+      expiresAt: Math.min(now + h.ttlS * 1000 + config.graceMs, limit),
+    }));
+
+    const result = await this.#waitFor(this.#o.writer.write(elements));
+    this.#o.onResult?.(result.outcome);
+    if (result.outcome === 'ok') return fetched;
+    this.#o.log.warn(
+      { agent: query.agent.name, qname: query.qname, result: result.outcome, err: result.error, on_error: config.onError },
+      'firewall set not updated in time',
+    );
+    if (config.onError === 'closed') {
+      query.verdict = { ...verdict, action: 'refuse', reason: 'firewall_error', serve: 'servfail', rule: result.outcome === 'timeout' ? `no set update within ${config.waitMs} ms` : String(result.error) };
+    }
+    return fetched;
+  }
+
+  async #waitFor(write: Promise<void>): Promise<{ outcome: FirewallResult; error?: unknown }> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<{ outcome: FirewallResult }>((resolve) => {
+      timer = setTimeout(() => resolve({ outcome: 'timeout' }), this.#o.config.waitMs);
+    });
+    try {
+      return await Promise.race([
+        write.then(() => ({ outcome: 'ok' as const }), (error: unknown) => ({ outcome: 'error' as const, error: errorText(error) })),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,47 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { FirewallStartError, NftError } from './errors.js';
+import { setPair } from './names.js';
+import type { SetWriter } from './writer.js';
+
+/** The sets made at start: for scope role, both sets of every role; for scope agent, none (each on its agent's first answer). */
+export function startSets(config: Config): string[] {
+  if (config.firewall?.scope !== 'role') return [];
+  return [...config.roles.keys()].flatMap((role) => {
+    const pair = setPair(role);
+    return [pair.v4, pair.v6];
+  });
+}
+
+/**
+ * Creates `table inet <table>` and the start sets if missing; existing
+ * elements stay. When that fails, on_error closed stops the start with a
+ * message that names the missing piece; on_error open logs it and goes on
+ * (every answer will then count as a firewall error and be answered).
+ * @throws FirewallStartError
+ */
+export async function startFirewall(config: Config, writer: SetWriter, log: Logger): Promise<void> {
+  const fw = config.firewall;
+  if (!fw) return;
+  const sets = startSets(config);
+  try {
+    await writer.createTable(sets);
+    log.info({ table: `inet ${fw.table}`, sets }, 'firewall table ready');
+  } catch (err) {
+    const message = `firewall: cannot create table inet ${fw.table}: ${missingPiece(err)}`;
+    if (fw.onError === 'closed') {
+      throw new FirewallStartError(`${message} (set firewall.on_error: open to serve without it)`, { cause: err });
+    }
+    log.error({ err: err instanceof Error ? err.message : String(err), table: fw.table }, `${message}; serving anyway (on_error: open)`);
+  }
+}
+
+function missingPiece(err: unknown): string {
+  if (!(err instanceof NftError)) return String(err);
+  switch (err.failure) {
+    case 'nft_missing': return `the nft binary is missing (${err.message})`;
+    case 'permission': return `CAP_NET_ADMIN is missing (${err.message})`;
+    case 'nft_timeout': return `nft did not answer (${err.message})`;
+    case 'nft_failed': return err.message;
+  }
+}

@@ -1,0 +1,197 @@
+import type { NftRunner } from './nft.js';
+
+/** One address to be reachable until `expiresAt` (epoch ms). */
+export interface SetElement {
+  /** The set's name, as names.ts makes it ("coding_v4"). */
+  readonly set: string;
+  readonly family: 4 | 6;
+  readonly address: string;
+  readonly expiresAt: number;
+}
+
+/** What one batch did, for metrics. */
+export interface BatchReport {
+  readonly ok: boolean;
+  readonly elements: number;
+  readonly seconds: number;
+}
+
+export interface SetWriterOptions {
+  readonly table: string;
+  readonly run: NftRunner;
+  readonly now?: () => number;
+  readonly onBatch?: (report: BatchReport) => void;
+  /**
+   * Addresses whose last written expiry is remembered (so none is shortened);
+   * beyond it the soonest to expire are forgotten first. Default 1,000,000.
+   */
+  readonly maxRemembered?: number;
+}
+
+/**
+ * An expiry this close to the one already written is not written again: a
+ * cache hit's aged TTL lands within a second of the miss that filled it, and
+ * rewriting it would cost a transaction per answer for nothing. An element may
+ * thus end up to this much before TTL + grace (grace is meant to absorb it).
+ */
+const SAME_EXPIRY_MS = 1000;
+
+interface Batch {
+  readonly elements: Map<string, SetElement>;
+  readonly sets: Set<string>;
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Writes set elements to nftables in batches: every write that arrives while
+ * a batch is being applied joins the next one, and each batch is one nft
+ * transaction. An element's timeout is never shortened: `nft add element` on an
+ * element already there replaces its timeout, so the expiry last written per
+ * (set, address) is remembered and only a later one is written.
+ *
+ * Each batch is its own `nft -f -` run: nft reads a file to its end before it
+ * applies it, so a long-lived `nft -f -` could never tell us that a batch is
+ * in; one short run per batch gives a clean exit status and stderr per
+ * transaction, and a dead nft is simply not there for the next batch.
+ */
+export class SetWriter {
+  readonly #table: string;
+  readonly #run: NftRunner;
+  readonly #now: () => number;
+  readonly #onBatch: ((report: BatchReport) => void) | undefined;
+  readonly #maxRemembered: number;
+  /** (set, address) → the expiry written in a batch that succeeded. */
+  readonly #written = new Map<string, number>();
+  /** Sets created by a batch that succeeded (`add set` is idempotent, but not free). */
+  readonly #sets = new Set<string>();
+  #pending: Batch | null = null;
+  #running: Batch | null = null;
+  #closed = false;
+
+  constructor(opts: SetWriterOptions) {
+    this.#table = opts.table;
+    this.#run = opts.run;
+    this.#now = opts.now ?? Date.now;
+    this.#onBatch = opts.onBatch;
+    this.#maxRemembered = opts.maxRemembered ?? 1_000_000;
+  }
+
+  /** The script that creates the table and these sets if missing, leaving what is in them alone. */
+  startScript(sets: readonly string[]): string {
+    return [`add table inet ${this.#table}`, ...sets.map((s) => this.#addSet(s))].join('\n') + '\n';
+  }
+
+  /** Creates the table and the sets (idempotent). @throws NftError */
+  async createTable(sets: readonly string[]): Promise<void> {
+    await this.#run(this.startScript(sets));
+    for (const s of sets) this.#sets.add(s);
+  }
+
+  /**
+   * Resolves once every element is in its set with at least its expiry (at
+   * once when that was already written). Rejects with the batch's NftError.
+   */
+  write(elements: readonly SetElement[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('firewall writer closed'));
+    const waits = new Set<Promise<void>>();
+    for (const element of elements) {
+      const key = `${element.set} ${element.address}`;
+      const written = this.#written.get(key);
+      if (written !== undefined && element.expiresAt <= written + SAME_EXPIRY_MS) continue;
+      const running = this.#running?.elements.get(key);
+      if (running !== undefined && element.expiresAt <= running.expiresAt + SAME_EXPIRY_MS) {
+        waits.add(this.#running!.done);
+        continue;
+      }
+      const batch = this.#pendingBatch();
+      const queued = batch.elements.get(key);
+      if (queued === undefined || queued.expiresAt < element.expiresAt) batch.elements.set(key, element);
+      if (!this.#sets.has(element.set)) batch.sets.add(element.set);
+      waits.add(batch.done);
+    }
+    if (waits.size === 0) return Promise.resolve();
+    return waits.size === 1 ? [...waits][0]! : Promise.all(waits).then(() => undefined);
+  }
+
+  /** The expiry last written for an address, if it is remembered (for tests and the admin view). */
+  writtenExpiry(set: string, address: string): number | undefined {
+    return this.#written.get(`${set} ${address}`);
+  }
+
+  /** Batches already queued still run; new writes are refused. Entries are left to expire on their own. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([this.#running?.done, this.#pending?.done]);
+  }
+
+  #pendingBatch(): Batch {
+    if (this.#pending) return this.#pending;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+    // Nobody may be waiting any more (the answer went out at `wait`): never an unhandled rejection.
+    done.catch(() => {});
+    const batch: Batch = { elements: new Map(), sets: new Set(), done, resolve, reject };
+    this.#pending = batch;
+    // setImmediate: every answer of this turn of the event loop joins the batch.
+    if (!this.#running) setImmediate(() => this.#flush());
+    return batch;
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    if (!batch || this.#running) return;
+    this.#pending = null;
+    this.#running = batch;
+    const started = performance.now();
+    const now = this.#now();
+    const expiries = new Map<string, number>();
+    const lines = [...batch.sets].map((s) => this.#addSet(s));
+    for (const [key, e] of batch.elements) {
+      const seconds = Math.max(1, Math.ceil((e.expiresAt - now) / 1000));
+      expiries.set(key, now + seconds * 1000);
+      lines.push(`add element inet ${this.#table} ${e.set} { ${e.address} timeout ${seconds}s }`);
+    }
+    let ok = false;
+    try {
+      await this.#run(lines.join('\n') + '\n');
+      ok = true;
+      for (const s of batch.sets) this.#sets.add(s);
+      for (const [key, expiry] of expiries) this.#remember(key, expiry);
+      batch.resolve();
+    } catch (err) {
+      batch.reject(err);
+    } finally {
+      this.#onBatch?.({ ok, elements: batch.elements.size, seconds: (performance.now() - started) / 1000 });
+      this.#running = null;
+      if (this.#pending) void this.#flush();
+    }
+  }
+
+  #remember(key: string, expiry: number): void {
+    const before = this.#written.get(key);
+    if (before === undefined || before < expiry) {
+      this.#written.delete(key);    // re-inserted last: the map stays roughly in expiry order
+      this.#written.set(key, expiry);
+    }
+    if (this.#written.size > this.#maxRemembered) this.#sweep();
+  }
+
+  /** Drops what has expired; if that is not enough, the oldest writes (the map's insertion order). */
+  #sweep(): void {
+    const now = this.#now();
+    for (const [key, expiry] of this.#written) if (expiry <= now) this.#written.delete(key);
+    const target = Math.floor(this.#maxRemembered * 0.9);
+    for (const key of this.#written.keys()) {
+      if (this.#written.size <= target) break;
+      this.#written.delete(key);
+    }
+  }
+
+  #addSet(set: string): string {
+    const type = set.endsWith('_v6') ? 'ipv6_addr' : 'ipv4_addr';
+    return `add set inet ${this.#table} ${set} { type ${type}; flags timeout; }`;
+  }
+}
