@@ -31,6 +31,7 @@ const ZONE = {
   'api.github.com': [{ type: 'A', data: '10.123.5.1', ttl: 300 }, { type: 'A', data: '10.123.5.2', ttl: 60 }],
   'v6.github.com': [{ type: 'AAAA', data: 'fd00:123::5', ttl: 200 }],
   'svc.github.com': [https(['10.123.6.1'], ['fd00:123::6'])],
+  'granted.example': [{ type: 'A', data: '10.123.8.1', ttl: 300 }],
   'evil.example': [{ type: 'A', data: '10.123.7.1', ttl: 300 }],
   'rebind.github.com': [{ type: 'A', data: '127.0.0.1', ttl: 300 }],
 };
@@ -94,6 +95,21 @@ describe.skipIf(unavailable !== null)('firewall sync with real nft in a namespac
     await ns.nft(`flush set inet ${TABLE} coding_bots_v4`);
     await proxy.query('api.github.com', 'A');
     expect((await ns.elements(TABLE, 'coding_bots_v4')).get('10.123.5.1')?.timeout).toBe(50);   // min(300, 20) + 30
+  });
+
+  it('a grant\'s addresses close with the grant: timeout never past its end + grace', async () => {
+    // The approval link goes nowhere (port 9 on loopback): grants are added to the store directly, as the link would.
+    const withApproval = yaml('closed') + '\n  approval: { url: "http://127.0.0.1:9" }';
+    proxy = await startProxy({ zone: ZONE, yaml: withApproval, server: { nftCommand: ns.nftCommand } });
+    const now = Date.now();
+    proxy.server.grants.add('agent-1', [{ scope: 'name', name: 'granted.example' }],
+      { id: 'cmd_1', command: 'curl https://granted.example', approvedBy: 'alice', expiresAt: now + 20_000 }, now);
+    const r = await proxy.query('granted.example', 'A');
+    expect(r.log).toMatchObject({ reason: 'grant' });
+    // TTL 300, but the grant ends in 20 s: 20 + 30 s of grace at most.
+    const timeout = (await ns.elements(TABLE, 'coding_bots_v4')).get('10.123.8.1')?.timeout;
+    expect(timeout).toBeGreaterThanOrEqual(49);
+    expect(timeout).toBeLessThanOrEqual(50);
   });
 
   it('a blocked answer opens nothing: not listed, and a rebinding answer check/ sinkholes', async () => {
