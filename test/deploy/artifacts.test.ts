@@ -671,7 +671,7 @@ describe('the files in deploy/', () => {
   it('are all covered by a test here or in .ci/check-deploy', () => {
     const walk = (dir: string): string[] =>
       readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [relative(ROOT, join(dir, f))]));
-    const known = /^deploy\/(docker\/intentdns\.yaml|systemd\/intentdns\.service|nftables\/intentdns\.nft|prometheus\/alerts(_test)?\.yml|grafana\/intentdns\.json|kubernetes\/[\w-]+\.yaml|compose\/.+\.(ya?ml|mjs))$/;
+    const known = /^deploy\/(docker\/intentdns\.yaml|systemd\/intentdns\.service|nftables\/(intentdns|agent-egress)\.nft|prometheus\/alerts(_test)?\.yml|grafana\/intentdns\.json|kubernetes\/[\w-]+\.yaml|compose\/.+\.(ya?ml|mjs))$/;
     expect(walk(at('deploy')).filter((f) => !known.test(f))).toEqual([]);
   });
 });
