@@ -7,7 +7,7 @@ import type { Config, HostPort } from './config/types.js';
 import { GrantStore } from './grants/grants.js';
 import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
-import { SetWriter, nftRunner, startFirewall } from './firewall/index.js';
+import { SetWriter, elementSeries, nftRunner, startFirewall } from './firewall/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
 import { startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
 import { startHttp, type HttpServer } from './http/index.js';
@@ -293,6 +293,7 @@ export class Server {
         return { open: s.open, max: s.max, refused: s.refused };
       },
       limitedSources: () => this.#shared.buckets.size,
+      firewallElements: () => (this.#shared.firewall ? elementSeries(this.config, this.#shared.firewall.liveCounts()) : {}),
     });
   }
 }

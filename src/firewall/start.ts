@@ -45,3 +45,23 @@ function missingPiece(err: unknown): string {
     case 'nft_failed': return err.message;
   }
 }
+
+/**
+ * liveCounts as metric series, bounded by the config: one per set of a
+ * configured role (scope role) or of a client entry naming one agent (scope
+ * agent); the sets of `{ip}` template agents, and of anything a reload
+ * dropped, are summed under "other".
+ */
+export function elementSeries(config: Config, counts: ReadonlyMap<string, number>): Record<string, number> {
+  const fw = config.firewall;
+  if (!fw) return {};
+  const names = fw.scope === 'role' ? [...config.roles.keys()] : config.clients.map((c) => c.name).filter((n) => !n.includes('{ip}'));
+  const known = new Set(names.flatMap((n) => [setPair(n).v4, setPair(n).v6]));
+  const out: Record<string, number> = {};
+  for (const set of known) out[set] = 0;
+  for (const [set, count] of counts) {
+    const label = known.has(set) ? set : 'other';
+    out[label] = (out[label] ?? 0) + count;
+  }
+  return out;
+}

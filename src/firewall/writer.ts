@@ -120,6 +120,18 @@ export class SetWriter {
     return this.#written.get(`${set} ${address}`);
   }
 
+  /** Addresses per set whose last written expiry has not passed: what the sets hold, as far as this writer knows. */
+  liveCounts(): Map<string, number> {
+    const now = this.#now();
+    const counts = new Map<string, number>();
+    for (const [key, expiry] of this.#written) {
+      if (expiry <= now) continue;
+      const set = key.slice(0, key.indexOf(' '));
+      counts.set(set, (counts.get(set) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Batches already queued still run; new writes are refused. Entries are left to expire on their own. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -26,6 +26,8 @@ export interface MetricSources {
   upstreamSockets(): { open: number; max: number; refused: number };
   /** Source addresses the rate limiter keeps a bucket for. */
   limitedSources(): number;
+  /** Addresses in each firewall set (set name → count), already bounded by the config (firewall/start.ts elementSeries). */
+  firewallElements(): Record<string, number>;
 }
 
 /** Sub-millisecond (cache hits, blocks) to seconds (upstream failover, holds). */
@@ -200,6 +202,15 @@ export class Metrics {
     });
     gauge('intentdns_upstream_sockets', 'Sockets to the upstreams open now (one per exchange in flight).', (s) => s.upstreamSockets().open);
     gauge('intentdns_upstream_sockets_limit', 'The bound on upstream sockets, from RLIMIT_NOFILE at start minus room for client connections and files.', (s) => s.upstreamSockets().max);
+    new Gauge({
+      name: 'intentdns_firewall_elements', help: 'Addresses intentdns has written to each nftables set and not yet seen expire (one series per configured role or agent set; {ip} agents under set="other").',
+      labelNames: ['set'], registers: [this.registry],
+      collect() {
+        if (!metrics.#sources) return;
+        this.reset();
+        for (const [set, count] of Object.entries(metrics.#sources.firewallElements())) this.set({ set }, count);
+      },
+    });
     gauge('intentdns_rate_limit_sources', 'Source addresses with a rate-limit bucket (bounded; the least recently seen is forgotten at the bound).', (s) => s.limitedSources());
 
     const mirror = (name: string, help: string, labelNames: readonly string[], read: (s: MetricSources) => Record<string, number>) =>

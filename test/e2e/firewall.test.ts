@@ -88,6 +88,11 @@ describe.skipIf(unavailable !== null)('firewall sync with real nft in a namespac
     expect(await proxy.server.metrics.firewallUpdates.get()).toMatchObject({
       values: expect.arrayContaining([expect.objectContaining({ labels: { result: 'ok' }, value: 3 })]),
     });
+    // One series per configured role's set, counting what was written and has not expired.
+    const elements = await proxy.server.metrics.registry.getSingleMetric('intentdns_firewall_elements')!.get();
+    expect(Object.fromEntries(elements.values.map((v) => [v.labels.set, v.value]))).toEqual({
+      coding_bots_v4: 3, coding_bots_v6: 2, other_v4: 0, other_v6: 0,
+    });
   });
 
   it('answers.max_ttl caps the timeout as it caps the TTL', async () => {
