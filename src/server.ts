@@ -7,7 +7,7 @@ import type { Config, HostPort } from './config/types.js';
 import { GrantStore } from './grants/grants.js';
 import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
-import { SetWriter, elementSeries, nftRunner, startFirewall } from './firewall/index.js';
+import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from './firewall/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
 import { startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
 import { startHttp, type HttpServer } from './http/index.js';
@@ -56,10 +56,13 @@ export class Server {
   readonly #shared: SharedState;
   readonly #approvals: Approvals;
   readonly #log: Logger;
+  /** Reads what the sets already hold at start (null without firewall:). */
+  readonly #nftRead: NftReader | null;
 
   /** @throws TokenFileError when a token file cannot be read. */
   constructor(config: Config, log: Logger, options: ServerOptions = {}) {
     this.#log = log;
+    this.#nftRead = config.firewall ? nftReader(options.nftCommand ?? ['nft']) : null;
     this.metrics = new Metrics({ perAgent: config.metrics.perAgent, version: VERSION });
     const grants = new GrantStore();
     const holds = new HoldRegistry({
@@ -101,7 +104,7 @@ export class Server {
   async listen(): Promise<void> {
     const config = this.config;
     // Before any answer goes out: with on_error closed, a firewall that cannot be set up stops the start.
-    if (this.#shared.firewall) await startFirewall(config, this.#shared.firewall, this.#log);
+    if (this.#shared.firewall) await startFirewall(config, this.#shared.firewall, this.#log, this.#nftRead ?? undefined);
     // The handler reads the current pipeline on every message, so a reload takes effect at once.
     const limits = listenerLimits(config);
     this.#listeners = await startListeners(config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), {

@@ -1,8 +1,8 @@
 export { handedAddresses, type HandedAddress } from './addresses.js';
 export { FirewallStartError, NftError, type NftFailure } from './errors.js';
 export { setBaseName, setPair, type SetPair } from './names.js';
-export { nftRunner, type NftRunner } from './nft.js';
+export { nftReader, nftRunner, type NftReader, type NftRunner } from './nft.js';
 export { FirewallStage, type FirewallResult, type FirewallStageOptions } from './stage.js';
-export { elementSeries, startFirewall, startSets } from './start.js';
+export { elementSeries, parseElements, startFirewall, startSets } from './start.js';
 export { SetWriter, type BatchReport, type SetElement, type SetWriterOptions } from './writer.js';
 export { findOnPath } from './path.js';

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { errnoCode } from '../errors.js';
 import { NftError } from './errors.js';
 
@@ -60,5 +60,19 @@ export function nftRunner(command: readonly string[], timeoutMs = NFT_RUN_TIMEOU
     // A child that dies before reading everything closes stdin under us: the close event reports it.
     child.stdin.on('error', () => {});
     child.stdin.end(script);
+  });
+}
+
+/** Runs `<command> <args>` and gives its stdout, e.g. `-j list table inet T`. */
+export type NftReader = (args: readonly string[]) => Promise<string>;
+
+export function nftReader(command: readonly string[], timeoutMs = NFT_RUN_TIMEOUT_MS): NftReader {
+  const [file, ...base] = command;
+  if (file === undefined) throw new TypeError('nft command is empty');
+  return (args) => new Promise<string>((resolve, reject) => {
+    execFile(file, [...base, ...args], { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new NftError(errnoCode(err) === 'ENOENT' ? 'nft_missing' : 'nft_failed', `${file}: ${String(stderr).trim() || err.message}`, { cause: err }));
+      else resolve(stdout);
+    });
   });
 }

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { FirewallStartError, NftError } from './errors.js';
 import { setPair } from './names.js';
-import type { SetWriter } from './writer.js';
+import type { NftReader } from './nft.js';
+import type { SetElement, SetWriter } from './writer.js';
 
 /** The sets made at start: for scope role, both sets of every role; for scope agent, none (each on its agent's first answer). */
 export function startSets(config: Config): string[] {
@@ -20,7 +21,7 @@ export function startSets(config: Config): string[] {
  * (every answer will then count as a firewall error and be answered).
  * @throws FirewallStartError
  */
-export async function startFirewall(config: Config, writer: SetWriter, log: Logger): Promise<void> {
+export async function startFirewall(config: Config, writer: SetWriter, log: Logger, read?: NftReader): Promise<void> {
   const fw = config.firewall;
   if (!fw) return;
   const sets = startSets(config);
@@ -28,12 +29,45 @@ export async function startFirewall(config: Config, writer: SetWriter, log: Logg
     await writer.createTable(sets);
     log.info({ table: `inet ${fw.table}`, sets }, 'firewall table ready');
   } catch (err) {
+    return startFailed(fw, err, log);
+  }
+  if (!read) return;
+  // What an earlier run wrote, so that it is never shortened; not being able to read it costs only that.
+  try {
+    const existing = parseElements(await read(['-j', 'list', 'table', 'inet', fw.table]), fw.table, Date.now());
+    writer.seed(existing);
+    log.debug({ elements: existing.length }, 'firewall: existing set elements remembered');
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'firewall: could not read the existing set elements; their timeouts may be shortened once');
+  }
+}
+
+/** on_error closed: the start stops here; open: logged, and serving goes on. @throws FirewallStartError */
+function startFailed(fw: NonNullable<Config['firewall']>, err: unknown, log: Logger): void {
+  {
     const message = `firewall: cannot create table inet ${fw.table}: ${missingPiece(err)}`;
     if (fw.onError === 'closed') {
       throw new FirewallStartError(`${message} (set firewall.on_error: open to serve without it)`, { cause: err });
     }
     log.error({ err: err instanceof Error ? err.message : String(err), table: fw.table }, `${message}; serving anyway (on_error: open)`);
   }
+}
+
+/** The elements with a timeout in `nft -j list table` output, each with its expiry (epoch ms). */
+export function parseElements(json: string, table: string, now: number): SetElement[] {
+  const doc = JSON.parse(json) as { nftables?: Array<{ set?: { table?: string; name?: string; type?: string; elem?: unknown[] } }> };
+  const out: SetElement[] = [];
+  for (const item of doc.nftables ?? []) {
+    const set = item.set;
+    if (!set || set.table !== table || !set.name || !Array.isArray(set.elem)) continue;
+    const family = set.type === 'ipv6_addr' ? 6 : 4;
+    for (const e of set.elem) {
+      const elem = (e as { elem?: { val?: unknown; expires?: unknown } }).elem;
+      if (typeof elem?.val !== 'string' || typeof elem.expires !== 'number') continue;
+      out.push({ set: set.name, family, address: elem.val, expiresAt: now + elem.expires * 1000 });
+    }
+  }
+  return out;
 }
 
 function missingPiece(err: unknown): string {

@@ -115,6 +115,14 @@ export class SetWriter {
     return waits.size === 1 ? [...waits][0]! : Promise.all(waits).then(() => undefined);
   }
 
+  /**
+   * What the sets already hold (read at start): remembered as written, so an
+   * answer after a restart never shortens a timeout an earlier run wrote.
+   */
+  seed(elements: readonly SetElement[]): void {
+    for (const e of elements) this.#remember(`${e.set} ${e.address}`, e.expiresAt);
+  }
+
   /** The expiry last written for an address, if it is remembered (for tests and the admin view). */
   writtenExpiry(set: string, address: string): number | undefined {
     return this.#written.get(`${set} ${address}`);

@@ -95,9 +95,22 @@ describe.skipIf(unavailable !== null)('firewall sync with real nft in a namespac
     });
   });
 
+  it('after a restart, a timeout an earlier run wrote is not shortened', async () => {
+    // What an earlier run left: the table, and an address with an hour to go.
+    await ns.nft(`add table inet ${TABLE}`);
+    await ns.exec(['nft', `add set inet ${TABLE} coding_bots_v4 { type ipv4_addr; flags timeout; }`]);
+    await ns.exec(['nft', `add element inet ${TABLE} coding_bots_v4 { 10.123.5.1 timeout 1h }`]);
+    proxy = await startProxy({ zone: ZONE, yaml: yaml('closed'), server: { nftCommand: ns.nftCommand } });
+    await proxy.query('api.github.com', 'A');
+    const v4 = await ns.elements(TABLE, 'coding_bots_v4');
+    expect(v4.get('10.123.5.1')?.timeout).toBe(3600);
+    expect(v4.get('10.123.5.2')?.timeout).toBe(90);
+  });
+
   it('answers.max_ttl caps the timeout as it caps the TTL', async () => {
-    proxy = await startProxy({ zone: ZONE, yaml: yaml('closed', 'block_private: false, max_ttl: 20s'), server: { nftCommand: ns.nftCommand } });
+    // Before the start: the writer takes what the set holds at start as written (and would not shorten it).
     await ns.nft(`flush set inet ${TABLE} coding_bots_v4`);
+    proxy = await startProxy({ zone: ZONE, yaml: yaml('closed', 'block_private: false, max_ttl: 20s'), server: { nftCommand: ns.nftCommand } });
     await proxy.query('api.github.com', 'A');
     expect((await ns.elements(TABLE, 'coding_bots_v4')).get('10.123.5.1')?.timeout).toBe(50);   // min(300, 20) + 30
   });
