@@ -1,5 +1,5 @@
 // npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y]
-//                  [--cpu-prof DIR] [--quick]
+//                  [--cpu-prof DIR] [--quick] [--firewall]
 //
 // intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
 // dnsdist and unbound with the equivalent policy (--peers). One fresh server process per target
@@ -9,6 +9,13 @@
 // peers, and writes bench/results/<date>.json.
 //
 // --quick runs the older in-process scenarios (bench/quick.js) instead.
+//
+// --firewall measures firewall sync instead: intentdns with and without a `firewall:` section,
+// interleaved per scenario (hit, miss, hit@N, miss@N), the table in a network namespace the bench
+// creates and always deletes (nft through INTENTDNS_NFT_COMMAND="ip netns exec NS nft"; the DNS
+// traffic stays on the host's loopback); then a burst of 10,000 names with distinct addresses from
+// 127.0.0.2 while a 1,000 q/s probe on 127.0.0.3 asks cached names (bench/firewall notes in
+// docs/performance.md, "Firewall sync").
 //
 // Every load is bounded in time (dnsperf -l, and a kill after that) and in count (query files of
 // a fixed size). Only 127.0.0.1 is used. Every process started here is stopped by its PID, also
@@ -36,6 +43,10 @@ const SUFFIXES = 1000;          // allowed: s<i>.bench.test and *.s<i>.bench.tes
 const DENIED = 100;             // denied: d<i>.deny.test and *.d<i>.deny.test
 const HIT_NAMES = 10_000;
 const BLOCK_NAMES = 10_000;
+const BURST_NAMES = 10_000;      // b<j>.s0.bench.test, each its own A record (burstAddress)
+const burstAddress = (j) => `45.10.${j >> 8}.${j & 255}`;   // distinct, public (never contacted)
+const FW_TABLE = 'intentdns_bench';
+let netns = null;     // deleted at the end, also on SIGINT / SIGTERM
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const children = new Set();
@@ -56,6 +67,7 @@ async function main() {
     process.on(sig, async () => {
       await stopAll();
       if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+      deleteNetns();
       process.exit(130);
     });
   }
@@ -72,6 +84,10 @@ async function main() {
   let knot;
   try {
     knot = await startKnot(dir, tools, pin);
+    if (flag('firewall')) {
+      await firewallBench({ dir, tools, pin, knot, files, seconds, rounds, fixedQps, started, onlyScenarios });
+      return;
+    }
     const targets = defineTargets({ dir, tools, knotPort: knot.port, peers });
     const scenarios = defineScenarios(files, seconds, fixedQps);
     const results = [];   // { round, scenario, target, ...figures }
@@ -96,6 +112,7 @@ async function main() {
   } finally {
     await stopAll();
     fs.rmSync(dir, { recursive: true, force: true });
+    deleteNetns();
   }
 }
 
@@ -189,7 +206,8 @@ function writeQueryFiles(dir, seconds, fixedQps) {
   };
   const miss = write('miss.txt', random(missCount));
   const missWarm = write('miss-warm.txt', random(5_000));
-  return { hit, block, miss, missWarm, missCount };
+  const burst = write('burst.txt', Array.from({ length: BURST_NAMES }, (_, j) => `b${j}.s0.bench.test A`));
+  return { hit, block, miss, missWarm, missCount, burst };
 }
 
 function defineScenarios(files, seconds, fixedQps) {
@@ -225,12 +243,12 @@ function defineTargets({ dir, tools, knotPort, peers }) {
   return targets;
 }
 
-function intentdnsConfig(port, knotPort, queries) {
+function intentdnsConfig(port, knotPort, queries, firewall, httpPort) {
   const q = (s) => JSON.stringify(s);
   const allow = allowedSuffixes().flatMap((s) => [s, `*.${s}`]);
   const deny = deniedSuffixes().flatMap((s) => [s, `*.${s}`]);
   return `version: 1
-listen: { dns: ["127.0.0.1:${port}"], http: null }
+listen: { dns: ["127.0.0.1:${port}"], http: ${httpPort ? `"127.0.0.1:${httpPort}"` : 'null'} }
 upstreams: { servers: ["127.0.0.1:${knotPort}"], timeout: 1500ms }
 cache: { max_entries: 50000 }
 log: { level: info, queries: ${queries} }   # decision lines are at info
@@ -245,7 +263,7 @@ roles:
 ${allow.map((p) => `      - ${q(p)}`).join('\n')}
     deny:
 ${deny.map((p) => `      - ${q(p)}`).join('\n')}
-`;
+${firewall ? `firewall: { table: ${FW_TABLE}, scope: role, grace: 30s, wait: 100ms, on_error: closed }\n` : ''}`;
 }
 
 function dnsdistConfig(port, knotPort) {
@@ -299,7 +317,7 @@ forward-zone:
 // --- processes -------------------------------------------------------------------------------
 
 function start(name, cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], cwd: opts.cwd ?? ROOT });
+  const child = spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env });
   let stderr = '';
   child.stderr.on('data', (d) => { if (stderr.length < 20_000) stderr += d; });
   const proc = { name, child, pid: child.pid, get stderr() { return stderr; }, exited: false };
@@ -375,6 +393,8 @@ async function startKnot(dir, tools, pin) {
       const label = s.slice(0, -'.bench.test'.length);
       return [`${label} A ${addressOf(i)}`, `*.${label} A ${addressOf(i)}`];
     }),
+    // The burst: names under s0's wildcard (so allowed), each with its own address.
+    ...Array.from({ length: BURST_NAMES }, (_, j) => `b${j}.s0 A ${burstAddress(j)}`),
   ];
   fs.writeFileSync(path.join(kdir, 'bench.test.zone'), zone.join('\n') + '\n');
   fs.writeFileSync(path.join(kdir, 'knot.conf'), `server:
@@ -412,7 +432,8 @@ async function startTarget(target, pin) {
   let cmd, args, stdout;
   if (target.kind === 'intentdns') {
     const config = path.join(tdir, 'intentdns.yaml');
-    fs.writeFileSync(config, intentdnsConfig(port, knotPort, target.queries));
+    if (target.firewall) target.httpPort = await freePort();   // /metrics: the firewall's counters
+    fs.writeFileSync(config, intentdnsConfig(port, knotPort, target.queries, target.firewall, target.httpPort));
     stdout = fs.openSync(path.join(tdir, 'decisions.log'), 'w');
     const prof = option('cpu-prof', null);   // --cpu-prof DIR: a V8 CPU profile of each intentdns process
     [cmd, args] = [process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []),
@@ -431,7 +452,8 @@ async function startTarget(target, pin) {
     throw new Error(`unknown target ${target.kind}`);
   }
   [cmd, args] = pinned(pin, pin?.server, cmd, args);
-  const proc = start(target.name, cmd, args, { stdout, cwd: tdir });
+  const env = target.firewall ? { ...process.env, INTENTDNS_NFT_COMMAND: `ip netns exec ${netns} nft` } : undefined;
+  const proc = start(target.name, cmd, args, { stdout, cwd: tdir, env });
   if (stdout !== undefined) fs.closeSync(stdout);
   await waitForDns(port, target.kind === 'dnsdist' || target.kind === 'unbound' || target.kind === 'intentdns' ? 's0.bench.test' : 'x.test', proc);
   return { port, proc, tdir };
@@ -449,8 +471,9 @@ function procPeakRssMiB(pid) {
 }
 
 /** Runs dnsperf; resolves with its summary (and per-query latencies with `verbose`). */
-async function dnsperf({ tools, pin, port, file, seconds, qps, verbose, maxRuns, tdir }) {
+async function dnsperf({ tools, pin, port, file, seconds, qps, verbose, maxRuns, tdir, source }) {
   const args = ['-s', '127.0.0.1', '-p', String(port), '-c', '8', '-T', '1', '-q', '100', '-t', '2', '-d', file];
+  if (source) args.push('-a', source);
   if (maxRuns) args.push('-n', String(maxRuns), '-l', String(Math.max(seconds, 30)));
   else args.push('-l', String(seconds));
   if (qps) args.push('-Q', String(qps));
@@ -494,14 +517,17 @@ function parseDnsperf(text) {
 }
 
 async function measure({ tools, pin, target, scenario }) {
+  if (target.firewall) resetTable();
   const t = await startTarget(target, pin);
   try {
     const common = { tools, pin, port: t.port, tdir: t.tdir };
     await dnsperf({ ...common, file: scenario.warm, seconds: scenario.seconds, maxRuns: 1 });   // warm: each name once
+    const nftBefore = target.firewall ? await firewallMetrics(target.httpPort) : undefined;
     const before = procCpuTicks(t.proc.pid);
     const r = await dnsperf({ ...common, file: scenario.file, seconds: scenario.seconds, qps: scenario.qps, verbose: Boolean(scenario.qps) });
     const after = procCpuTicks(t.proc.pid);
     const peakRssMiB = procPeakRssMiB(t.proc.pid);
+    const nft = target.firewall ? minus(await firewallMetrics(target.httpPort), nftBefore) : undefined;   // the measured run only
     let logBytes;
     try { logBytes = fs.statSync(path.join(t.tdir, 'decisions.log')).size; } catch { /* not intentdns */ }
     const unexpected = scenario.expect && target.kind !== 'echo' && !r.rcodes.startsWith(scenario.expect);
@@ -514,6 +540,7 @@ async function measure({ tools, pin, target, scenario }) {
       coreUsPerQuery: (((after - before) / CLK_TCK) * 1e6) / r.completed,
       peakRssMiB,
       ...(logBytes !== undefined ? { logBytes } : {}),
+      ...(nft ? { nft } : {}),
     };
   } finally {
     await stop(t.proc);
@@ -627,6 +654,235 @@ function writeResults({ started, seconds, rounds, fixedQps, pin, tools, results,
   };
   fs.writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
   return file;
+}
+
+// --- firewall sync (--firewall) ---------------------------------------------------------------
+
+/** The firewall counters from /metrics (cumulative since the server started, warm-up included). */
+async function firewallMetrics(httpPort) {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const sum = (re) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+    return {
+      updatesOk: sum(/^intentdns_firewall_updates_total\{[^}]*result="ok"[^}]*\} (\S+)$/gm),
+      updatesError: sum(/^intentdns_firewall_updates_total\{[^}]*result="error"[^}]*\} (\S+)$/gm),
+      updatesTimeout: sum(/^intentdns_firewall_updates_total\{[^}]*result="timeout"[^}]*\} (\S+)$/gm),
+      transactions: sum(/^intentdns_firewall_update_duration_seconds_count(?:\{[^}]*\})? (\S+)$/gm),
+      transactionSeconds: sum(/^intentdns_firewall_update_duration_seconds_sum(?:\{[^}]*\})? (\S+)$/gm),
+    };
+  } catch (err) {
+    return { error: String(err) };
+  }
+}
+
+const minus = (a, b) => (a.error || b.error ? a : Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - b[k]])));
+
+const fmtNft = (n) => (n && !n.error ? `nft: ${n.transactions} transactions (${fmt((1000 * n.transactionSeconds) / n.transactions, 1)} ms avg), ` +
+  `updates ok ${n.updatesOk} error ${n.updatesError} timeout ${n.updatesTimeout}` : `nft: ${n?.error ?? '—'}`);
+
+function createNetns() {
+  const name = `intentdns-bench-${process.pid}`;
+  const r = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`ip netns add ${name}: ${(r.stderr ?? '').trim()} (needs root and iproute2)`);
+  netns = name;
+}
+
+function deleteNetns() {
+  if (!netns) return;
+  spawnSync('ip', ['netns', 'delete', netns], { timeout: 10_000 });
+  netns = null;
+}
+
+const nftNs = (args) => spawnSync('ip', ['netns', 'exec', netns, 'nft', ...args], { encoding: 'utf8', timeout: 10_000 });
+
+/** Each firewall-on server starts with no table: no run inherits another's elements. */
+function resetTable() { nftNs(['delete', 'table', 'inet', FW_TABLE]); }
+
+function setElements(set) {
+  const r = nftNs(['-j', 'list', 'set', 'inet', FW_TABLE, set]);
+  if (r.status !== 0) return NaN;
+  const entry = JSON.parse(r.stdout).nftables.find((x) => x.set);
+  return entry?.set.elem?.length ?? 0;
+}
+
+function encodeQuery(id, name) {
+  return Buffer.concat([
+    Buffer.from([id >> 8, id & 255, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0, 0, 1, 0, 1]),
+  ]);
+}
+
+/**
+ * A fixed-rate probe: `rate` queries a second from `source` (one socket), cycling over `names`,
+ * until `done()` is true or `maxMs` has passed; an answer not back within 2 s is lost. Resolves
+ * with one sample per query: [sentAt (performance.now() ms), latency µs or NaN, rcode].
+ */
+async function probe({ port, source, names, rate, done, maxMs }) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((resolve) => sock.bind(0, source, resolve));
+  const pending = new Map();   // id → sample
+  const samples = [];
+  sock.on('message', (msg) => {
+    const s = pending.get(msg.readUInt16BE(0));
+    if (!s) return;
+    pending.delete(msg.readUInt16BE(0));
+    s[1] = (performance.now() - s[0]) * 1000; s[2] = msg[3] & 0xf;
+  });
+  const t0 = performance.now();
+  let sent = 0;
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (done() || now - t0 > maxMs) { clearInterval(timer); resolve(); return; }
+      for (const [id, s] of pending) if (now - s[0] > 2000) pending.delete(id);
+      while (sent < ((now - t0) / 1000) * rate) {
+        const id = sent & 0xffff;
+        const s = [performance.now(), NaN, -1];
+        pending.set(id, s); samples.push(s);
+        sock.send(encodeQuery(id, names[sent % names.length]), port, '127.0.0.1');
+        sent++;
+      }
+    }, 1);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 2100));   // the last answers, or lost
+  sock.close();
+  return samples;
+}
+
+function probeStats(samples, from = -Infinity, to = Infinity) {
+  const w = samples.filter(([at]) => at >= from && at <= to);
+  const lat = w.map(([, l]) => l).filter(Number.isFinite).sort((a, b) => a - b);
+  const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))];
+  return {
+    probes: w.length, lost: w.filter(([, l]) => !Number.isFinite(l)).length,
+    notNoerror: w.filter(([, l, rc]) => Number.isFinite(l) && rc !== 0).length,
+    p50Us: pct(0.5), p99Us: pct(0.99), maxUs: lat[lat.length - 1],
+  };
+}
+
+async function firewallBench({ dir, tools, pin, knot, files, seconds, rounds, fixedQps, started, onlyScenarios }) {
+  createNetns();
+  if (pin) spawnSync('taskset', ['-a', '-pc', pin.load, String(process.pid)]);   // the probe beside dnsperf, off the server's core
+  const targets = [false, true].map((firewall) => ({
+    name: `intentdns (firewall ${firewall ? 'on' : 'off'})`, kind: 'intentdns', queries: 'none', firewall,
+    dir, tools, knotPort: knot.port,
+  }));
+  const k = `${Math.round(fixedQps / 1000)}k`;
+  const scenarios = defineScenarios(files, seconds, fixedQps)
+    .filter((s) => ['hit', 'miss', `hit@${k}`, `miss@${k}`].includes(s.name))
+    .filter((s) => !onlyScenarios || onlyScenarios.includes(s.name));
+  console.log(`firewall sync: table inet ${FW_TABLE} in netns ${netns}, scope role, grace 30s, wait 100ms, on_error closed`);
+  const results = [];
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 ? targets : [...targets].reverse();
+    for (const scenario of scenarios) {
+      for (const target of order) {
+        const r = await measure({ dir, tools, pin, target, scenario });
+        const elements = target.firewall ? setElements('bench_v4') : undefined;
+        results.push({ round, scenario: scenario.name, target: target.name, ...r, ...(elements !== undefined ? { elements, nft: r.nft } : {}) });
+        console.log(`  round ${round} ${scenario.name.padEnd(10)} ${target.name.padEnd(26)} ${fmtQps(r.qps).padStart(7)} q/s  ` +
+          `${fmt(r.coreUsPerQuery, 1)} µs/q  p50 ${fmt(r.p50Us)} p99 ${fmt(r.p99Us)} µs  loss ${fmt(r.lossPct, 2)}%  ${r.rcodes}` +
+          (elements !== undefined ? `  set ${elements}  ${fmtNft(r.nft)}` : ''));
+      }
+    }
+  }
+  // The burst: 10,000 distinct addresses from 127.0.0.2 while a 1,000 q/s probe on 127.0.0.3 asks cached names.
+  const hitNames = fs.readFileSync(files.hit, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+  const burst = [];
+  if (!onlyScenarios || onlyScenarios.includes('burst')) {
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 ? targets : [...targets].reverse();
+      for (const target of order) {
+        if (target.firewall) resetTable();
+        const t = await startTarget(target, pin);
+        try {
+          const common = { tools, pin, port: t.port, tdir: t.tdir };
+          await dnsperf({ ...common, file: files.hit, seconds, maxRuns: 1 });   // the probe's names are cached
+          const quiet = probeStats(await probe({ port: t.port, source: '127.0.0.3', names: hitNames, rate: 1000, done: () => false, maxMs: 3000 }));
+          let window = null; let b;
+          const probing = probe({ port: t.port, source: '127.0.0.3', names: hitNames, rate: 1000,
+            done: () => window?.end !== undefined && performance.now() > window.end + 500, maxMs: 60_000 });
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const nftBeforeBurst = target.firewall ? await firewallMetrics(target.httpPort) : undefined;
+          window = { start: performance.now() };
+          try {
+            b = await dnsperf({ ...common, file: files.burst, seconds: 30, maxRuns: 1, source: '127.0.0.2' });
+          } finally {
+            window.end = performance.now();
+          }
+          const during = probeStats(await probing, window.start, window.end);
+          const elements = target.firewall ? setElements('bench_v4') : undefined;
+          const nft = target.firewall ? await firewallMetrics(target.httpPort) : undefined;
+          const row = { ...(nft ? { nft: minus(nft, nftBeforeBurst) } : {}), round, target: target.name, quiet, during, burstMs: window.end - window.start,
+            burst: { completed: b.completed, lost: b.lost, qps: b.qps, rcodes: b.rcodes, command: b.command }, ...(elements !== undefined ? { elements } : {}) };
+          burst.push(row);
+          console.log(`  round ${round} burst      ${target.name.padEnd(26)} burst ${fmt(row.burstMs)} ms ${fmtQps(b.qps)} q/s ${b.rcodes}` +
+            (elements !== undefined ? `  set ${elements}  ${fmtNft(nft)}` : '') +
+            `; probe quiet p50/p99/max ${fmt(quiet.p50Us)}/${fmt(quiet.p99Us)}/${fmt(quiet.maxUs)} µs, during ${fmt(during.p50Us)}/${fmt(during.p99Us)}/${fmt(during.maxUs)} µs` +
+            ` (${during.probes} probes, ${during.lost} lost, ${during.notNoerror} not NOERROR)`);
+        } finally {
+          await stop(t.proc);
+          fs.rmSync(t.tdir, { recursive: true, force: true });
+        }
+      }
+    }
+  }
+
+  // Report: medians, firewall on − off.
+  const med = (rs, key) => median(rs.map((r) => r[key]));
+  const summary = {};
+  console.log(`\n${'scenario'.padEnd(11)}${'firewall'.padEnd(10)}${['q/s', 'core µs/q', 'avg µs', 'p50 µs', 'p99 µs', 'loss %'].map((h) => h.padStart(10)).join('')}`);
+  for (const s of scenarios) {
+    summary[s.name] = {};
+    for (const t of targets) {
+      const rs = results.filter((r) => r.scenario === s.name && r.target === t.name);
+      const row = Object.fromEntries(['qps', 'coreUsPerQuery', 'avgLatencyUs', 'p50Us', 'p99Us', 'lossPct'].map((key) => [key, med(rs, key)]));
+      summary[s.name][t.firewall ? 'on' : 'off'] = row;
+      console.log(`${s.name.padEnd(11)}${(t.firewall ? 'on' : 'off').padEnd(10)}${[fmtQps(row.qps), fmt(row.coreUsPerQuery, 1), fmt(row.avgLatencyUs), fmt(row.p50Us), fmt(row.p99Us), fmt(row.lossPct, 2)].map((x) => x.padStart(10)).join('')}`);
+    }
+    const { on, off } = summary[s.name];
+    const d = (key) => (Number.isFinite(on[key]) && Number.isFinite(off[key]) ? on[key] - off[key] : NaN);
+    summary[s.name].added = { qpsPct: (100 * (on.qps - off.qps)) / off.qps, coreUsPerQuery: d('coreUsPerQuery'), avgLatencyUs: d('avgLatencyUs'), p50Us: d('p50Us'), p99Us: d('p99Us') };
+    const a = summary[s.name].added;
+    console.log(`${''.padEnd(11)}${'on − off'.padEnd(10)}${[`${fmt(a.qpsPct, 1)}%`, fmt(a.coreUsPerQuery, 1), fmt(a.avgLatencyUs), fmt(a.p50Us), fmt(a.p99Us), ''].map((x) => x.padStart(10)).join('')}`);
+  }
+  if (burst.length > 0) {
+    console.log(`\nburst of ${BURST_NAMES} distinct addresses from 127.0.0.2; probe 1,000 q/s of cached names from 127.0.0.3 (µs)`);
+    console.log(`${'firewall'.padEnd(10)}${['burst ms', 'burst q/s', 'quiet p50', 'p99', 'max', 'during p50', 'p99', 'max', 'lost'].map((h) => h.padStart(11)).join('')}  burst rcodes`);
+    summary.burst = {};
+    for (const t of targets) {
+      const rs = burst.filter((r) => r.target === t.name);
+      const m = (f) => median(rs.map(f));
+      const row = {
+        burstMs: m((r) => r.burstMs), burstQps: m((r) => r.burst.qps),
+        quiet: { p50Us: m((r) => r.quiet.p50Us), p99Us: m((r) => r.quiet.p99Us), maxUs: m((r) => r.quiet.maxUs) },
+        during: { p50Us: m((r) => r.during.p50Us), p99Us: m((r) => r.during.p99Us), maxUs: m((r) => r.during.maxUs), lost: m((r) => r.during.lost) },
+        rcodes: rs.map((r) => r.burst.rcodes), ...(t.firewall ? { elements: rs.map((r) => r.elements) } : {}),
+      };
+      summary.burst[t.firewall ? 'on' : 'off'] = row;
+      console.log(`${(t.firewall ? 'on' : 'off').padEnd(10)}${[fmt(row.burstMs), fmtQps(row.burstQps), fmt(row.quiet.p50Us), fmt(row.quiet.p99Us), fmt(row.quiet.maxUs),
+        fmt(row.during.p50Us), fmt(row.during.p99Us), fmt(row.during.maxUs), fmt(row.during.lost)].map((x) => x.padStart(11)).join('')}  ${row.rcodes.join(' | ')}` +
+        (row.elements ? `  set ${row.elements.join(',')}` : ''));
+    }
+  }
+  const outDir = path.join(ROOT, 'bench/results');
+  fs.mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, `${started.toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(/:/g, '-')}-firewall.json`);
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim();
+  fs.writeFileSync(file, JSON.stringify({
+    date: started.toISOString(), command: `npm run bench -- ${argv.join(' ')}`.trim(), commit: git || null,
+    machine: { nproc: os.availableParallelism?.() ?? os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(),
+      pinning: pin ? { server: Number(pin.server), dnsperfKnotAndProbe: Number(pin.load) } : null },
+    versions: tools.versions,
+    setup: {
+      firewall: `table inet ${FW_TABLE} in a network namespace (nft via ip netns exec), scope role, grace 30s, wait 100ms, on_error closed; each firewall-on server starts with no table`,
+      burst: `${BURST_NAMES} names b<j>.s0.bench.test, each its own A record ${burstAddress(0)}…${burstAddress(BURST_NAMES - 1)}, dnsperf -a 127.0.0.2 -n 1; probe: 1,000 q/s of cached hit names from 127.0.0.3 (in the bench process), quiet = 3 s alone, during = probes sent between the burst dnsperf's start and exit`,
+      seconds, rounds, fixedQps,
+    },
+    summary, results, burst,
+  }, null, 2) + '\n');
+  console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
 }
 
 // After every declaration above (a top-level await before them would meet them uninitialised).
