@@ -71,7 +71,7 @@ export class Server {
       linkUp: () => this.#approvals.linkState === 'up',
       log,
     });
-    this.#approvals = new Approvals({ log, grants, holds });
+    this.#approvals = new Approvals({ log, grants, holds, onRevoke: (id) => this.#closeGrant(id) });
     this.#approvals.configure(config.approval, approvalToken(config));
     // The fd limit is read once: Node has raised the soft limit to the hard one by now.
     const l = config.limits;
@@ -153,6 +153,17 @@ export class Server {
   /** Pending holds. */
   get holds(): HoldRegistry {
     return this.#shared.holds;
+  }
+
+  /** A revoked grant's addresses get `grace` from now in the firewall sets: they never outlive the grant + grace. */
+  #closeGrant(id: string): void {
+    const writer = this.#shared.firewall;
+    const fw = this.config.firewall;
+    if (!writer || !fw) return;
+    writer.revoke(id, fw.graceMs).then(
+      () => this.#log.info({ command_id: id }, 'firewall: revoked grant\'s addresses closed after grace'),
+      (err: unknown) => this.#log.error({ command_id: id, err: err instanceof Error ? err.message : String(err) }, 'firewall: could not shorten a revoked grant\'s addresses; they stay open until their timeout'),
+    );
   }
 
   get config(): Config {

@@ -73,6 +73,8 @@ export interface ApprovalsOptions {
   readonly grants: GrantStore;
   readonly holds: HoldDecisions;
   readonly now?: () => number;
+  /** Told the id of every revoked approval whose grants ended (firewall sync closes what they opened). */
+  readonly onRevoke?: (id: string) => void;
   /** For tests: faster reconnects and silence detection than the spec's defaults. */
   readonly link?: { readonly backoff?: BackoffOptions; readonly heartbeatTimeoutMs?: number };
 }
@@ -80,6 +82,7 @@ export interface ApprovalsOptions {
 export class Approvals {
   readonly #grants: GrantStore;
   readonly #holds: HoldDecisions;
+  readonly #onRevoke: ((id: string) => void) | undefined;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #linkOptions: ApprovalsOptions['link'];
@@ -96,6 +99,7 @@ export class Approvals {
     this.#linkOptions = opts.link;
     this.#grants = opts.grants;
     this.#holds = opts.holds;
+    this.#onRevoke = opts.onRevoke;
   }
 
   /** The event link's state; `stopped` when there is no approval section. */
@@ -165,6 +169,7 @@ export class Approvals {
       case 'command.revoked': {
         const ended = this.#grants.revoke(event.id);
         this.#log.info({ command_id: event.id, grants: ended }, 'command revoked');
+        if (ended > 0) this.#onRevoke?.(event.id);
         return;
       }
       case 'hold.decided': {

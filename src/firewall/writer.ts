@@ -7,6 +7,8 @@ export interface SetElement {
   readonly family: 4 | 6;
   readonly address: string;
   readonly expiresAt: number;
+  /** The grant (approval id) whose answer justified it, if one did: revoking the grant closes it. */
+  readonly grant?: string;
 }
 
 /** What one batch did, for metrics. */
@@ -38,6 +40,8 @@ const SAME_EXPIRY_MS = 1000;
 
 interface Batch {
   readonly elements: Map<string, SetElement>;
+  /** Keys whose element is deleted and re-added: the only way to give it a shorter timeout. */
+  readonly shorten: Set<string>;
   readonly sets: Set<string>;
   readonly done: Promise<void>;
   resolve(): void;
@@ -66,6 +70,14 @@ export class SetWriter {
   readonly #written = new Map<string, number>();
   /** Sets created by a batch that succeeded (`add set` is idempotent, but not free). */
   readonly #sets = new Set<string>();
+  /**
+   * For an address some grant's answer opened: the expiry answers without a
+   * grant justify (what was written before the first grant answer counts as
+   * that), and each grant's. A revoke keeps the longest of the rest.
+   */
+  readonly #justified = new Map<string, { plain: number; grants: Map<string, number> }>();
+  /** Grant id → the keys its answers opened, and the latest expiry among them. */
+  readonly #byGrant = new Map<string, { until: number; keys: Set<string> }>();
   #pending: Batch | null = null;
   #running: Batch | null = null;
   #closed = false;
@@ -98,6 +110,7 @@ export class SetWriter {
     const waits = new Set<Promise<void>>();
     for (const element of elements) {
       const key = `${element.set} ${element.address}`;
+      this.#justify(key, element);
       const written = this.#written.get(key);
       if (written !== undefined && element.expiresAt <= written + SAME_EXPIRY_MS) continue;
       const running = this.#running?.elements.get(key);
@@ -113,6 +126,42 @@ export class SetWriter {
     }
     if (waits.size === 0) return Promise.resolve();
     return waits.size === 1 ? [...waits][0]! : Promise.all(waits).then(() => undefined);
+  }
+
+  /**
+   * A grant ended early (command.revoked): every address only its answers
+   * justified gets `graceMs` from now, so none outlives the grant + grace. An
+   * address an answer without a grant (or another live grant) also opened keeps
+   * the longest of those. nft never shortens a timeout in place on every kernel,
+   * so such an element is deleted and re-added in one transaction. Resolves once
+   * that batch is in; rejects with its NftError.
+   */
+  revoke(grant: string, graceMs: number): Promise<void> {
+    const opened = this.#byGrant.get(grant);
+    if (opened === undefined) return Promise.resolve();
+    this.#byGrant.delete(grant);
+    const now = this.#now();
+    let batch: Batch | null = null;
+    for (const key of opened.keys) {
+      const justified = this.#justified.get(key);
+      if (justified === undefined || !justified.grants.delete(grant)) continue;
+      let until = Math.max(now + graceMs, justified.plain);
+      for (const other of justified.grants.values()) until = Math.max(until, other);
+      if (justified.grants.size === 0) this.#justified.delete(key);
+      const queued = this.#pending?.elements.get(key)?.expiresAt ?? 0;
+      const running = this.#running?.elements.get(key)?.expiresAt ?? 0;
+      const written = Math.max(this.#written.get(key) ?? 0, queued, running);
+      if (written <= until) continue;
+      const space = key.indexOf(' ');
+      const set = key.slice(0, space);
+      batch ??= this.#pendingBatch();
+      batch.elements.set(key, { set, family: set.endsWith('_v6') ? 6 : 4, address: key.slice(space + 1), expiresAt: until });
+      batch.shorten.add(key);
+      // So that an answer arriving before the batch runs compares against what will be there.
+      this.#written.delete(key);
+      this.#written.set(key, until);
+    }
+    return batch?.done ?? Promise.resolve();
   }
 
   /**
@@ -153,7 +202,7 @@ export class SetWriter {
     const done = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
     // Nobody may be waiting any more (the answer went out at `wait`): never an unhandled rejection.
     done.catch(() => {});
-    const batch: Batch = { elements: new Map(), sets: new Set(), done, resolve, reject };
+    const batch: Batch = { elements: new Map(), shorten: new Set(), sets: new Set(), done, resolve, reject };
     this.#pending = batch;
     // setImmediate: every answer of this turn of the event loop joins the batch.
     if (!this.#running) setImmediate(() => this.#flush());
@@ -172,6 +221,11 @@ export class SetWriter {
     for (const [key, e] of batch.elements) {
       const seconds = Math.max(1, Math.ceil((e.expiresAt - now) / 1000));
       expiries.set(key, now + seconds * 1000);
+      if (batch.shorten.has(key)) {
+        // add first, so that the delete finds it even if it has just expired.
+        const element = `inet ${this.#table} ${e.set} { ${e.address}`;
+        lines.push(`add element ${element} timeout 1s }`, `delete element ${element} }`);
+      }
       lines.push(`add element inet ${this.#table} ${e.set} { ${e.address} timeout ${seconds}s }`);
     }
     let ok = false;
@@ -179,7 +233,10 @@ export class SetWriter {
       await this.#run(lines.join('\n') + '\n');
       ok = true;
       for (const s of batch.sets) this.#sets.add(s);
-      for (const [key, expiry] of expiries) this.#remember(key, expiry);
+      for (const [key, expiry] of expiries) {
+        if (batch.shorten.has(key)) this.#written.delete(key);
+        this.#remember(key, expiry);
+      }
       batch.resolve();
     } catch (err) {
       batch.reject(err);
@@ -197,6 +254,47 @@ export class SetWriter {
       this.#written.set(key, expiry);
     }
     if (this.#written.size > this.#maxRemembered) this.#sweep();
+  }
+
+  /** Records why an address is open, for revoke. Bounded like #written: expired records go first. */
+  #justify(key: string, element: SetElement): void {
+    if (element.grant === undefined) {
+      const justified = this.#justified.get(key);
+      if (justified !== undefined) justified.plain = Math.max(justified.plain, element.expiresAt);
+      return;
+    }
+    let justified = this.#justified.get(key);
+    if (justified === undefined) {
+      justified = { plain: this.#written.get(key) ?? 0, grants: new Map() };
+      this.#justified.set(key, justified);
+    }
+    justified.grants.set(element.grant, Math.max(justified.grants.get(element.grant) ?? 0, element.expiresAt));
+    let opened = this.#byGrant.get(element.grant);
+    if (opened === undefined) {
+      opened = { until: 0, keys: new Set() };
+      this.#byGrant.set(element.grant, opened);
+    }
+    opened.keys.add(key);
+    opened.until = Math.max(opened.until, element.expiresAt);
+    if (this.#justified.size > this.#maxRemembered || this.#byGrant.size > this.#maxRemembered) this.#sweepJustified();
+  }
+
+  /** Forgets grants and records whose every expiry has passed (a revoke after that has nothing to close); then the oldest. */
+  #sweepJustified(): void {
+    const now = this.#now();
+    for (const [grant, opened] of this.#byGrant) if (opened.until <= now) this.#byGrant.delete(grant);
+    for (const [key, j] of this.#justified) {
+      if (j.plain <= now && [...j.grants.values()].every((e) => e <= now)) this.#justified.delete(key);
+    }
+    const target = Math.floor(this.#maxRemembered * 0.9);
+    for (const key of this.#justified.keys()) {
+      if (this.#justified.size <= target) break;
+      this.#justified.delete(key);
+    }
+    for (const grant of this.#byGrant.keys()) {
+      if (this.#byGrant.size <= target) break;
+      this.#byGrant.delete(grant);
+    }
   }
 
   /** Drops what has expired; if that is not enough, the oldest writes (the map's insertion order). */

@@ -77,6 +77,42 @@ describe.skipIf(unavailable !== null)('SetWriter with real nft in a namespace', 
     expect((await ns.elements(TABLE, 'keep_v4')).get('10.123.2.1')?.timeout).toBe(900);
   });
 
+  it('a revoked grant: what only it opened gets grace from now; what an answer without a grant (or another grant) opened keeps its timeout', async () => {
+    const writer = new SetWriter({ table: TABLE, run: nftRunner(ns.nftCommand) });
+    await writer.createTable(['granted_v4']);
+    const now = Date.now();
+    await writer.write([
+      { set: 'granted_v4', family: 4, address: '10.123.4.1', expiresAt: now + 300_000, grant: 'cmd_a' },
+      { set: 'granted_v4', family: 4, address: '10.123.4.2', expiresAt: now + 300_000, grant: 'cmd_a' },
+      { set: 'granted_v4', family: 4, address: '10.123.4.3', expiresAt: now + 300_000, grant: 'cmd_a' },
+    ]);
+    // .2 is also an allowlisted answer's, for 120 s; .3 also another live grant's, for 200 s.
+    await writer.write([
+      { set: 'granted_v4', family: 4, address: '10.123.4.2', expiresAt: now + 120_000 },
+      { set: 'granted_v4', family: 4, address: '10.123.4.3', expiresAt: now + 200_000, grant: 'cmd_b' },
+    ]);
+    await writer.revoke('cmd_a', 5_000);
+    const after = await ns.elements(TABLE, 'granted_v4');
+    expect(after.get('10.123.4.1')?.timeout).toBe(5);
+    expect(after.get('10.123.4.2')?.timeout).toBe(120);
+    expect(after.get('10.123.4.3')?.timeout).toBe(200);
+    // A revoke of an unknown grant, or a second one, writes nothing.
+    await writer.revoke('cmd_a', 5_000);
+    await writer.revoke('cmd_never', 5_000);
+    // A later answer without a grant opens it again for its own TTL.
+    await writer.write([{ set: 'granted_v4', family: 4, address: '10.123.4.1', expiresAt: Date.now() + 60_000 }]);
+    expect((await ns.elements(TABLE, 'granted_v4')).get('10.123.4.1')?.timeout).toBe(60);
+  });
+
+  it('a revoke of an element that has expired meanwhile still succeeds (add before delete)', async () => {
+    const writer = new SetWriter({ table: TABLE, run: nftRunner(ns.nftCommand) });
+    await writer.createTable(['gone_v4']);
+    await writer.write([{ set: 'gone_v4', family: 4, address: '10.123.5.1', expiresAt: Date.now() + 60_000, grant: 'cmd_c' }]);
+    await ns.nft(`delete element inet ${TABLE} gone_v4 { 10.123.5.1 }`);
+    await writer.revoke('cmd_c', 2_000);
+    expect((await ns.elements(TABLE, 'gone_v4')).get('10.123.5.1')?.timeout).toBe(2);
+  });
+
   it('a burst of writes in one turn of the event loop is one transaction', async () => {
     const run = counting(nftRunner(ns.nftCommand));
     const writer = new SetWriter({ table: TABLE, run });
