@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Zone } from './authority.js';
 import { FakeApprovalService, type HoldPost } from './approval-service.js';
 import { startProxy, type Proxy } from './proxy.js';
+import type { ServerOptions } from '../../src/server.js';
 import { waitFor } from './wait-for.js';
 
 export const APPROVAL_TOKEN = 'e2e-approval-token';
@@ -38,6 +39,12 @@ export interface ApprovalProxyOptions {
   readonly answers?: string;
   /** The `clients` entries as YAML flow maps, one per item, role `coding`. Default: ci-1, ci-2, ci-3 above. */
   readonly clients?: readonly string[];
+  /** More roles beside `coding`, name → YAML flow map. */
+  readonly roles?: Readonly<Record<string, string>>;
+  /** A `firewall` section as a YAML flow map. Default: none. */
+  readonly firewall?: string;
+  /** What only tests set on the Server (e.g. the nft command of a test's network namespace). */
+  readonly server?: ServerOptions;
 }
 
 export interface ApprovalProxy {
@@ -95,11 +102,13 @@ export async function startApprovalProxy(opts: ApprovalProxyOptions): Promise<Ap
 ${(opts.clients ?? DEFAULT_CLIENTS).map((c) => `      - ${c}`).join('\n')}
     roles:
       coding: ${role}
+${Object.entries(opts.roles ?? {}).map(([name, r]) => `      ${name}: ${r}`).join('\n')}
     approval: { ${Object.entries(approval).map(([k, v]) => `${k}: ${v}`).join(', ')} }
+${opts.firewall ? `    firewall: ${opts.firewall}` : ''}
   `;
   let proxy: Proxy;
   try {
-    proxy = await startProxy({ zone: opts.zone, http: opts.http ?? false, yaml: configYaml() });
+    proxy = await startProxy({ zone: opts.zone, http: opts.http ?? false, yaml: configYaml(), ...(opts.server ? { server: opts.server } : {}) });
   } catch (err) {
     await service.close();
     rmSync(dir, { recursive: true, force: true });
