@@ -57,6 +57,7 @@ export class FirewallStage implements Stage {
       family: h.family,
       address: h.address,
       expiresAt: Math.min(now + h.ttlS * 1000 + config.graceMs, limit),
+      neededUntil: Math.min(now + h.ttlS * 1000, limit),
       ...(verdict.grant ? { grant: verdict.grant.id } : {}),
     }));
 

@@ -7,6 +7,11 @@ export interface SetElement {
   readonly family: 4 | 6;
   readonly address: string;
   readonly expiresAt: number;
+  /**
+   * Until when the agent may use the answer (its TTL, without grace). When the set already holds
+   * the address at least that long, the longer expiry is still written, but nobody waits for it.
+   */
+  readonly neededUntil?: number;
   /** The grant (approval id) whose answer justified it, if one did: revoking the grant closes it. */
   readonly grant?: string;
 }
@@ -103,7 +108,9 @@ export class SetWriter {
 
   /**
    * Resolves once every element is in its set with at least its expiry (at
-   * once when that was already written). Rejects with the batch's NftError.
+   * once when that was already written, or when what was written already
+   * covers the element's `neededUntil`: then the extension is written without
+   * holding anyone up). Rejects with the batch's NftError.
    */
   write(elements: readonly SetElement[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('firewall writer closed'));
@@ -113,16 +120,19 @@ export class SetWriter {
       this.#justify(key, element);
       const written = this.#written.get(key);
       if (written !== undefined && element.expiresAt <= written + SAME_EXPIRY_MS) continue;
+      // A cache hit moves the expiry on with the clock; while the set already covers the answer's
+      // use, its rewrite must not make the answer wait behind other agents' batches.
+      const covered = written !== undefined && element.neededUntil !== undefined && written >= element.neededUntil;
       const running = this.#running?.elements.get(key);
       if (running !== undefined && element.expiresAt <= running.expiresAt + SAME_EXPIRY_MS) {
-        waits.add(this.#running!.done);
+        if (!covered) waits.add(this.#running!.done);
         continue;
       }
       const batch = this.#pendingBatch();
       const queued = batch.elements.get(key);
       if (queued === undefined || queued.expiresAt < element.expiresAt) batch.elements.set(key, element);
       if (!this.#sets.has(element.set)) batch.sets.add(element.set);
-      waits.add(batch.done);
+      if (!covered) waits.add(batch.done);
     }
     if (waits.size === 0) return Promise.resolve();
     return waits.size === 1 ? [...waits][0]! : Promise.all(waits).then(() => undefined);

@@ -77,6 +77,39 @@ describe.skipIf(unavailable !== null)('SetWriter with real nft in a namespace', 
     expect((await ns.elements(TABLE, 'keep_v4')).get('10.123.2.1')?.timeout).toBe(900);
   });
 
+  it('an address already in the set for as long as the answer is used is extended without the answer waiting for nft', async () => {
+    // Before: with max_ttl 60 s every cache hit moves the expiry on, and each hit waited for its
+    // rewrite; behind a burst of other agents' writes that wait ran past firewall.wait (SERVFAIL firewall_error).
+    const real = nftRunner(ns.nftCommand);
+    let gate: Promise<void> | null = null;
+    const run: NftRunner = async (script) => {
+      if (gate) await gate;
+      return real(script);
+    };
+    const writer = new SetWriter({ table: TABLE, run });
+    await writer.createTable(['cover_v4']);
+    const now = Date.now();
+    const first = { set: 'cover_v4', family: 4 as const, address: '10.123.30.1', expiresAt: now + 90_000 };
+    await writer.write([first]);
+
+    let open!: () => void;
+    gate = new Promise<void>((r) => { open = r; });
+    let covered = false;
+    let uncovered = false;
+    // Used until now + 60 s; the set already holds it until now + 90 s.
+    const extension = writer.write([{ ...first, expiresAt: now + 95_000, neededUntil: now + 60_000 }]).then(() => { covered = true; });
+    // Not in the set yet: this answer waits for its write, as before.
+    const fresh = writer.write([{ ...first, address: '10.123.30.2', expiresAt: now + 60_000, neededUntil: now + 30_000 }]).then(() => { uncovered = true; });
+    await new Promise((r) => setTimeout(r, 50));
+    expect([covered, uncovered]).toEqual([true, false]);
+    open();
+    await Promise.all([extension, fresh]);
+    await writer.close();
+    const elements = await ns.elements(TABLE, 'cover_v4');
+    expect(elements.get('10.123.30.1')?.timeout).toBe(95);
+    expect(elements.get('10.123.30.2')?.timeout).toBe(60);
+  });
+
   it('a revoked grant: what only it opened gets grace from now; what an answer without a grant (or another grant) opened keeps its timeout', async () => {
     const writer = new SetWriter({ table: TABLE, run: nftRunner(ns.nftCommand) });
     await writer.createTable(['granted_v4']);
