@@ -32,7 +32,12 @@ const ZONE: Zone = Object.fromEntries([
   ['flood.example.org', [{ type: 'A', data: '198.51.100.99' }]],
 ]);
 
-const FLOOR = { ratio: 0.95, p99Ms: 200 };
+/**
+ * What "keeps its answers" means here, generous on purpose: the test must not fail for a GC pause
+ * on a shared 2-core machine (p99 of 200 samples is the second-worst answer), and it still fails
+ * by far for the attacks as they were (45% answered, p50 688 ms, p99 1 s; or 0% over TCP).
+ */
+const FLOOR = { ratio: 0.95, p50Ms: 50, p99Ms: 500 };
 
 let authority: Authority;
 let proxy: ProxyProcess | null = null;
@@ -95,6 +100,7 @@ function rcvbufErrors(metrics: string): number {
 
 function expectFloor(figures: AgentFigures): void {
   expect(figures.ratio, formatFigures(figures)).toBeGreaterThanOrEqual(FLOOR.ratio);
+  expect(figures.p50Ms, formatFigures(figures)).toBeLessThan(FLOOR.p50Ms);
   expect(figures.p99Ms, formatFigures(figures)).toBeLessThan(FLOOR.p99Ms);
 }
 
