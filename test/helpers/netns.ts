@@ -27,8 +27,18 @@ export interface Namespace {
   remove(): Promise<void>;
 }
 
-/** Why namespace tests cannot run here, or null when they can (root, ip netns, nft). */
+/**
+ * Why namespace tests cannot run here, or null when they can (root, ip netns, nft). In CI
+ * (CI=true, where .ci/run installs nftables and iproute2 as root) a missing piece is a failure,
+ * never a skip: the firewall tests must not pass there by not running.
+ */
 export async function namespaceUnavailable(): Promise<string | null> {
+  const why = await probeNamespaces();
+  if (why !== null && process.env.CI === 'true') throw new Error(`namespace tests cannot run in CI: ${why}`);
+  return why;
+}
+
+async function probeNamespaces(): Promise<string | null> {
   try {
     await run('nft', ['--version']);
   } catch {
