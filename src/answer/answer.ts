@@ -13,13 +13,19 @@ export function makeAnswer(query: Query, fetched: Fetched | null, sinkhole: Conf
   const verdict = query.verdict ?? NO_VERDICT;
   // Audit forwards what a verdict would block; a query nobody decided is not forwarded in any mode.
   const wouldBlock = query.audit && query.verdict !== undefined && verdict.serve !== 'upstream';
-  const base = { action: verdict.action, verdict, fetched, wouldBlock };
-  if (verdict.serve === 'upstream' || wouldBlock) {
-    if (fetched?.kind === 'answer') return { ...base, reason: verdict.reason, reply: { kind: 'upstream', view: fetched.view, ageS: fetched.ageS } };
+  let reason = verdict.reason;
+  let reply: Reply;
+  if ((verdict.serve === 'upstream' || wouldBlock) && fetched?.kind === 'answer') {
+    reply = { kind: 'upstream', view: fetched.view, ageS: fetched.ageS };
+  } else if ((verdict.serve === 'upstream' || wouldBlock) && fetched?.kind === 'failed') {
     // In audit mode the reason stays the block enforce would have made: that is what an audit is for.
-    if (fetched?.kind === 'failed') return { ...base, reason: wouldBlock ? verdict.reason : 'upstream_error', reply: SERVFAIL };
+    if (!wouldBlock) reason = 'upstream_error';
+    reply = SERVFAIL;
+  } else {
+    reply = blockReply(verdict, query, sinkhole);
   }
-  return { ...base, reason: verdict.reason, reply: blockReply(verdict, query, sinkhole) };
+  // One object per query: this runs for every answer.
+  return { action: verdict.action, reason, reply, wouldBlock, verdict, fetched };
 }
 
 /** A fault below (a bug): SERVFAIL with reason `error`, never a crash and never a silent drop. */
