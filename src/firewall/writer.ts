@@ -38,10 +38,22 @@ export interface SetWriterOptions {
 /**
  * An expiry this close to the one already written is not written again: a
  * cache hit's aged TTL lands within a second of the miss that filled it, and
- * rewriting it would cost a transaction per answer for nothing. An element may
- * thus end up to this much before TTL + grace (grace is meant to absorb it).
+ * rewriting it would cost a transaction per answer for nothing.
  */
 const SAME_EXPIRY_MS = 1000;
+
+/**
+ * How far short of its own expiry the written one may fall before an element
+ * is written again: half its grace (the part of the timeout past the answer's
+ * use), at least SAME_EXPIRY_MS. With answers.max_ttl every answer moves the
+ * expiry on by the time since the last one, so without this slack a busy
+ * address cost a transaction per second; with it, one per grace/2. The set
+ * still holds the address for the TTL plus at least half the grace.
+ */
+function slackMs(element: SetElement): number {
+  if (element.neededUntil === undefined) return SAME_EXPIRY_MS;
+  return Math.max(SAME_EXPIRY_MS, (element.expiresAt - element.neededUntil) / 2);
+}
 
 interface Batch {
   readonly elements: Map<string, SetElement>;
@@ -119,12 +131,13 @@ export class SetWriter {
       const key = `${element.set} ${element.address}`;
       this.#justify(key, element);
       const written = this.#written.get(key);
-      if (written !== undefined && element.expiresAt <= written + SAME_EXPIRY_MS) continue;
+      const slack = slackMs(element);
+      if (written !== undefined && element.expiresAt <= written + slack) continue;
       // A cache hit moves the expiry on with the clock; while the set already covers the answer's
       // use, its rewrite must not make the answer wait behind other agents' batches.
       const covered = written !== undefined && element.neededUntil !== undefined && written >= element.neededUntil;
       const running = this.#running?.elements.get(key);
-      if (running !== undefined && element.expiresAt <= running.expiresAt + SAME_EXPIRY_MS) {
+      if (running !== undefined && element.expiresAt <= running.expiresAt + slack) {
         if (!covered) waits.add(this.#running!.done);
         continue;
       }

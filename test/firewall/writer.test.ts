@@ -96,8 +96,8 @@ describe.skipIf(unavailable !== null)('SetWriter with real nft in a namespace', 
     gate = new Promise<void>((r) => { open = r; });
     let covered = false;
     let uncovered = false;
-    // Used until now + 60 s; the set already holds it until now + 90 s.
-    const extension = writer.write([{ ...first, expiresAt: now + 95_000, neededUntil: now + 60_000 }]).then(() => { covered = true; });
+    // Used until now + 90 s; the set already holds it until then.
+    const extension = writer.write([{ ...first, expiresAt: now + 120_000, neededUntil: now + 90_000 }]).then(() => { covered = true; });
     // Not in the set yet: this answer waits for its write, as before.
     const fresh = writer.write([{ ...first, address: '10.123.30.2', expiresAt: now + 60_000, neededUntil: now + 30_000 }]).then(() => { uncovered = true; });
     await new Promise((r) => setTimeout(r, 50));
@@ -106,8 +106,27 @@ describe.skipIf(unavailable !== null)('SetWriter with real nft in a namespace', 
     await Promise.all([extension, fresh]);
     await writer.close();
     const elements = await ns.elements(TABLE, 'cover_v4');
-    expect(elements.get('10.123.30.1')?.timeout).toBe(95);
+    expect(elements.get('10.123.30.1')?.timeout).toBe(120);
     expect(elements.get('10.123.30.2')?.timeout).toBe(60);
+  });
+
+  it('a busy address is rewritten only when its expiry falls short of TTL + grace by more than half the grace', async () => {
+    // Before: with max_ttl 60 s every answer moved the expiry on by the seconds since the last one,
+    // so a busy address cost one nft transaction per second.
+    const run = counting(nftRunner(ns.nftCommand));
+    const writer = new SetWriter({ table: TABLE, run });
+    await writer.createTable(['busy_v4']);
+    const now = Date.now();
+    // TTL 60 s, grace 30 s, answered at now, now + 10 s and now + 20 s (times as the stage computes them).
+    const answer = (at: number) => ({ set: 'busy_v4', family: 4 as const, address: '10.123.31.1', expiresAt: now + at + 90_000, neededUntil: now + at + 60_000 });
+    // Each with a new address beside it, so that the write resolves only once its batch is in.
+    const fresh = (n: number) => ({ set: 'busy_v4', family: 4 as const, address: `10.123.31.${n}`, expiresAt: now + 90_000 });
+    await writer.write([answer(0)]);
+    await writer.write([answer(10_000), fresh(2)]);
+    expect((await ns.elements(TABLE, 'busy_v4')).get('10.123.31.1')?.timeout).toBe(90);
+    expect(run.scripts.at(-1)).not.toContain('10.123.31.1 ');
+    await writer.write([answer(20_000), fresh(3)]);
+    expect((await ns.elements(TABLE, 'busy_v4')).get('10.123.31.1')?.timeout).toBe(110);
   });
 
   it('a revoked grant: what only it opened gets grace from now; what an answer without a grant (or another grant) opened keeps its timeout', async () => {
