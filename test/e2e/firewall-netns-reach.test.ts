@@ -5,11 +5,12 @@
  * file creates and always removes; the router runs a copy of
  * deploy/nftables/agent-egress.nft). Two agent addresses in the agent
  * namespace: 10.123.1.2 is in role coding (its DNS comes from 127.0.0.1 as
- * coder-1), 10.123.1.3 in role ci (127.0.0.2 as ci-1). Approvals come from the
+ * coder-1), 10.123.1.3 in role ci (127.0.0.2 as ci-1), whose unlisted names are held. Approvals come from the
  * fake approval service over the real event link.
  *
  * Each case prints its connect/deny timeline:
  *   - a grant's address closes when the grant is revoked (within grace), or when it expires;
+ *   - the same for the grant a reviewer's `allow` on a held query creates;
  *   - a DoH resolver's address stays closed even after the role resolved its name;
  *   - two roles get different reach for the same name.
  */
@@ -27,6 +28,8 @@ const SHARED = '10.123.2.2';
 const DOH = '10.123.2.4';
 const REVOKED = '10.123.2.5';
 const EXPIRING = '10.123.2.6';
+const HELD = '10.123.2.7';
+const HELD_REVOKED = '10.123.2.8';
 const PORT = 8080;
 const HTTPS = 443;
 const GRACE_MS = 1000;
@@ -40,7 +43,7 @@ describe.skipIf(unavailable !== null)('firewall sync across namespaces: grants, 
 
   beforeAll(async () => {
     topo = await startEgressTopology({
-      agents: [CODER, CI], servers: [SHARED, DOH, REVOKED, EXPIRING], ports: [PORT, HTTPS],
+      agents: [CODER, CI], servers: [SHARED, DOH, REVOKED, EXPIRING, HELD, HELD_REVOKED], ports: [PORT, HTTPS],
       ruleset: (text) => text
         .replace(/^define CODING_AGENTS4 = .*$/m, `define CODING_AGENTS4 = { ${CODER} }`)
         .replace(/^define CI_AGENTS4 = .*$/m, `define CI_AGENTS4 = { ${CI} }`)
@@ -53,10 +56,13 @@ describe.skipIf(unavailable !== null)('firewall sync across namespaces: grants, 
         'dns.resolver.test': [{ type: 'A', data: DOH, ttl: 300 }],
         'revoked.granted.test': [{ type: 'A', data: REVOKED, ttl: 300 }],
         'expiring.granted.test': [{ type: 'A', data: EXPIRING, ttl: 300 }],
+        'held.review.test': [{ type: 'A', data: HELD, ttl: 300 }],
+        'held-revoked.review.test': [{ type: 'A', data: HELD_REVOKED, ttl: 300 }],
       },
       clients: ['{ name: coder-1, match: ["127.0.0.1/32"], role: coding }', '{ name: ci-1, match: ["127.0.0.2/32"], role: ci }'],
       role: '{ allow: ["*.coding.test", "dns.resolver.test"], unlisted: sinkhole }',
-      roles: { ci: '{ allow: ["*.ci.test"], unlisted: sinkhole }' },
+      roles: { ci: '{ allow: ["*.ci.test"], deny: ["app.coding.test"], unlisted: hold }' },
+      approval: { hold_timeout: '3s' },
       firewall: `{ table: intentdns, grace: ${GRACE_MS / 1000}s, wait: 2s, on_error: closed }`,
       server: { nftCommand: topo.nftCommand },
     });
@@ -125,6 +131,39 @@ describe.skipIf(unavailable !== null)('firewall sync across namespaces: grants, 
     expect((await ap!.proxy.query('expiring.granted.test', 'A')).log).toMatchObject({ action: 'sinkhole', reason: 'unlisted' });
   }, 30_000);
 
+  it('a held query a reviewer allowed opens its address for the grant\'s life only, and a revoke of that grant closes it', async () => {
+    const t = timeline('grants from approved holds');
+    const ci = { from: '127.0.0.2' };
+    const allow = async (qname: string, ttlSeconds: number): Promise<{ holdId: string; reply: Promise<{ log: Record<string, unknown> }> }> => {
+      const reply = ap!.proxy.query(qname, 'A', ci);
+      const hold = await ap!.holdFor(qname);
+      ap!.service.send('hold.decided', { hold_id: hold.hold_id, decision: 'allow', scope: 'name', decided_by: 'bob', ttl_seconds: ttlSeconds });
+      return { holdId: hold.hold_id, reply };
+    };
+    expect(await t.step('before the hold', CI, HELD)).toBe('timeout');
+
+    const grantMs = 2000;
+    const expiresAt = Date.now() + grantMs;
+    const expiring = await allow('held.review.test', grantMs / 1000);
+    expect((await expiring.reply).log).toMatchObject({ agent: 'ci-1', action: 'hold', reason: 'hold_approved', grant: { id: expiring.holdId } });
+    t.note(`ci_v4 after the approved answer (record TTL 300 s, grant ${grantMs} ms): ${await elements('ci_v4')}`);
+    expect(await t.step('after the approved answer', CI, HELD)).toBe('open');
+    expect(await t.step('the coding agent, same address', CODER, HELD)).toBe('timeout');
+
+    const revoked = await allow('held-revoked.review.test', 600);
+    expect((await revoked.reply).log).toMatchObject({ reason: 'hold_approved', grant: { id: revoked.holdId } });
+    expect(await t.step('after the second approved answer (grant 600 s)', CI, HELD_REVOKED)).toBe('open');
+    ap!.service.send('command.revoked', { id: revoked.holdId });
+    await ap!.proxy.waitForLine((l) => l.msg === 'command revoked' && l.command_id === revoked.holdId, 'revocation applied');
+    const revokedAt = Date.now();
+    t.note(`command.revoked ${revoked.holdId} applied`);
+
+    await sleep(Math.max(0, Math.max(expiresAt, revokedAt) + GRACE_MS + 1000 - Date.now()));
+    t.note(`ci_v4: ${await elements('ci_v4')}`);
+    expect(await t.step('grant end + grace + 1 s', CI, HELD)).toBe('timeout');
+    expect(await t.step('revoke + grace + 1 s', CI, HELD_REVOKED)).toBe('timeout');
+  }, 30_000);
+
   it('a DoH resolver\'s address stays closed even after the role resolved its name', async () => {
     const t = timeline('DoH resolver');
     expect((await ap!.proxy.query('dns.resolver.test', 'A')).log).toMatchObject({ action: 'forward', reason: 'allowlist' });
@@ -142,8 +181,8 @@ describe.skipIf(unavailable !== null)('firewall sync across namespaces: grants, 
   it('two roles get different reach: the name only coding allows opens it for coding only', async () => {
     const t = timeline('two roles');
     expect(await t.step('coding agent, before any answer', CODER, SHARED)).toBe('timeout');
-    expect((await ap!.proxy.query('app.coding.test', 'A', { from: '127.0.0.2' })).log).toMatchObject({ agent: 'ci-1', action: 'sinkhole', reason: 'unlisted' });
-    expect(await t.step('ci agent, after ci asked for app.coding.test (sinkholed)', CI, SHARED)).toBe('timeout');
+    expect((await ap!.proxy.query('app.coding.test', 'A', { from: '127.0.0.2' })).log).toMatchObject({ agent: 'ci-1', action: 'sinkhole', reason: 'denylist' });
+    expect(await t.step('ci agent, after ci asked for app.coding.test (denied)', CI, SHARED)).toBe('timeout');
     expect((await ap!.proxy.query('app.coding.test', 'A')).log).toMatchObject({ agent: 'coder-1', action: 'forward', reason: 'allowlist' });
     t.note(`coding_v4: ${await elements('coding_v4')}; ci_v4: ${await elements('ci_v4')}`);
     expect(await t.step('coding agent, after coding resolved app.coding.test', CODER, SHARED)).toBe('open');
