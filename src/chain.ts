@@ -34,6 +34,7 @@ import type { Metrics } from './telemetry/metrics.js';
 import { Upstreams } from './upstream/exchange.js';
 import type { UpstreamHealth } from './upstream/health.js';
 import { UpstreamStage } from './upstream/upstream.js';
+import type { UdpPools } from './upstream/udp-pool.js';
 import { peekQuestionType } from './wire/peek.js';
 import { decodeQuery } from './wire/query.js';
 
@@ -53,6 +54,8 @@ export interface ChainState {
   readonly sampler: LineSampler;
   /** The bound on upstream sockets, from RLIMIT_NOFILE at start. */
   readonly upstreamSockets: SocketBudget;
+  /** The UDP sockets to each upstream: a reload keeps those of the upstreams it keeps. */
+  readonly upstreamPools: UdpPools;
   /** The nftables writer, made at start when the config had a `firewall` section. */
   readonly firewall: SetWriter | null;
 }
@@ -62,7 +65,7 @@ export function buildPipeline(config: Config, shared: ChainState, log: Logger, m
   const upstreams = new Upstreams({
     servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, strategy: config.upstreams.strategy,
     health: shared.upstreamHealth, log, onAttempt: metrics.upstreamAttempt, onSkip: metrics.upstreamSkipped,
-    sockets: shared.upstreamSockets,
+    sockets: shared.upstreamSockets, pools: shared.upstreamPools,
   });
   const clients = new ClientTable(config.clients, roles);
   const l = config.limits;

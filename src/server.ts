@@ -14,6 +14,7 @@ import { startHttp, type HttpServer } from './http/index.js';
 import { Quarantine } from './quarantine/quarantine.js';
 import { Metrics } from './telemetry/metrics.js';
 import { UpstreamHealth } from './upstream/health.js';
+import { UdpPools } from './upstream/udp-pool.js';
 import { VERSION } from './version.js';
 
 /** State that outlives a config snapshot: a reload swaps the pipeline, never these. */
@@ -27,6 +28,7 @@ interface SharedState {
   readonly buckets: TokenBuckets;
   readonly sampler: LineSampler;
   readonly upstreamSockets: SocketBudget;
+  readonly upstreamPools: UdpPools;
   /** The nftables writer (firewall:), made once at start: it remembers what it wrote. */
   readonly firewall: SetWriter | null;
 }
@@ -82,12 +84,13 @@ export class Server {
     } else {
       log.debug(fds, 'upstream socket bound');
     }
+    const upstreamSockets = new SocketBudget(bound.upstreamSockets);
     this.#shared = {
       cache: new AnswerCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes }), grants, holds,
       quarantine: new Quarantine(), upstreamHealth: new UpstreamHealth(),
       buckets: new TokenBuckets(MAX_LIMITED_SOURCES),
       sampler: new LineSampler(),
-      upstreamSockets: new SocketBudget(bound.upstreamSockets),
+      upstreamSockets, upstreamPools: new UdpPools({ budget: upstreamSockets }),
       firewall: config.firewall
         ? new SetWriter({ table: config.firewall.table, run: nftRunner(options.nftCommand ?? ['nft']), onBatch: this.metrics.firewallBatch })
         : null,
@@ -269,6 +272,8 @@ export class Server {
     this.#http = null;
     // Batches already queued finish; the elements are left to expire on their own.
     await this.#shared.firewall?.close();
+    // Last: every query that could still need an upstream has been answered.
+    this.#shared.upstreamPools.close();
   }
 
   /** The quarantine learns the new snapshot's names; entries it no longer reaches are kept, and said. */

@@ -200,7 +200,7 @@ export class Metrics {
         for (const [upstream, up] of Object.entries(metrics.#sources.upstreamsUp())) this.set({ upstream }, up ? 1 : 0);
       },
     });
-    gauge('intentdns_upstream_sockets', 'Sockets to the upstreams open now (one per exchange in flight).', (s) => s.upstreamSockets().open);
+    gauge('intentdns_upstream_sockets', 'Sockets to the upstreams open now: the UDP pools\' and TCP retries in flight.', (s) => s.upstreamSockets().open);
     gauge('intentdns_upstream_sockets_limit', 'The bound on upstream sockets, from RLIMIT_NOFILE at start minus room for client connections and files.', (s) => s.upstreamSockets().max);
     new Gauge({
       name: 'intentdns_firewall_elements', help: 'Addresses intentdns has written to each nftables set and not yet seen expire (one series per configured role or agent set; {ip} agents under set="other").',
@@ -230,7 +230,7 @@ export class Metrics {
     mirror('intentdns_holds_total', 'Holds ended, by outcome.', ['outcome'], (s) => s.holdsEnded());
     mirror('intentdns_grants_total', 'Grants created.', [], (s) => ({ '': s.grantsAdded() }));
     mirror('intentdns_approval_events_total', 'Approval events by type (unknown and malformed included).', ['type'], (s) => s.approvalEvents());
-    mirror('intentdns_upstream_sockets_refused_total', 'Exchanges answered SERVFAIL (upstream_error) because every upstream socket allowed was in use.', [], (s) => ({ '': s.upstreamSockets().refused }));
+    mirror('intentdns_upstream_sockets_refused_total', 'Attempts that found no upstream socket free (every one allowed was open): answered SERVFAIL, upstream_error.', [], (s) => ({ '': s.upstreamSockets().refused }));
 
     new Counter({
       name: 'intentdns_kernel_udp_receive_errors_total',

@@ -78,3 +78,17 @@ export class UpstreamRcodeError extends UpstreamError {
     this.outcome = rcode === 2 ? 'servfail' : rcode === 5 ? 'refused' : 'error';
   }
 }
+
+/**
+ * No socket could be opened for an attempt (the SocketBudget is used up, or
+ * the pool has none left): our shortage, not the upstream's. Not an attempt:
+ * it changes no upstream's health, is not counted per upstream, and is not
+ * remembered in the failure cache.
+ */
+export class NoSocketError extends IntentdnsError {
+  static readonly CODE = 'IDNS_ERR_NO_UPSTREAM_SOCKET';
+
+  constructor(max: number) {
+    super(NoSocketError.CODE, `no upstream socket free (all ${max} in use)`);
+  }
+}

@@ -1,5 +1,3 @@
-import { randomFillSync } from 'node:crypto';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { HostPort, UpstreamStrategy } from '../config/types.js';
@@ -9,7 +7,7 @@ import { FLAG, RCODE, rcodeName } from '../wire/constants.js';
 import { DEFAULT_MAX_BUFFERED, FrameReader, frame } from '../wire/framing.js';
 import { answersQuery, walkResponse, type ResponseView } from '../wire/response.js';
 import {
-  UpstreamMalformedError, UpstreamNetworkError, UpstreamRcodeError, UpstreamTimeoutError,
+  NoSocketError, UpstreamMalformedError, UpstreamNetworkError, UpstreamRcodeError, UpstreamTimeoutError,
   type AttemptOutcome, type UpstreamError, type UpstreamTransport,
 } from './errors.js';
 import { questionKey } from '../wire/question-key.js';
@@ -17,18 +15,20 @@ import { FailureCache } from './failure-cache.js';
 import { UpstreamHealth, type ServerHealth } from './health.js';
 import { rank, type Ranked } from './strategy.js';
 import type { SocketBudget } from '../limit/sockets.js';
+import { randomUint16 } from './random.js';
+import { UdpPools } from './udp-pool.js';
 
 /**
  * Exchange with the upstream servers: tried in the strategy's order
  * (strategy.ts), one attempt each, UDP first and the same server again over
  * TCP when the UDP answer is truncated.
  *
- * Spoof resistance (RFC 5452): every attempt uses a fresh random id and a
- * fresh socket, so a fresh random source port, `connect()`ed to the upstream so
- * the kernel delivers only that address and port. A packet counts only if it
- * is the answer to our question (`answersQuery`: id, QR, question); anything
- * else is ignored and the wait for the real answer goes on until the timeout
- * (over TCP, also until the read cap, MAX_TCP_READ).
+ * Spoof resistance (RFC 5452): a UDP attempt leaves from a random socket of
+ * the upstream's pool (udp-pool.ts: random ports, `connect()`ed, renewed
+ * over time) with a random id; a TCP retry gets a fresh connection and id. A
+ * packet counts only if it is the answer to our question (`answersQuery`: id,
+ * QR, question); anything else is ignored and the wait for the real answer
+ * goes on until the timeout (over TCP, also until the read cap, MAX_TCP_READ).
  *
  * Failover: on timeout, network error (ECONNREFUSED from an ICMP port
  * unreachable), an undecodable answer, and on any rcode other than NOERROR or
@@ -51,9 +51,10 @@ import type { SocketBudget } from '../limit/sockets.js';
  *
  * Bound: each attempt (a UDP exchange, or its TCP retry) gets `timeoutMs`, so
  * an exchange with every upstream silent ends after timeoutMs × servers.
- * Each exchange holds one slot of the `sockets` budget while it runs (its
- * attempts open one socket at a time); with none free it fails at once,
- * asking no upstream, rather than run the process out of file descriptors.
+ * Every socket open to an upstream holds one slot of the `sockets` budget: a
+ * pooled UDP socket while it is open, a TCP retry while it runs; with none
+ * free the attempt fails at once rather than run the process out of file
+ * descriptors.
  */
 
 export type UpstreamResult =
@@ -89,8 +90,10 @@ export interface UpstreamsOptions {
   readonly health?: UpstreamHealth;
   readonly onAttempt?: AttemptHook;
   readonly onSkip?: SkipHook;
-  /** Shared by every config snapshot; without it, exchanges are bounded only by the callers. */
+  /** Shared by every config snapshot; without it, sockets are bounded only by the pools' sizes and the callers. */
   readonly sockets?: SocketBudget;
+  /** The UDP sockets to the upstreams, shared by every config snapshot; default: this instance's own (closed by close()). */
+  readonly pools?: UdpPools;
 }
 
 /** The probe's question: the root NS, which every recursive resolver has (RFC 8109 priming) and answers at once. */
@@ -113,6 +116,9 @@ export class Upstreams {
   readonly #onAttempt: AttemptHook | undefined;
   readonly #onSkip: SkipHook | undefined;
   readonly #sockets: SocketBudget | undefined;
+  readonly #pools: UdpPools;
+  /** Pools made by this instance, not shared: close() closes them. */
+  readonly #ownPools: boolean;
   /** Exchanges in flight by question key: a burst of one name sends one upstream query. */
   readonly #inflight = new Map<string, Promise<UpstreamResult>>();
   /** Questions every upstream failed in the last 5 s. Per config snapshot: a reload may have changed the servers. */
@@ -131,6 +137,13 @@ export class Upstreams {
     this.#onAttempt = opts.onAttempt;
     this.#onSkip = opts.onSkip;
     this.#sockets = opts.sockets;
+    this.#ownPools = opts.pools === undefined;
+    this.#pools = opts.pools ?? new UdpPools({ budget: opts.sockets });
+  }
+
+  /** Closes the UDP sockets this instance opened itself (shared pools are their owner's to close). */
+  close(): void {
+    if (this.#ownPools) this.#pools.close();
   }
 
   /** Number of distinct questions currently being asked upstream. */
@@ -176,23 +189,12 @@ export class Upstreams {
   }
 
   async #exchange(question: Buffer, opts: ExchangeOptions): Promise<UpstreamResult> {
-    const sockets = this.#sockets;
-    if (sockets && !sockets.tryOpen()) {
-      return { ok: false, error: `no upstream socket free (all ${sockets.max} in use)`, failures: [], cached: false };
-    }
-    try {
-      return await this.#tryServers(question, opts);
-    } finally {
-      sockets?.close();
-    }
-  }
-
-  async #tryServers(question: Buffer, opts: ExchangeOptions): Promise<UpstreamResult> {
     const failures: UpstreamError[] = [];
     const skipped: Ranked[] = [];
     const ask = async ({ server, health }: Ranked): Promise<UpstreamResult | null> => {
       const result = await this.#ask(server, health, question, opts);
       if (!(result instanceof Error)) return { ok: true, view: result, upstream: server.text };
+      if (result instanceof NoSocketError) return { ok: false, error: result.message, failures: [], cached: false };
       failures.push(result);
       this.#log.debug({ upstream: server.text, code: result.code, reason: result.message }, 'upstream attempt failed');
       if (result.outcome === 'refused' && !this.#warnedRefused.has(server.text)) {
@@ -238,8 +240,8 @@ export class Upstreams {
     let alive = false;
     try {
       const result = await this.#ask(server, health, PROBE_QUESTION, PROBE_OPTIONS);
-      alive = !isSilence(result);
-      if (!alive) this.#log.debug({ upstream: server.text, reason: (result as UpstreamError).message, backoff_ms: health.backoffMs }, 'upstream probe got no answer');
+      alive = !(result instanceof NoSocketError) && !isSilence(result);
+      if (!alive) this.#log.debug({ upstream: server.text, reason: (result as Error).message, backoff_ms: health.backoffMs }, 'upstream probe got no answer');
     } catch (err) {
       this.#log.error({ err, upstream: server.text }, 'upstream probe failed unexpectedly');
     } finally {
@@ -248,9 +250,10 @@ export class Upstreams {
   }
 
   /** One attempt, and what it says about the upstream's health. */
-  async #ask(server: HostPort, health: ServerHealth, question: Buffer, opts: ExchangeOptions): Promise<ResponseView | UpstreamError> {
+  async #ask(server: HostPort, health: ServerHealth, question: Buffer, opts: ExchangeOptions): Promise<ResponseView | UpstreamError | NoSocketError> {
     const sentAt = performance.now();
     const result = await this.#attempt(server, question, opts);
+    if (result instanceof NoSocketError) return result;
     const now = performance.now();
     if (isSilence(result)) {
       if (health.failed(sentAt, now)) {
@@ -266,19 +269,31 @@ export class Upstreams {
   }
 
   /** One server: UDP, then TCP if the UDP answer was truncated. */
-  async #attempt(server: HostPort, question: Buffer, opts: ExchangeOptions): Promise<ResponseView | UpstreamError> {
+  async #attempt(server: HostPort, question: Buffer, opts: ExchangeOptions): Promise<ResponseView | UpstreamError | NoSocketError> {
     let transport: UpstreamTransport = 'udp';
     let started = performance.now();
-    let got = await exchangeUdp(server, buildQuery(nextId(), question, opts), question, this.#timeoutMs);
+    let got = await this.#pools.of(server).exchange(buildQuery(0, question, opts), question, this.#timeoutMs);
     if (!(got instanceof Error) && (got.readUInt16BE(2) & FLAG.TC) !== 0) {
       this.#report(server.text, 'truncated', started);
       transport = 'tcp';
       started = performance.now();
-      got = await exchangeTcp(server, buildQuery(nextId(), question, opts), question, this.#timeoutMs);
+      got = await this.#tcp(server, buildQuery(randomUint16(), question, opts), question);
     }
+    if (got instanceof NoSocketError) return got;
     const outcome = got instanceof Error ? got : classify(server.text, transport, got, question.length);
     this.#report(server.text, outcome instanceof Error ? outcome.outcome : 'ok', started);
     return outcome;
+  }
+
+  /** A TCP retry, holding one slot of the socket budget while it runs. */
+  async #tcp(server: HostPort, query: Buffer, question: Buffer): Promise<Buffer | UpstreamError | NoSocketError> {
+    const sockets = this.#sockets;
+    if (sockets && !sockets.tryOpen()) return new NoSocketError(sockets.max);
+    try {
+      return await exchangeTcp(server, query, question, this.#timeoutMs);
+    } finally {
+      sockets?.close();
+    }
   }
 
   #report(upstream: string, outcome: AttemptOutcome, started: number): void {
@@ -312,58 +327,9 @@ function classify(upstream: string, transport: UpstreamTransport, buf: Buffer, q
   return new UpstreamRcodeError(upstream, transport, view.rcode, rcodeName(view.rcode));
 }
 
-// Query ids come from a pool of random bytes, refilled when used up: one
-// CSPRNG call per 512 queries instead of one per query.
-const idPool = new Uint16Array(512);
-let idNext = idPool.length;
-
-function nextId(): number {
-  if (idNext === idPool.length) {
-    randomFillSync(idPool);
-    idNext = 0;
-  }
-  return idPool[idNext++]!;
-}
-
 /** Short text for a socket error: its code when it has one ("ECONNREFUSED"). */
 function networkDetail(err: unknown): string {
   return errnoCode(err) ?? (err instanceof Error ? err.message : String(err));
-}
-
-/**
- * One UDP exchange on a fresh socket. Resolves with the first packet that
- * answers our query, or with the reason there was none; only after the socket
- * is closed, so nothing outlives the exchange.
- */
-function exchangeUdp(server: HostPort, query: Buffer, question: Buffer, timeoutMs: number): Promise<Buffer | UpstreamError> {
-  const id = query.readUInt16BE(0);
-  return new Promise((resolve) => {
-    const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
-    let remote: { address: string; port: number } | null = null;
-    let done = false;
-    const finish = (result: Buffer | UpstreamError): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.removeAllListeners('message');
-      // The 'error' listener stays: a late error on a closing socket must not become an uncaught exception.
-      socket.close(() => resolve(result));
-    };
-    const timer = setTimeout(() => finish(new UpstreamTimeoutError(server.text, 'udp', timeoutMs)), timeoutMs);
-    socket.on('error', (err) => finish(new UpstreamNetworkError(server.text, 'udp', networkDetail(err), { cause: err })));
-    socket.on('message', (msg, rinfo) => {
-      // The connected socket already filters by source; this check keeps that true if the socket is ever shared.
-      if (remote === null || rinfo.port !== remote.port || rinfo.address !== remote.address) return;
-      if (answersQuery(msg, id, question)) finish(msg);
-    });
-    socket.connect(server.port, server.host, () => {
-      if (done) return;
-      remote = socket.remoteAddress();
-      socket.send(query, (err) => {
-        if (err) finish(new UpstreamNetworkError(server.text, 'udp', networkDetail(err), { cause: err }));
-      });
-    });
-  });
 }
 
 /**

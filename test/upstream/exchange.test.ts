@@ -333,13 +333,15 @@ describe('Upstreams', () => {
     expect(result.ok && result.view.addresses).not.toContain('192.0.2.66');
   });
 
-  it('uses a fresh id and source port for every attempt', async () => {
+  it('sends attempts from many source ports with random ids (the pool, udp-pool.test.ts)', async () => {
     const servers = upstreams([a.hostPort]);
-    for (const name of ['example.org', 'www.example.org', 'cdn.example.org', 'nope.example.org']) {
-      await servers.exchange(question(name), PLAIN);
+    try {
+      for (let i = 0; i < 40; i++) await servers.exchange(question(`n${i}.example.org`), PLAIN);
+    } finally {
+      servers.close();
     }
-    expect(new Set(a.queries.map((q) => q.id)).size).toBeGreaterThan(1);
-    expect(new Set(a.queries.map((q) => q.port)).size).toBeGreaterThan(1);
+    expect(new Set(a.queries.map((q) => q.id)).size).toBeGreaterThan(35);
+    expect(new Set(a.queries.map((q) => q.port)).size).toBeGreaterThan(10);
   });
 
   it('works with an IPv6 upstream', async () => {
@@ -518,9 +520,14 @@ describe('Upstreams', () => {
     });
   });
 
-  it('leaves no socket or timer open once exchange (and the probe it sent) resolves', async () => {
+  it('leaves no socket or timer open once exchange (and the probe it sent) resolves and it is closed', async () => {
     // One instance per path: a failure leaves that upstream skipped in the instance it happened in.
-    const servers = (): Upstreams => upstreams([a.hostPort, b.hostPort]);
+    const made: Upstreams[] = [];
+    const servers = (): Upstreams => {
+      const u = upstreams([a.hostPort, b.hostPort]);
+      made.push(u);
+      return u;
+    };
     const closed = await closedPort();
     const withClosed = upstreams([closed, b.hostPort]);
     const probing = new Upstreams({ servers: [a.hostPort, b.hostPort], timeoutMs: TIMEOUT_MS, log, health: new UpstreamHealth(SHORT_BACKOFF) });
@@ -538,6 +545,11 @@ describe('Upstreams', () => {
     a.behave({ mode: 'truncate-udp' });
     await servers().exchange(question('cdn.example.org'), PLAIN);           // UDP, then TCP
     await withClosed.exchange(question('nope.example.org'), PLAIN);         // ECONNREFUSED
+    // The pooled UDP sockets stay open for the next exchanges, until close().
+    await delay(3 * TIMEOUT_MS);                                            // the probe's own timeout
+    for (const u of made) u.close();
+    probing.close();
+    withClosed.close();
     // Other timers (vitest's own) may come and go: what we owe is no more handles than before.
     const settled = (): boolean => {
       const now = netHandles();
