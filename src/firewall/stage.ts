@@ -3,8 +3,8 @@ import { ttlCap } from '../answer/caps.js';
 import type { FirewallConfig } from '../config/types.js';
 import type { Fetched, Next, Query, Stage } from '../pipeline/types.js';
 import { handedAddresses } from './addresses.js';
-import { setPair } from './names.js';
-import type { SetElement, SetWriter } from './writer.js';
+import { setPair, type SetPair } from './names.js';
+import { ALREADY_WRITTEN, type SetElement, type SetWriter } from './writer.js';
 
 export type FirewallResult = 'ok' | 'error' | 'timeout';
 
@@ -32,6 +32,8 @@ export class FirewallStage implements Stage {
   readonly name = 'firewall';
   readonly #o: FirewallStageOptions;
   readonly #now: () => number;
+  /** Set names by role or agent name, made once each (bounded: `{ip}` agents can be many). */
+  readonly #sets = new Map<string, SetPair>();
 
   constructor(options: FirewallStageOptions) {
     this.#o = options;
@@ -49,7 +51,7 @@ export class FirewallStage implements Stage {
     if (handed.length === 0) return fetched;
 
     const { config } = this.#o;
-    const sets = setPair(config.scope === 'role' ? query.agent.role.name : query.agent.name);
+    const sets = this.#setsOf(config.scope === 'role' ? query.agent.role.name : query.agent.name);
     // A grant's addresses close with the grant (plus grace), whatever the TTL says.
     const limit = verdict.grant ? verdict.grant.expiresAt + config.graceMs : Infinity;
     const elements: SetElement[] = handed.map((h) => ({
@@ -61,7 +63,9 @@ export class FirewallStage implements Stage {
       ...(verdict.grant ? { grant: verdict.grant.id } : {}),
     }));
 
-    const result = await this.#waitFor(this.#o.writer.write(elements));
+    const write = this.#o.writer.write(elements);
+    // Most answers bring addresses the set already holds long enough: no timer, no race.
+    const result = write === ALREADY_WRITTEN ? { outcome: 'ok' as const } : await this.#waitFor(write);
     this.#o.onResult?.(result.outcome);
     if (result.outcome === 'ok') return fetched;
     this.#o.log.warn(
@@ -72,6 +76,16 @@ export class FirewallStage implements Stage {
       query.verdict = { ...verdict, action: 'refuse', reason: 'firewall_error', serve: 'servfail', rule: result.outcome === 'timeout' ? `no set update within ${config.waitMs} ms` : String(result.error) };
     }
     return fetched;
+  }
+
+  #setsOf(name: string): SetPair {
+    let pair = this.#sets.get(name);
+    if (pair === undefined) {
+      if (this.#sets.size >= 4096) this.#sets.clear();
+      pair = setPair(name);
+      this.#sets.set(name, pair);
+    }
+    return pair;
   }
 
   async #waitFor(write: Promise<void>): Promise<{ outcome: FirewallResult; error?: unknown }> {

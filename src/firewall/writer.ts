@@ -16,6 +16,9 @@ export interface SetElement {
   readonly grant?: string;
 }
 
+/** What write() returns when nothing needs waiting for: the stage skips its wait (and its timer) on it. */
+export const ALREADY_WRITTEN: Promise<void> = Promise.resolve();
+
 /** What one batch did, for metrics. */
 export interface BatchReport {
   readonly ok: boolean;
@@ -147,7 +150,7 @@ export class SetWriter {
       if (!this.#sets.has(element.set)) batch.sets.add(element.set);
       if (!covered) waits.add(batch.done);
     }
-    if (waits.size === 0) return Promise.resolve();
+    if (waits.size === 0) return ALREADY_WRITTEN;
     return waits.size === 1 ? [...waits][0]! : Promise.all(waits).then(() => undefined);
   }
 

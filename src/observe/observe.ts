@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { QueryLogging } from '../config/types.js';
+import { infoWriter, type InfoWriter } from './line-writer.js';
 import type { Agent, Answer, Query, Reason, Transport } from '../pipeline/types.js';
 import type { DecodedQuery } from '../wire/query.js';
 import { rcodeName } from '../wire/constants.js';
@@ -55,6 +56,8 @@ export interface ObserveOptions {
 export class Observe {
   private readonly limitObservers: readonly LimitObserver[];
   private readonly sampler: LineSampling | null;
+  /** The decision lines' way out: pino's destination, without pino's per-line work. */
+  private readonly writeLine: InfoWriter;
 
   constructor(
     private readonly log: Logger,
@@ -64,6 +67,7 @@ export class Observe {
   ) {
     this.limitObservers = opts.limitObservers ?? [];
     this.sampler = opts.sampler ?? null;
+    this.writeLine = infoWriter(log);
   }
 
   record(query: Query, answer: Answer): void {
@@ -76,7 +80,7 @@ export class Observe {
       if (count === 0) return;
       line.limited = count;
     }
-    this.log.info(line, 'query');
+    this.writeLine(line, 'query');
   }
 
   /** Whether a rate-limited query from `client` would get a line now: the pipeline decodes only those (or refused ones). */

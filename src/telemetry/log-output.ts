@@ -47,7 +47,7 @@ export class LogOutput implements pino.DestinationStream {
       this.#stall += 1;
       return;
     }
-    this.#push(line);
+    this.#push(line, bytes);
   }
 
   /** Lines dropped since start (intentdns_log_lines_dropped_total). */
@@ -75,8 +75,8 @@ export class LogOutput implements pino.DestinationStream {
     return true;
   }
 
-  #push(line: string): void {
-    this.#buffered += Buffer.byteLength(line);
+  #push(line: string, bytes = Buffer.byteLength(line)): void {
+    this.#buffered += bytes;
     this.#out.write(line);
   }
 

@@ -12,7 +12,7 @@ import type { QueryLogging } from '../../src/config/types.js';
 import { compileRoles } from '../../src/decide/role.js';
 import { UNKNOWN_CLIENT } from '../../src/identify/identify.js';
 import { LineSampler } from '../../src/limit/sampler.js';
-import { Observe, type QueryObserver } from '../../src/observe/observe.js';
+import { decisionLine, Observe, type QueryObserver } from '../../src/observe/observe.js';
 import { Query, type Answer, type Fetched, type GrantRef, type Verdict } from '../../src/pipeline/types.js';
 import { walkResponse } from '../../src/wire/response.js';
 import { mustDecode, question, queryBytes, responseBytes } from '../helpers/packets.js';
@@ -114,6 +114,25 @@ describe('Observe: which queries are logged', () => {
 });
 
 describe('Observe: the decision line', () => {
+  it('is written byte for byte as pino writes the same fields, bindings included, and not at all above level info', () => {
+    const written: string[] = [];
+    const root = pino({ level: 'info', base: null }, { write: (l: string) => void written.push(l) });
+    for (const log of [root, root.child({ listen: '127.0.0.1:53' })]) {
+      written.length = 0;
+      const query = finished(APPROVED);
+      const answer = makeAnswer(query, ANSWERED, config.sinkhole);
+      new Observe(log, 'all').record(query, answer);
+      log.info(decisionLine(query, answer, 0.001234), 'query');
+      const [ours, pinos] = written.map((l) => l.replace(/"time":\d+/, '"time":0').replace(/"duration_ms":[\d.]+/, '"duration_ms":0'));
+      expect(ours).toBe(pinos);
+      expect(ours!.endsWith('}\n')).toBe(true);
+    }
+    written.length = 0;
+    root.level = 'warn';
+    new Observe(root, 'all').record(finished(APPROVED), makeAnswer(finished(APPROVED), ANSWERED, config.sinkhole));
+    expect(written).toEqual([]);
+  });
+
   it('an approved hold: agent, role, grant, hold id, what the agent was answered and by which upstream', () => {
     const o = observing('all');
     o.record(finished(APPROVED), ANSWERED);
