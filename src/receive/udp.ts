@@ -58,6 +58,7 @@ export function listenUdp(
     type: family === 6 ? 'udp6' : 'udp4',
     // So "[::]" and "0.0.0.0" can both be bound on the same port.
     ipv6Only: family === 6,
+    lookup: literalLookup,
   });
   return new Promise((resolve, reject) => {
     const onBindError = (err: Error): void => {
@@ -74,6 +75,15 @@ export function listenUdp(
       resolve(new UdpSocketListener(socket, host, family, handler, opts, limits));
     });
   });
+}
+
+/**
+ * Replies go to the address a datagram came from, always an IP literal: no
+ * lookup is needed, and dns.lookup's (a regex test and a tick per reply) is
+ * skipped. Answering at once also sends the reply within the same tick.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  callback(null, address, family === 6 ? 6 : 4);
 }
 
 class UdpSocketListener implements UdpListener {
@@ -131,41 +141,40 @@ class UdpSocketListener implements UdpListener {
     }
     this.#inFlight++;
     const peer: Peer = { address, port, family: this.family, transport: 'udp' };
-    invokeHandler(this.#handler, message, peer)
-      .then(
-        (reply) => (reply !== null ? this.#send(reply, peer) : undefined),
-        (err: unknown) => {
-          this.#log.error({ err, client: address }, 'message handler failed; no reply sent');
-          this.#hooks.onDrop?.('handler_error', 'udp');
-        },
-      )
-      .finally(() => {
-        this.#limiter.release(address);
-        this.#inFlight--;
-        if (this.#inFlight === 0) this.#onIdle?.();
-      });
+    invokeHandler(this.#handler, message, peer).then(
+      (reply) => {
+        if (reply !== null) this.#send(reply, peer);
+        this.#done(address);
+      },
+      (err: unknown) => {
+        this.#log.error({ err, client: address }, 'message handler failed; no reply sent');
+        this.#hooks.onDrop?.('handler_error', 'udp');
+        this.#done(address);
+      },
+    );
+  }
+
+  #done(address: string): void {
+    this.#limiter.release(address);
+    this.#inFlight--;
+    if (this.#inFlight === 0) this.#onIdle?.();
   }
 
   /**
-   * Resolves once the datagram has left (or failed): send() resolves the
-   * address asynchronously, so a query counts as in flight until then, and
-   * close() does not pull the socket away from a reply it promised to wait for.
+   * Hands the reply to the socket, without a callback: a callback costs a
+   * tick and an object per datagram, and a failed send to a client that went
+   * away is its business, not ours (dgram drops it silently without one).
+   * With literalLookup the datagram leaves within this call; close() still
+   * lets a turn pass before it closes the socket, for any send still queued.
    */
-  #send(reply: Buffer, peer: Peer): Promise<void> {
-    if (this.#socketClosed) return Promise.resolve();
-    return new Promise((resolve) => {
-      try {
-        this.#socket.send(reply, peer.port, peer.address, (err) => {
-          // The client may be gone or unreachable (ICMP): its business, not ours.
-          if (err) this.#log.debug({ err, client: peer.address }, 'UDP send failed');
-          resolve();
-        });
-      } catch (err) {
-        // send() throws synchronously on a socket that is closing.
-        this.#log.debug({ err, client: peer.address }, 'UDP send failed');
-        resolve();
-      }
-    });
+  #send(reply: Buffer, peer: Peer): void {
+    if (this.#socketClosed) return;
+    try {
+      this.#socket.send(reply, peer.port, peer.address);
+    } catch (err) {
+      // send() throws synchronously on a socket that is closing.
+      this.#log.debug({ err, client: peer.address }, 'UDP send failed');
+    }
   }
 
   close(graceMs = 0): Promise<void> {
@@ -185,6 +194,8 @@ class UdpSocketListener implements UdpListener {
       this.#onIdle = null;
     }
     if (this.#socketClosed) return;
+    // The sends handed over this turn finish on their next tick: let them, then close.
+    await new Promise((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
   }
 }

@@ -27,9 +27,11 @@ export const RCODE = {
 
 export type Rcode = (typeof RCODE)[keyof typeof RCODE];
 
+/** Indexed by rcode: read on every decision line. */
+const RCODE_NAMES: readonly string[] = Object.entries(RCODE).sort((a, b) => a[1] - b[1]).map(([name]) => name);
+
 export function rcodeName(rcode: number): string {
-  for (const [name, value] of Object.entries(RCODE)) if (value === rcode) return name;
-  return `RCODE${rcode}`;
+  return RCODE_NAMES[rcode] ?? `RCODE${rcode}`;
 }
 
 /** Extended DNS Error info codes (RFC 8914) that we send. */
