@@ -1,15 +1,28 @@
 import type { NamePattern } from '../config/types.js';
 import { parentAt } from '../wire/names.js';
 
+/** Names whose answer a NameSet remembers before it starts over: at most ≈ 1 MiB per set with long names. */
+const MEMO_NAMES = 4096;
+
 /**
  * A set of name rules that answers "which rule matches this name?" with one
  * hash lookup for the name and one per label above it, however long the list:
  * `exact` rules are keyed by the name, `subtree` rules ("*.example.org") by
  * the name they sit below.
+ *
+ * With subtree rules, the answer for each name is remembered (up to
+ * MEMO_NAMES, then forgotten all at once): agents ask the same names over and
+ * over, and one lookup of the whole name, whose hash the string already
+ * carries after the first set asked, replaces a slice and a hash per label in
+ * every list the query meets. The set never changes (a reload builds a new
+ * one), so a remembered answer is never stale; test/decide/fast-path.test.ts
+ * holds the memo to the rules.
  */
 export class NameSet {
   readonly #exact = new Map<string, string>();
   readonly #subtree = new Map<string, string>();
+  /** name → the matching rule, or null for none. */
+  readonly #memo = new Map<string, string | null>();
 
   constructor(patterns: readonly NamePattern[]) {
     for (const p of patterns) {
@@ -27,6 +40,15 @@ export class NameSet {
     const exact = this.#exact.get(name);
     if (exact !== undefined) return exact;
     if (this.#subtree.size === 0) return undefined;
+    const remembered = this.#memo.get(name);
+    if (remembered !== undefined) return remembered ?? undefined;
+    const rule = this.#matchSubtree(name);
+    if (this.#memo.size >= MEMO_NAMES) this.#memo.clear();
+    this.#memo.set(name, rule ?? null);
+    return rule;
+  }
+
+  #matchSubtree(name: string): string | undefined {
     // "*.example.org" covers every name strictly below example.org (wire/names.ts isBelow), never
     // example.org itself: the names parentAt walks to are exactly those a name is below.
     for (let at = parentAt(name, 0); at >= 0; at = parentAt(name, at)) {
