@@ -120,25 +120,33 @@ function reject(
   return { ok: false, rejection: { reason, detail, rcode, id, rawQuestion, edns } };
 }
 
+/** Where the question name is put together: one string is made per query, not one per label. */
+const NAME_SCRATCH = Buffer.allocUnsafe(MAX_NAME_WIRE_LENGTH);
+
 /**
  * The question name must be uncompressed (a pointer at offset 12 can only
  * point into the header). Returns an error text, or the lower-cased name and
- * whether every byte is one we are willing to judge.
+ * whether every byte is one we are willing to judge. Only A–Z are folded: a
+ * name with any other byte outside printable ASCII is not clean, and is
+ * refused before its name is used.
  */
 function parseQuestionName(buf: Buffer, offset: number): { name: string; end: number; clean: boolean } | string {
   let pos = offset;
-  let name = '';
+  let n = 0;
   let clean = true;
   for (;;) {
     if (pos >= buf.length) return 'name runs past the end';
     const len = buf[pos]!;
-    if (len === 0) return { name, end: pos + 1, clean };
+    if (len === 0) return { name: NAME_SCRATCH.toString('latin1', 0, n), end: pos + 1, clean };
     if (len > MAX_LABEL_LENGTH) return (len & 0xc0) === 0xc0 ? 'compressed question name' : 'bad label length';
     if (pos + 1 + len - offset + 1 > MAX_NAME_WIRE_LENGTH) return 'name too long';
     if (pos + 1 + len > buf.length) return 'label runs past the end';
-    for (let i = pos + 1; i <= pos + len; i++) if (!isLabelByte(buf[i]!)) clean = false;
-    const label = buf.toString('latin1', pos + 1, pos + 1 + len).toLowerCase();
-    name = name === '' ? label : `${name}.${label}`;
+    if (n > 0) NAME_SCRATCH[n++] = 0x2e;
+    for (let i = pos + 1; i <= pos + len; i++) {
+      const c = buf[i]!;
+      if (!isLabelByte(c)) clean = false;
+      NAME_SCRATCH[n++] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    }
     pos += 1 + len;
   }
 }

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromNow, startApprovalProxy, type ApprovalProxy } from '../helpers/approval-proxy.js';
 import { startEgressTopology, type EgressTopology } from '../helpers/egress-topology.js';
 import { namespaceUnavailable } from '../helpers/netns.js';
+import type { DnsReply } from '../helpers/proxy.js';
 
 const unavailable = await namespaceUnavailable();
 if (unavailable) console.warn(`SKIPPED firewall namespace reach e2e test: ${unavailable}`);
@@ -134,7 +135,7 @@ describe.skipIf(unavailable !== null)('firewall sync across namespaces: grants, 
   it('a held query a reviewer allowed opens its address for the grant\'s life only, and a revoke of that grant closes it', async () => {
     const t = timeline('grants from approved holds');
     const ci = { from: '127.0.0.2' };
-    const allow = async (qname: string, ttlSeconds: number): Promise<{ holdId: string; reply: Promise<{ log: Record<string, unknown> }> }> => {
+    const allow = async (qname: string, ttlSeconds: number): Promise<{ holdId: string; reply: Promise<DnsReply> }> => {
       const reply = ap!.proxy.query(qname, 'A', ci);
       const hold = await ap!.holdFor(qname);
       ap!.service.send('hold.decided', { hold_id: hold.hold_id, decision: 'allow', scope: 'name', decided_by: 'bob', ttl_seconds: ttlSeconds });

@@ -20,6 +20,7 @@ import { QuarantineFullError, QuarantineTargetError } from '../../src/quarantine
 import { MAX_QUARANTINE_ENTRIES, Quarantine } from '../../src/quarantine/quarantine.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
+import { UdpPools } from '../../src/upstream/udp-pool.js';
 import { UpstreamHealth } from '../../src/upstream/health.js';
 import { TokenBuckets } from '../../src/limit/buckets.js';
 import { LineSampler } from '../../src/limit/sampler.js';
@@ -195,14 +196,21 @@ describe('the attack: an {ip} agent on an IPv6 /64 uses the next address (the re
     dns = null;
   });
 
+  let pools: UdpPools | null = null;
+  afterEach(() => {
+    pools?.close();
+    pools = null;
+  });
+
   async function pipelineWith(q: Quarantine) {
     dns = await startAuthority({ zone: { 'github.com': [{ type: 'AAAA', data: '2606:50c0:8000::153' }] } });
     const cfg = parseConfig(YAML(dns.hostPort.text), 'walk-out.yaml');
     const log = createLogger('silent');
     const grants = new GrantStore();
     const holds = new HoldRegistry({ grants, post: () => Promise.resolve(), linkUp: () => false, log });
+    pools = new UdpPools();
     const pipeline = buildPipeline(cfg, { cache: new AnswerCache({ maxEntries: 100, maxBytes: 1 << 20 }), grants, holds, quarantine: q, upstreamHealth: new UpstreamHealth(),
-      buckets: new TokenBuckets(1000), sampler: new LineSampler(), upstreamSockets: new SocketBudget(64), firewall: null }, log, new Metrics({ perAgent: false, version: 'test' }));
+      buckets: new TokenBuckets(1000), sampler: new LineSampler(), upstreamSockets: new SocketBudget(64), upstreamPools: pools, firewall: null }, log, new Metrics({ perAgent: false, version: 'test' }));
     q.useNames(pipeline.clients);
     return async (address: string): Promise<string> => {
       const reply = await pipeline.handle(queryBytes({ name: 'github.com', type: 'AAAA' }), { address, port: 40000, family: 6, transport: 'udp' });
