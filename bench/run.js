@@ -45,6 +45,7 @@ const HIT_NAMES = 10_000;
 const BLOCK_NAMES = 10_000;
 const BURST_NAMES = 10_000;      // b<j>.s0.bench.test, each its own A record (burstAddress)
 const burstAddress = (j) => `45.10.${j >> 8}.${j & 255}`;   // distinct, public (never contacted)
+const MIX_QPS = 150_000;         // the mix file is sized for this rate (dnsdist's block rate), so no miss repeats
 const FW_TABLE = 'intentdns_bench';
 let netns = null;     // deleted at the end, also on SIGINT / SIGTERM
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -200,14 +201,27 @@ function writeQueryFiles(dir, seconds, fixedQps) {
   // Misses: random labels under allowed suffixes (Knot answers them with the suffix's wildcard).
   // Enough for 80k q/s for the whole run so no name repeats; each target starts with an empty cache.
   const missCount = Math.min(2_000_000, Math.max(200_000, Math.ceil(seconds * Math.max(80_000, fixedQps * 1.2))));
-  const random = (n) => {
+  const randomLabels = (n) => {
     const buf = crypto.randomBytes(n * 8);
-    return Array.from({ length: n }, (_, j) => `r${buf.readBigUInt64BE(j * 8).toString(36)}.s${buf[j * 8] * 4 % SUFFIXES + (j % 4)}.bench.test A`);
+    return Array.from({ length: n }, (_, j) => ({ label: `r${buf.readBigUInt64BE(j * 8).toString(36)}`, k: buf[j * 8] * 4 % SUFFIXES + (j % 4) }));
   };
+  const random = (n) => randomLabels(n).map(({ label, k }) => `${label}.s${k}.bench.test A`);
   const miss = write('miss.txt', random(missCount));
   const missWarm = write('miss-warm.txt', random(5_000));
   const burst = write('burst.txt', Array.from({ length: BURST_NAMES }, (_, j) => `b${j}.s0.bench.test A`));
-  return { hit, block, miss, missWarm, missCount, burst };
+  // Mix: in every 10 queries 7 cached hits, 2 blocks, 1 miss (a fresh random name), interleaved as
+  // agents' traffic would be rather than in runs of one kind.
+  const mixCount = Math.min(2_000_000, Math.max(200_000, Math.ceil(seconds * Math.max(MIX_QPS, fixedQps * 1.2))));
+  const mixMisses = random(Math.ceil(mixCount / 10));
+  const mixLines = new Array(mixCount);
+  for (let j = 0, h = 0, b = 0, m = 0; j < mixCount; j++) {
+    const slot = j % 10;
+    if (slot < 7) { const i = h++ % HIT_NAMES; mixLines[j] = `n${i}.s${i % SUFFIXES}.bench.test A`; }
+    else if (slot < 9) { const i = b++ % BLOCK_NAMES; mixLines[j] = `n${i}.d${i % DENIED}.deny.test A`; }
+    else mixLines[j] = mixMisses[m++];
+  }
+  const mix = write('mix.txt', mixLines);
+  return { hit, block, miss, missWarm, missCount, burst, mix, mixCount };
 }
 
 function defineScenarios(files, seconds, fixedQps) {
@@ -215,7 +229,11 @@ function defineScenarios(files, seconds, fixedQps) {
   return [
     { name: 'hit', warm: files.hit, file: files.hit, expect: 'NOERROR' },
     { name: 'block', warm: files.block, file: files.block, expect: 'NXDOMAIN' },
+    // Hits and misses answer NOERROR, blocks NXDOMAIN: 80 / 20.
+    { name: 'mix', warm: files.hit, file: files.mix, expectShares: { NOERROR: 80, NXDOMAIN: 20 }, fileLines: files.mixCount },
     { name: 'miss', warm: files.missWarm, file: files.miss, expect: 'NOERROR', fileLines: files.missCount },
+    // Warmed over TCP too: dnsdist's packet cache keys on the transport.
+    { name: 'tcp', warm: files.hit, file: files.hit, mode: 'tcp', expect: 'NOERROR' },
     { name: `hit@${k}`, warm: files.hit, file: files.hit, qps: fixedQps, expect: 'NOERROR' },
     { name: `block@${k}`, warm: files.block, file: files.block, qps: fixedQps, expect: 'NXDOMAIN' },
     { name: `miss@${k}`, warm: files.missWarm, file: files.miss, qps: fixedQps, expect: 'NOERROR', fileLines: files.missCount },
@@ -223,11 +241,11 @@ function defineScenarios(files, seconds, fixedQps) {
 }
 
 function defineTargets({ dir, tools, knotPort, peers }) {
-  const all = ['hit', 'block', 'miss', 'hit@', 'block@', 'miss@'];
+  const all = ['hit', 'block', 'mix', 'miss', 'tcp', 'hit@', 'block@', 'miss@'];
   const matches = (list) => (name) => list.some((p) => (p.endsWith('@') ? name.startsWith(p) : name === p));
   const targets = [
     { name: 'intentdns (log none)', kind: 'intentdns', queries: 'none', scenarios: all },
-    { name: 'intentdns (log all)', kind: 'intentdns', queries: 'all', scenarios: ['hit', 'block', 'miss'] },
+    { name: 'intentdns (log all)', kind: 'intentdns', queries: 'all', scenarios: ['hit', 'block', 'mix', 'miss'] },
   ];
   if (peers) {
     targets.push(
@@ -471,8 +489,9 @@ function procPeakRssMiB(pid) {
 }
 
 /** Runs dnsperf; resolves with its summary (and per-query latencies with `verbose`). */
-async function dnsperf({ tools, pin, port, file, seconds, qps, verbose, maxRuns, tdir, source }) {
+async function dnsperf({ tools, pin, port, file, seconds, qps, verbose, maxRuns, tdir, source, mode }) {
   const args = ['-s', '127.0.0.1', '-p', String(port), '-c', '8', '-T', '1', '-q', '100', '-t', '2', '-d', file];
+  if (mode) args.push('-m', mode);
   if (source) args.push('-a', source);
   if (maxRuns) args.push('-n', String(maxRuns), '-l', String(Math.max(seconds, 30)));
   else args.push('-l', String(seconds));
@@ -504,6 +523,8 @@ function parseDnsperf(text) {
     qps: num(/Queries per second:\s+([\d.]+)/),
     avgLatencyUs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1e6,
     rcodes,
+    // "NOERROR 80 (80.00%), NXDOMAIN 20 (20.00%)" → { NOERROR: 80, NXDOMAIN: 20 }
+    shares: Object.fromEntries([...rcodes.matchAll(/(\w+) \d+ \(([\d.]+)%\)/g)].map((m) => [m[1], Number(m[2])])),
   };
   // -v: one line per answer, "> RCODE NAME TYPE LATENCY_S".
   const latencies = [];
@@ -520,7 +541,7 @@ async function measure({ tools, pin, target, scenario }) {
   if (target.firewall) resetTable();
   const t = await startTarget(target, pin);
   try {
-    const common = { tools, pin, port: t.port, tdir: t.tdir };
+    const common = { tools, pin, port: t.port, tdir: t.tdir, mode: scenario.mode };
     await dnsperf({ ...common, file: scenario.warm, seconds: scenario.seconds, maxRuns: 1 });   // warm: each name once
     const nftBefore = target.firewall ? await firewallMetrics(target.httpPort) : undefined;
     const before = procCpuTicks(t.proc.pid);
@@ -532,7 +553,11 @@ async function measure({ tools, pin, target, scenario }) {
     try { logBytes = fs.statSync(path.join(t.tdir, 'decisions.log')).size; } catch { /* not intentdns */ }
     const unexpected = scenario.expect && target.kind !== 'echo' && !r.rcodes.startsWith(scenario.expect);
     if (unexpected) console.warn(`  warning: ${target.name} ${scenario.name}: expected ${scenario.expect}, got ${r.rcodes}`);
-    if (scenario.fileLines && r.sent > scenario.fileLines) console.warn(`  warning: ${target.name} ${scenario.name}: dnsperf went round the miss file (${r.sent} > ${scenario.fileLines}); some were not misses`);
+    for (const [rcode, pct] of Object.entries(scenario.expectShares ?? {})) {
+      const got = r.shares[rcode] ?? 0;
+      if (Math.abs(got - pct) > 1) console.warn(`  warning: ${target.name} ${scenario.name}: expected ${pct}% ${rcode}, got ${r.rcodes}`);
+    }
+    if (scenario.fileLines && r.sent > scenario.fileLines) console.warn(`  warning: ${target.name} ${scenario.name}: dnsperf went round the query file (${r.sent} > ${scenario.fileLines}); some fresh names were asked twice`);
     return {
       ...r,
       lossPct: (100 * r.lost) / r.sent,
@@ -648,6 +673,10 @@ function writeResults({ started, seconds, rounds, fixedQps, pin, tools, results,
       allow: `${SUFFIXES} suffixes, each as x and *.x`, deny: `${DENIED} suffixes, each as x and *.x`,
       dnsperf: `-c 8 -T 1 -q 100 -t 2 -l ${seconds}; fixed rate -Q ${fixedQps} -v`, seconds, rounds,
       queryFiles: { hit: HIT_NAMES, block: BLOCK_NAMES },
+      scenarios: {
+        mix: `one file: in every 10 queries 7 cached hits, 2 blocks, 1 fresh miss; sized for ${MIX_QPS} q/s`,
+        tcp: 'hit over TCP: dnsperf -m tcp, warmed over TCP',
+      },
     },
     summary,
     results,
