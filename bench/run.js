@@ -1,5 +1,5 @@
 // npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y]
-//                  [--cpu-prof DIR] [--quick] [--firewall]
+//                  [--hold-qps N] [--cpu-prof DIR] [--quick] [--firewall]
 //
 // intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
 // dnsdist and unbound with the equivalent policy (--peers). One fresh server process per target
@@ -46,6 +46,9 @@ const BLOCK_NAMES = 10_000;
 const BURST_NAMES = 10_000;      // b<j>.s0.bench.test, each its own A record (burstAddress)
 const burstAddress = (j) => `45.10.${j >> 8}.${j & 255}`;   // distinct, public (never contacted)
 const MIX_QPS = 150_000;         // the mix file is sized for this rate (dnsdist's block rate), so no miss repeats
+const HOLD_QPS = Number(option('hold-qps', 500));   // held: a fixed low rate; holds are meant to be rare
+const GRANTED_NAMES = 10_000;    // n<j>.granted.bench.test, unlisted: answered only because of the grant
+const GRANT_PATTERN = '*.granted.bench.test';
 const FW_TABLE = 'intentdns_bench';
 let netns = null;     // deleted at the end, also on SIGINT / SIGTERM
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -60,8 +63,8 @@ async function main() {
   const peers = flag('peers');
   const onlyTargets = option('targets', null)?.split(',');       // e.g. --targets intentdns,dnsdist
   const onlyScenarios = option('scenarios', null)?.split(',');   // e.g. --scenarios hit,miss@10k
-  if (!(seconds > 0 && seconds <= 120) || !(rounds >= 1 && rounds <= 9) || !(fixedQps > 0 && fixedQps <= 1e6)) {
-    throw new Error('--seconds 1..120, --rounds 1..9, --qps 1..1000000');
+  if (!(seconds > 0 && seconds <= 120) || !(rounds >= 1 && rounds <= 9) || !(fixedQps > 0 && fixedQps <= 1e6) || !(HOLD_QPS > 0 && HOLD_QPS <= 10_000)) {
+    throw new Error('--seconds 1..120, --rounds 1..9, --qps 1..1000000, --hold-qps 1..10000');
   }
   const tools = ensureTools(peers);
   for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -102,12 +105,12 @@ async function main() {
           results.push({ round, scenario: scenario.name, target: target.name, ...r });
           console.log(`  round ${round} ${scenario.name.padEnd(10)} ${target.name.padEnd(22)} ${fmtQps(r.qps).padStart(7)} q/s  ` +
             `${fmt(r.coreUsPerQuery, 1)} µs/q  loss ${fmt(r.lossPct, 2)}%  rss ${fmt(r.peakRssMiB, 0)} MiB  ${r.rcodes}` +
-            (r.logBytes !== undefined ? `  log ${(r.logBytes / 2 ** 20).toFixed(1)} MiB` : ''));
+            (r.logBytes !== undefined ? `  log ${(r.logBytes / 2 ** 20).toFixed(1)} MiB` : '') + fmtApproval(r));
         }
       }
     }
     const summary = summarise(results, targets, scenarios);
-    printTable(summary, targets, scenarios, peers);
+    printTable(summary, targets, scenarios, peers, onlyTargets);
     const out = writeResults({ started, seconds, rounds, fixedQps, pin, tools, results, summary, knotPort: knot.port });
     console.log(`\nresults: ${path.relative(process.cwd(), out)}`);
   } finally {
@@ -221,7 +224,13 @@ function writeQueryFiles(dir, seconds, fixedQps) {
     else mixLines[j] = mixMisses[m++];
   }
   const mix = write('mix.txt', mixLines);
-  return { hit, block, miss, missWarm, missCount, burst, mix, mixCount };
+  // Held: fresh names under held.bench.test (no rule, no grant covers them), each asked once, so
+  // every query opens a hold; the warm-up opens its own 200.
+  const heldCount = Math.ceil(seconds * HOLD_QPS * 1.2) + 1000;
+  const held = write('held.txt', randomLabels(heldCount).map(({ label }) => `${label}.held.bench.test A`));
+  const heldWarm = write('held-warm.txt', randomLabels(200).map(({ label }) => `${label}.held.bench.test A`));
+  const granted = write('granted.txt', Array.from({ length: GRANTED_NAMES }, (_, j) => `n${j}.granted.bench.test A`));
+  return { hit, block, miss, missWarm, missCount, burst, mix, mixCount, held, heldWarm, heldCount, granted };
 }
 
 function defineScenarios(files, seconds, fixedQps) {
@@ -234,6 +243,9 @@ function defineScenarios(files, seconds, fixedQps) {
     { name: 'miss', warm: files.missWarm, file: files.miss, expect: 'NOERROR', fileLines: files.missCount },
     // Warmed over TCP too: dnsdist's packet cache keys on the transport.
     { name: 'tcp', warm: files.hit, file: files.hit, mode: 'tcp', expect: 'NOERROR' },
+    // Peers have no holds nor grants: intentdns only.
+    { name: 'held', warm: files.heldWarm, file: files.held, qps: HOLD_QPS, expect: 'NOERROR', fileLines: files.heldCount, approval: 'hold', intentdnsOnly: true },
+    { name: 'granted', warm: files.granted, file: files.granted, expect: 'NOERROR', approval: 'grant', intentdnsOnly: true },
     { name: `hit@${k}`, warm: files.hit, file: files.hit, qps: fixedQps, expect: 'NOERROR' },
     { name: `block@${k}`, warm: files.block, file: files.block, qps: fixedQps, expect: 'NXDOMAIN' },
     { name: `miss@${k}`, warm: files.missWarm, file: files.miss, qps: fixedQps, expect: 'NOERROR', fileLines: files.missCount },
@@ -244,7 +256,7 @@ function defineTargets({ dir, tools, knotPort, peers }) {
   const all = ['hit', 'block', 'mix', 'miss', 'tcp', 'hit@', 'block@', 'miss@'];
   const matches = (list) => (name) => list.some((p) => (p.endsWith('@') ? name.startsWith(p) : name === p));
   const targets = [
-    { name: 'intentdns (log none)', kind: 'intentdns', queries: 'none', scenarios: all },
+    { name: 'intentdns (log none)', kind: 'intentdns', queries: 'none', scenarios: [...all, 'held', 'granted'] },
     { name: 'intentdns (log all)', kind: 'intentdns', queries: 'all', scenarios: ['hit', 'block', 'mix', 'miss'] },
   ];
   if (peers) {
@@ -261,7 +273,7 @@ function defineTargets({ dir, tools, knotPort, peers }) {
   return targets;
 }
 
-function intentdnsConfig(port, knotPort, queries, firewall, httpPort) {
+function intentdnsConfig(port, knotPort, queries, firewall, httpPort, approval) {
   const q = (s) => JSON.stringify(s);
   const allow = allowedSuffixes().flatMap((s) => [s, `*.${s}`]);
   const deny = deniedSuffixes().flatMap((s) => [s, `*.${s}`]);
@@ -276,12 +288,20 @@ clients:
   - { name: bench, match: ["127.0.0.0/8"], role: bench }
 roles:
   bench:
-    unlisted: sinkhole
+    unlisted: ${approval?.hold ? 'hold' : 'sinkhole'}
     allow:
 ${allow.map((p) => `      - ${q(p)}`).join('\n')}
     deny:
 ${deny.map((p) => `      - ${q(p)}`).join('\n')}
-${firewall ? `firewall: { table: ${FW_TABLE}, scope: role, grace: 30s, wait: 100ms, on_error: closed }\n` : ''}`;
+${firewall ? `firewall: { table: ${FW_TABLE}, scope: role, grace: 30s, wait: 100ms, on_error: closed }\n` : ''}${approval ? `# hold_timeout under dnsperf's -t 2: a hold that times out is answered (and counted) rather than lost.
+# The pending bounds far above what the bench opens: it measures the link, not the caps.
+approval:
+  url: ${q(approval.url)}
+  token_file: ${q(approval.tokenFile)}
+  hold_timeout: 1500ms
+  max_pending_holds: 100000
+  max_pending_holds_per_agent: 100000
+` : ''}`;
 }
 
 function dnsdistConfig(port, knotPort) {
@@ -413,6 +433,8 @@ async function startKnot(dir, tools, pin) {
     }),
     // The burst: names under s0's wildcard (so allowed), each with its own address.
     ...Array.from({ length: BURST_NAMES }, (_, j) => `b${j}.s0 A ${burstAddress(j)}`),
+    // Held and granted names: no rule covers them, so only a hold's allow or a grant forwards them.
+    `*.held A ${addressOf(0)}`, `*.granted A ${addressOf(1)}`,
   ];
   fs.writeFileSync(path.join(kdir, 'bench.test.zone'), zone.join('\n') + '\n');
   fs.writeFileSync(path.join(kdir, 'knot.conf'), `server:
@@ -443,15 +465,18 @@ zone:
   return { port, proc };
 }
 
-async function startTarget(target, pin) {
+async function startTarget(target, pin, scenario) {
   const port = await freePort();
   const { dir, tools, knotPort } = target;
   const tdir = fs.mkdtempSync(path.join(dir, 'target-'));
-  let cmd, args, stdout;
+  let cmd, args, stdout, httpPort, approval;
   if (target.kind === 'intentdns') {
     const config = path.join(tdir, 'intentdns.yaml');
-    if (target.firewall) target.httpPort = await freePort();   // /metrics: the firewall's counters
-    fs.writeFileSync(config, intentdnsConfig(port, knotPort, target.queries, target.firewall, target.httpPort));
+    // /metrics: the firewall's counters, the holds' and grants' reasons.
+    if (target.firewall || scenario?.approval) httpPort = await freePort();
+    if (scenario?.approval) approval = await startApproval(tdir, pin, scenario.approval);
+    fs.writeFileSync(config, intentdnsConfig(port, knotPort, target.queries, target.firewall, httpPort,
+      approval && { url: approval.url, tokenFile: approval.tokenFile, hold: scenario.approval === 'hold' }));
     stdout = fs.openSync(path.join(tdir, 'decisions.log'), 'w');
     const prof = option('cpu-prof', null);   // --cpu-prof DIR: a V8 CPU profile of each intentdns process
     [cmd, args] = [process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []),
@@ -473,8 +498,66 @@ async function startTarget(target, pin) {
   const env = target.firewall ? { ...process.env, INTENTDNS_NFT_COMMAND: `ip netns exec ${netns} nft` } : undefined;
   const proc = start(target.name, cmd, args, { stdout, cwd: tdir, env });
   if (stdout !== undefined) fs.closeSync(stdout);
-  await waitForDns(port, target.kind === 'dnsdist' || target.kind === 'unbound' || target.kind === 'intentdns' ? 's0.bench.test' : 'x.test', proc);
-  return { port, proc, tdir };
+  try {
+    await waitForDns(port, target.kind === 'dnsdist' || target.kind === 'unbound' || target.kind === 'intentdns' ? 's0.bench.test' : 'x.test', proc);
+    // A query before the link is up is answered link_down, one before the grant arrived unlisted.
+    if (approval) {
+      await waitForMetrics(httpPort, (m) => m.linkUp === 1 && (scenario.approval !== 'grant' || m.grantsActive >= 1), proc);
+    }
+  } catch (err) {
+    await stop(approval?.proc);
+    throw err;
+  }
+  return { port, proc, tdir, httpPort, approval };
+}
+
+/**
+ * The approval service (bench/approval.js) for one intentdns process, beside dnsperf and Knot: it
+ * decides every hold `allow` at once (`hold`), or sends one approval for GRANT_PATTERN (`grant`).
+ */
+async function startApproval(tdir, pin, kind) {
+  const port = await freePort();
+  const token = crypto.randomBytes(16).toString('hex');
+  const tokenFile = path.join(tdir, 'approval.token');
+  fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const grant = kind === 'grant' ? [JSON.stringify({ agent: 'bench', domains: [GRANT_PATTERN] })] : [];
+  const [cmd, args] = pinned(pin, pin?.load, process.execPath, [path.join(ROOT, 'bench/approval.js'), String(port), tokenFile, ...grant]);
+  const proc = start('approval service', cmd, args);
+  const url = `http://127.0.0.1:${port}`;
+  const stats = async () => (await fetch(`${url}/bench/stats`, { headers: { authorization: `Bearer ${token}` } })).json();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (proc.exited) throw new Error(`approval service exited: ${proc.stderr.trim().slice(-2000)}`);
+    try { await stats(); break; } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { await stop(proc); throw new Error(`approval service did not answer on ${url}`); }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { url, tokenFile, proc, stats };
+}
+
+/** The approval figures from /metrics, flat: reason.<r> (queries), holds.<outcome>, holdWait.{count,sum}, linkUp, grantsActive. */
+async function approvalMetrics(httpPort) {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const m = {};
+  const add = (key, v) => { m[key] = (m[key] ?? 0) + Number(v); };
+  for (const [, r, v] of text.matchAll(/^intentdns_queries_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$/gm)) add(`reason.${r}`, v);
+  for (const [, o, v] of text.matchAll(/^intentdns_holds_total\{[^}]*outcome="([^"]+)"[^}]*\} (\S+)$/gm)) add(`holds.${o}`, v);
+  for (const [, v] of text.matchAll(/^intentdns_hold_wait_seconds_count(?:\{[^}]*\})? (\S+)$/gm)) add('holdWait.count', v);
+  for (const [, v] of text.matchAll(/^intentdns_hold_wait_seconds_sum(?:\{[^}]*\})? (\S+)$/gm)) add('holdWait.sum', v);
+  m.linkUp = Number(text.match(/^intentdns_approval_link_up (\S+)$/m)?.[1] ?? 0);
+  m.grantsActive = Number(text.match(/^intentdns_grants_active (\S+)$/m)?.[1] ?? 0);
+  return m;
+}
+
+async function waitForMetrics(httpPort, ready, proc, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    if (proc.exited) throw new Error(`${proc.name} exited: ${proc.stderr.trim().slice(-2000)}`);
+    try { last = await approvalMetrics(httpPort); if (ready(last)) return; } catch { /* not listening yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${proc.name}: approval link not ready within ${ms} ms (${JSON.stringify(last)}): ${proc.stderr.trim().slice(-2000)}`);
 }
 
 function procCpuTicks(pid) {
@@ -539,16 +622,21 @@ function parseDnsperf(text) {
 
 async function measure({ tools, pin, target, scenario }) {
   if (target.firewall) resetTable();
-  const t = await startTarget(target, pin);
+  const t = await startTarget(target, pin, scenario);
   try {
     const common = { tools, pin, port: t.port, tdir: t.tdir, mode: scenario.mode };
     await dnsperf({ ...common, file: scenario.warm, seconds: scenario.seconds, maxRuns: 1 });   // warm: each name once
-    const nftBefore = target.firewall ? await firewallMetrics(target.httpPort) : undefined;
+    const nftBefore = target.firewall ? await firewallMetrics(t.httpPort) : undefined;
+    const approvalBefore = t.approval ? await approvalMetrics(t.httpPort) : undefined;
+    const serviceBefore = t.approval ? procCpuTicks(t.approval.proc.pid) : undefined;
     const before = procCpuTicks(t.proc.pid);
     const r = await dnsperf({ ...common, file: scenario.file, seconds: scenario.seconds, qps: scenario.qps, verbose: Boolean(scenario.qps) });
     const after = procCpuTicks(t.proc.pid);
     const peakRssMiB = procPeakRssMiB(t.proc.pid);
-    const nft = target.firewall ? minus(await firewallMetrics(target.httpPort), nftBefore) : undefined;   // the measured run only
+    const nft = target.firewall ? minus(await firewallMetrics(t.httpPort), nftBefore) : undefined;   // the measured run only
+    // The service's own CPU too: to tell a slow intentdns from a slow service.
+    const approval = t.approval ? approvalFigures(scenario, r, approvalBefore, await approvalMetrics(t.httpPort),
+      { ...(await t.approval.stats()), cpuSeconds: (procCpuTicks(t.approval.proc.pid) - serviceBefore) / CLK_TCK }) : undefined;
     let logBytes;
     try { logBytes = fs.statSync(path.join(t.tdir, 'decisions.log')).size; } catch { /* not intentdns */ }
     const unexpected = scenario.expect && target.kind !== 'echo' && !r.rcodes.startsWith(scenario.expect);
@@ -558,6 +646,7 @@ async function measure({ tools, pin, target, scenario }) {
       if (Math.abs(got - pct) > 1) console.warn(`  warning: ${target.name} ${scenario.name}: expected ${pct}% ${rcode}, got ${r.rcodes}`);
     }
     if (scenario.fileLines && r.sent > scenario.fileLines) console.warn(`  warning: ${target.name} ${scenario.name}: dnsperf went round the query file (${r.sent} > ${scenario.fileLines}); some fresh names were asked twice`);
+    if (approval?.warnings.length) for (const w of approval.warnings) console.warn(`  warning: ${target.name} ${scenario.name}: ${w}`);
     return {
       ...r,
       lossPct: (100 * r.lost) / r.sent,
@@ -566,11 +655,42 @@ async function measure({ tools, pin, target, scenario }) {
       peakRssMiB,
       ...(logBytes !== undefined ? { logBytes } : {}),
       ...(nft ? { nft } : {}),
+      ...(approval ? { ...approval.figures, approval: approval.detail } : {}),
     };
   } finally {
     await stop(t.proc);
+    await stop(t.approval?.proc);
     fs.rmSync(t.tdir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What the approval link did in the measured run, from intentdns's /metrics (after − before) and
+ * the service's own counts (warm-up included): held queries decided and answered per second, and
+ * every way a hold can fail (timeout, capacity, POST error, link down); for granted, the share
+ * answered because of the grant.
+ */
+function approvalFigures(scenario, r, before, after, service) {
+  const d = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]).filter(([k, v]) => v !== 0 || k.startsWith('holds.')));
+  const reasons = Object.fromEntries(Object.entries(d).filter(([k]) => k.startsWith('reason.')).map(([k, v]) => [k.slice(7), v]));
+  const holds = Object.fromEntries(Object.entries(d).filter(([k]) => k.startsWith('holds.')).map(([k, v]) => [k.slice(6), v]));
+  const warnings = [];
+  const figures = {};
+  if (scenario.approval === 'hold') {
+    figures.decidedQps = (reasons.hold_approved ?? 0) / r.runTime;
+    figures.holdTimeouts = reasons.hold_timeout ?? 0;
+    figures.holdWaitAvgUs = d['holdWait.count'] ? (1e6 * d['holdWait.sum']) / d['holdWait.count'] : NaN;
+    const failed = Object.entries(reasons).filter(([k, v]) => k !== 'hold_approved' && v > 0);
+    if (failed.length > 0) warnings.push(`held queries not approved: ${failed.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  } else {
+    figures.grantPct = (100 * (reasons.grant ?? 0)) / r.completed;
+    if (figures.grantPct < 99.9) warnings.push(`only ${fmt(figures.grantPct, 1)}% answered by the grant: ${JSON.stringify(reasons)}`);
+  }
+  if (service.unauthorized > 0 || service.badRequests > 0 || service.undelivered > 0) {
+    warnings.push(`approval service: ${service.unauthorized} unauthorized, ${service.badRequests} bad requests, ${service.undelivered} decisions with no stream open`);
+  }
+  if (after.linkUp !== 1) warnings.push('approval link down at the end of the run');
+  return { figures, warnings, detail: { reasons, holds, linkUpAtEnd: after.linkUp === 1, grantsActive: after.grantsActive, service } };
 }
 
 // --- report ----------------------------------------------------------------------------------
@@ -585,6 +705,11 @@ const FIGURES = [
   ['avgLatencyUs', 'avg µs', 'lo'],
   ['lossPct', 'loss %', 'lo'],
   ['peakRssMiB', 'peak RSS MiB', 'lo'],
+  // held and granted (intentdns only)
+  ['decidedQps', 'holds decided q/s', 'hi'],
+  ['holdTimeouts', 'hold timeouts', 'lo'],
+  ['holdWaitAvgUs', 'hold wait avg µs', 'lo'],
+  ['grantPct', '% by grant', 'hi'],
 ];
 
 const median = (xs) => {
@@ -625,9 +750,14 @@ function summarise(results, targets, scenarios) {
 }
 
 function fmt(x, digits = 0) { return Number.isFinite(x) ? x.toFixed(digits) : '—'; }
+function fmtApproval(r) {
+  if (r.decidedQps !== undefined) return `  holds decided ${fmtQps(r.decidedQps)} q/s, wait avg ${fmt(r.holdWaitAvgUs)} µs, timeouts ${r.holdTimeouts}`;
+  if (r.grantPct !== undefined) return `  by grant ${fmt(r.grantPct, 1)}%`;
+  return '';
+}
 function fmtQps(x) { return Number.isFinite(x) ? (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0)) : '—'; }
 
-function printTable(summary, targets, scenarios, peers) {
+function printTable(summary, targets, scenarios, peers, onlyTargets) {
   const cols = [['qps', 'q/s', fmtQps], ['coreUsPerQuery', 'core µs/q', (x) => fmt(x, 1)], ['avgLatencyUs', 'avg µs', (x) => fmt(x, 0)],
     ['p50Us', 'p50 µs', (x) => fmt(x, 0)], ['p99Us', 'p99 µs', (x) => fmt(x, 0)], ['p999Us', 'p99.9 µs', (x) => fmt(x, 0)],
     ['lossPct', 'loss %', (x) => fmt(x, 2)], ['peakRssMiB', 'RSS MiB', (x) => fmt(x, 0)]];
@@ -644,6 +774,19 @@ function printTable(summary, targets, scenarios, peers) {
         console.log(`${''.padEnd(11)}${`  ÷ ${peer}`.padEnd(24)}${cols.map(([k]) => (Number.isFinite(ratio[k]) ? `${ratio[k].toFixed(2)}×` : '—').padStart(w)).join('')}`);
       }
     }
+    // Peers have no equivalent of holds and grants: a row of dashes, so the table says so.
+    if (s.intentdnsOnly) {
+      for (const t of targets.filter((x) => x.peer && (!onlyTargets || onlyTargets.some((o) => x.name.includes(o))))) {
+        console.log(`${s.name.padEnd(11)}${t.name.padEnd(24)}${cols.map(() => '—'.padStart(w)).join('')}`);
+      }
+    }
+  }
+  const approvalRows = scenarios.filter((s) => s.approval && summary[s.name]).flatMap((s) => Object.entries(summary[s.name]).map(([name, row]) => [s, name, row]));
+  if (approvalRows.length > 0) console.log('');
+  for (const [s, name, row] of approvalRows) {
+    console.log(s.approval === 'hold'
+      ? `${s.name}: ${name}: ${fmtQps(row.decidedQps)} held queries/s decided allow and answered (of ${HOLD_QPS} q/s offered), hold wait avg ${fmt(row.holdWaitAvgUs)} µs, ${fmt(row.holdTimeouts)} hold timeouts`
+      : `${s.name}: ${name}: ${fmt(row.grantPct, 1)}% of answers forwarded because of the grant (${GRANT_PATTERN}, role unlisted: sinkhole)`);
   }
   if (!peers) console.log('\n(no peers: run with --peers for dnsdist and unbound and the ratios)');
   console.log('avg µs: dnsperf\'s average latency; p50/p99/p99.9 from dnsperf -v per-query latencies (fixed-rate runs only).');
@@ -676,6 +819,8 @@ function writeResults({ started, seconds, rounds, fixedQps, pin, tools, results,
       scenarios: {
         mix: `one file: in every 10 queries 7 cached hits, 2 blocks, 1 fresh miss; sized for ${MIX_QPS} q/s`,
         tcp: 'hit over TCP: dnsperf -m tcp, warmed over TCP',
+        held: `role unlisted: hold, fresh names under held.bench.test at -Q ${HOLD_QPS}; bench/approval.js decides each hold allow at once; approval hold_timeout 1500ms, max_pending_holds 100000; intentdns only`,
+        granted: `${GRANTED_NAMES} cached names under ${GRANT_PATTERN}, role unlisted: sinkhole, one command.approved for the pattern at connect; intentdns only`,
       },
     },
     summary,
@@ -833,7 +978,7 @@ async function firewallBench({ dir, tools, pin, knot, files, seconds, rounds, fi
           const probing = probe({ port: t.port, source: '127.0.0.3', names: hitNames, rate: 1000,
             done: () => window?.end !== undefined && performance.now() > window.end + 500, maxMs: 60_000 });
           await new Promise((resolve) => setTimeout(resolve, 500));
-          const nftBeforeBurst = target.firewall ? await firewallMetrics(target.httpPort) : undefined;
+          const nftBeforeBurst = target.firewall ? await firewallMetrics(t.httpPort) : undefined;
           window = { start: performance.now() };
           try {
             b = await dnsperf({ ...common, file: files.burst, seconds: 30, maxRuns: 1, source: '127.0.0.2' });
@@ -842,7 +987,7 @@ async function firewallBench({ dir, tools, pin, knot, files, seconds, rounds, fi
           }
           const during = probeStats(await probing, window.start, window.end);
           const elements = target.firewall ? setElements('bench_v4') : undefined;
-          const nft = target.firewall ? await firewallMetrics(target.httpPort) : undefined;
+          const nft = target.firewall ? await firewallMetrics(t.httpPort) : undefined;
           const row = { ...(nft ? { nft: minus(nft, nftBeforeBurst) } : {}), round, target: target.name, quiet, during, burstMs: window.end - window.start,
             burst: { completed: b.completed, lost: b.lost, qps: b.qps, rcodes: b.rcodes, command: b.command }, ...(elements !== undefined ? { elements } : {}) };
           burst.push(row);
