@@ -87,6 +87,6 @@ describe.skipIf(unavailable !== null)('agent → router (agent-egress.nft) → s
     const counters = await topo!.nft('list', 'chain', 'inet', 'intentdns', 'agent_egress');
     const dropped = /counter packets (\d+) bytes \d+ drop comment "egress not resolved through intentdns"/.exec(counters);
     expect(Number(dropped?.[1])).toBeGreaterThan(0);
-    timeline.push(`table after the run:\n${await topo!.nft('list', 'set', 'inet', 'intentdns', 'coding_v4')}`);
+    timeline.push(`table after the run:\n${await topo!.nft('list', 'table', 'inet', 'intentdns')}`);
   }, 30_000);
 });
