@@ -420,7 +420,8 @@ async function waitForDns(port, name, proc, ms = 15_000) {
   }
 }
 
-async function startKnot(dir, tools, pin) {
+/** Knot serving bench.test, and each of `extraZones` ({ domain, records: zone file lines }) beside it. */
+async function startKnot(dir, tools, pin, extraZones = []) {
   const port = await freePort();
   const kdir = path.join(dir, 'knot');
   fs.mkdirSync(path.join(kdir, 'db'), { recursive: true });
@@ -437,6 +438,7 @@ async function startKnot(dir, tools, pin) {
     `*.held A ${addressOf(0)}`, `*.granted A ${addressOf(1)}`,
   ];
   fs.writeFileSync(path.join(kdir, 'bench.test.zone'), zone.join('\n') + '\n');
+  for (const z of extraZones) fs.writeFileSync(path.join(kdir, `${z.domain}.zone`), z.records.join('\n') + '\n');
   fs.writeFileSync(path.join(kdir, 'knot.conf'), `server:
     rundir: "${kdir}"
     listen: 127.0.0.1@${port}
@@ -458,7 +460,7 @@ template:
 zone:
   - domain: bench.test
     file: "${kdir}/bench.test.zone"
-`);
+${extraZones.map((z) => `  - domain: ${z.domain}\n    file: "${kdir}/${z.domain}.zone"\n`).join('')}`);
   const [cmd, args] = pinned(pin, pin?.load, tools.knotd, ['-c', path.join(kdir, 'knot.conf')]);
   const proc = start('knotd', cmd, args);
   await waitForDns(port, 's0.bench.test', proc);
