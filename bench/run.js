@@ -1,5 +1,5 @@
 // npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y]
-//                  [--hold-qps N] [--cpu-prof DIR] [--quick] [--firewall]
+//                  [--hold-qps N] [--cpu-prof DIR] [--quick] [--firewall] [--lists [--sizes 10000,100000,1000000]]
 //
 // intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
 // dnsdist and unbound with the equivalent policy (--peers). One fresh server process per target
@@ -16,6 +16,11 @@
 // traffic stays on the host's loopback); then a burst of 10,000 names with distinct addresses from
 // 127.0.0.2 while a 1,000 q/s probe on 127.0.0.3 asks cached names (bench/firewall notes in
 // docs/performance.md, "Firewall sync").
+//
+// --lists measures allowlists of 10k, 100k and 1M names instead (bench/lists.js): load time, memory
+// per name, core µs per cached hit, the longest gap between answers while the 1M list reloads (and
+// a CPU profile of that reload when it is over 50 ms), and peak RSS with 100k names and 200k cached
+// answers (docs/performance.md, "Lists at scale and memory").
 //
 // Every load is bounded in time (dnsperf -l, and a kill after that) and in count (query files of
 // a fixed size). Only 127.0.0.1 is used. Every process started here is stopped by its PID, also
@@ -81,6 +86,18 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'intentdns-bench-'));
   workDir = dir;
   const started = new Date();
+  if (flag('lists')) {
+    const { listsBench } = await import('./lists.js');
+    const helpers = { ROOT, argv, option, CLK_TCK, start, stop, stopAll, freePort, waitForDns, startKnot, pinned,
+      procCpuTicks, procPeakRssMiB, dnsperf, encodeQuery, fmt, fmtQps };
+    try {
+      await listsBench({ dir, tools, pin, started, helpers });
+    } finally {
+      await stopAll();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
   console.log(`intentdns bench: ${seconds} s per scenario, ${rounds} round(s), dnsperf -c 8 -T 1 -q 100; ` +
     (pin ? `server on core ${pin.server}, dnsperf and Knot on core ${pin.load}` : 'one core: nothing pinned (figures are not comparable to pinned runs)'));
 
