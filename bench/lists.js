@@ -120,7 +120,7 @@ export async function listsBench({ dir, tools, pin, started, helpers: h }) {
     if (reload && n === RELOAD_N) printReload(reload, elapsed());
   }
   if (reload && !(reload.longestGapMs <= STALL_GOAL_MS)) {
-    console.log(`  the longest gap is over ${STALL_GOAL_MS} ms: the 1M reload again, under node --cpu-prof`);
+    console.log(`  the longest gap is over ${STALL_GOAL_MS} ms: the ${kName(RELOAD_N)} reload again, under node --cpu-prof`);
     profile = await profiledReload(ctx, RELOAD_N);
     printProfile(profile, elapsed());
   }
