@@ -1,3 +1,5 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { ApprovalRequestError, MAX_ANSWER_BYTES, postHold } from '../../src/approval/hold-client.js';
@@ -28,6 +30,40 @@ beforeEach(async () => {
 afterEach(async () => {
   await service.close();
 });
+
+/**
+ * A bare server on loopback whose hold answer the test writes itself (what
+ * FakeApprovalService cannot: a lying content-length, a body that stalls).
+ * Counts connections and how many have closed.
+ */
+async function rawService(answer: (res: ServerResponse) => void): Promise<{ url: string; connections: () => number; closed: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  let closed = 0;
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => answer(res));
+  });
+  server.on('connection', (s) => {
+    connections += 1;
+    sockets.add(s);
+    s.on('close', () => {
+      closed += 1;
+      sockets.delete(s);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => connections,
+    closed: () => closed,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 /** The rejection of `p`, which must reject with an ApprovalRequestError. */
 async function rejection(p: Promise<void>): Promise<ApprovalRequestError> {
@@ -119,5 +155,80 @@ describe('postHold', () => {
     service.setHoldStatus(503);
     const err = await rejection(postHold(service.url, TOKEN, hold, 2000));
     expect(err).toMatchObject({ problem: 'refused', status: 503 });
+  });
+
+  it('reuses one kept-alive connection for POSTs one after another, refusals with a small body included', async () => {
+    for (let i = 0; i < 3; i++) await postHold(service.url, TOKEN, hold, 1000);
+    service.setHoldStatus(503);
+    await rejection(postHold(service.url, TOKEN, hold, 1000));
+    service.setHoldStatus(202);
+    await postHold(service.url, TOKEN, hold, 1000);
+    expect(service.holds).toHaveLength(5);
+    expect(service.openSockets).toBe(1);
+  });
+
+  // The timer is a ref'd setTimeout, so it is listed while armed; 60 s would outlive the test if left.
+  it('leaves no timer behind once the answer is read', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    await postHold(service.url, TOKEN, hold, 1000);
+    const before = timers();
+    for (let i = 0; i < 5; i++) await postHold(service.url, TOKEN, hold, 60_000);
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+
+  it('an accepted answer declaring a body over the bound fails as oversize at once and closes the connection', async () => {
+    const raw = await rawService((res) => {
+      res.writeHead(202, { 'content-length': String(MAX_ANSWER_BYTES + 1) });
+      res.write('{');                      // and never the rest
+    });
+    try {
+      const t0 = Date.now();
+      const err = await rejection(postHold(raw.url, TOKEN, hold, 2000));
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(err).toMatchObject({ problem: 'oversize', status: 202 });
+      await waitFor(() => raw.closed() === 1, { what: 'the connection to close' });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a body of exactly MAX_ANSWER_BYTES is still an answer', async () => {
+    const raw = await rawService((res) => res.writeHead(202).end(Buffer.alloc(MAX_ANSWER_BYTES, 0x20)));
+    try {
+      await postHold(raw.url, TOKEN, hold, 2000);
+      await postHold(raw.url, TOKEN, hold, 2000);
+      expect(raw.connections()).toBe(1);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('the timeout covers the body too: headers then silence is no answer', async () => {
+    const raw = await rawService((res) => {
+      res.writeHead(202, { 'content-length': '2' });
+      res.write('{');
+    });
+    try {
+      const err = await rejection(postHold(raw.url, TOKEN, hold, 100));
+      expect(err).toMatchObject({ problem: 'no_answer', status: null });
+      expect(err.message).toContain('timed out after 100 ms');
+      await waitFor(() => raw.closed() === 1, { what: 'the connection to close' });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('an answer cut off mid-body is no answer', async () => {
+    const raw = await rawService((res) => {
+      res.writeHead(202, { 'content-length': '100' });
+      res.write('{', () => res.socket?.destroy());
+    });
+    try {
+      const err = await rejection(postHold(raw.url, TOKEN, hold, 2000));
+      expect(err).toMatchObject({ problem: 'no_answer', status: null });
+      expect(err.message).toContain('failed');
+    } finally {
+      await raw.close();
+    }
   });
 });
