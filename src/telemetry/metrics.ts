@@ -61,9 +61,9 @@ export class Metrics {
 
   readonly queries = new KeyedCounter('intentdns_queries_total', 'Queries by role, action, reason and type.');
   readonly queryDuration = new LabelledHistogram('intentdns_query_duration_seconds', 'Time from receiving a query to its answer.', 'action', DNS_BUCKETS);
-  readonly upstreamRequests = this.#counter('intentdns_upstream_requests_total', 'Upstream attempts by upstream and outcome.', ['upstream', 'outcome']);
+  readonly upstreamRequests = new KeyedCounter('intentdns_upstream_requests_total', 'Upstream attempts by upstream and outcome.');
   readonly upstreamSkips = this.#counter('intentdns_upstream_skipped_total', 'Attempts not made because the upstream was down (its last attempt timed out or failed on the network) and another answered.', ['upstream']);
-  readonly upstreamDuration = new Histogram({ name: 'intentdns_upstream_duration_seconds', help: 'Time of each upstream attempt.', labelNames: ['upstream'], buckets: DNS_BUCKETS, registers: [this.registry] });
+  readonly upstreamDuration = new LabelledHistogram('intentdns_upstream_duration_seconds', 'Time of each upstream attempt.', 'upstream', DNS_BUCKETS);
   readonly holdWait = new Histogram({ name: 'intentdns_hold_wait_seconds', help: 'How long held queries waited for a decision.', buckets: HOLD_BUCKETS, registers: [this.registry] });
   readonly configReloads = this.#counter('intentdns_config_reloads_total', 'Config reloads by result.', ['result']);
   readonly configLastReloadSuccess = new Gauge({ name: 'intentdns_config_last_reload_success_timestamp_seconds', help: 'When the running config was loaded.', registers: [this.registry] });
@@ -82,9 +82,8 @@ export class Metrics {
   constructor(opts: { perAgent: boolean; version: string; readProc?: ReadFile }) {
     this.#perAgent = opts.perAgent;
     this.#readProc = opts.readProc;
-    // Both are counted in plain numbers and read at scrape time (query-metrics.ts).
-    this.registry.registerMetric(this.queries as unknown as Metric);
-    this.registry.registerMetric(this.queryDuration as unknown as Metric);
+    // Counted in plain numbers on the query path and read at scrape time (query-metrics.ts): every query, every upstream attempt.
+    for (const m of [this.queries, this.queryDuration, this.upstreamRequests, this.upstreamDuration]) this.registry.registerMetric(m as unknown as Metric);
     new Gauge({ name: 'intentdns_build_info', help: 'Version of the running intentdns.', labelNames: ['version', 'node'], registers: [this.registry] })
       .set({ version: opts.version, node: process.version }, 1);
     this.#mirrors();
@@ -125,8 +124,8 @@ export class Metrics {
   }
 
   readonly upstreamAttempt = (upstream: string, outcome: string, seconds: number): void => {
-    this.upstreamRequests.labels(upstream, outcome).inc();
-    this.upstreamDuration.labels(upstream).observe(seconds);
+    this.upstreamRequests.inc(`${upstream}\0${outcome}`, () => ({ upstream, outcome }));
+    this.upstreamDuration.observe(upstream, seconds);
   };
 
   readonly upstreamSkipped = (upstream: string): void => {

@@ -131,11 +131,19 @@ class PooledSocket {
     this.onClosed(this);
   }
 
+  /**
+   * One callback for every send, not a closure per query. A send fails on a
+   * connected socket when an ICMP error for it is pending (ECONNREFUSED: the
+   * kernel reports it to whichever call comes first, this send or the next
+   * read): like the socket's 'error', it concerns every query on it.
+   */
+  readonly #sent = (err: Error | null): void => {
+    if (err) this.fail(err);
+  };
+
   #send(id: number, query: Buffer): void {
     try {
-      this.socket.send(query, (err) => {
-        if (err) this.#settle(id, new UpstreamNetworkError(this.server.text, 'udp', errnoCode(err) ?? err.message, { cause: err }));
-      });
+      this.socket.send(query, this.#sent);
     } catch (err) {
       this.#settle(id, new UpstreamNetworkError(this.server.text, 'udp', errnoCode(err) ?? String(err), { cause: err }));
     }
