@@ -56,6 +56,8 @@ const GRANTED_NAMES = 10_000;    // n<j>.granted.bench.test, unlisted: answered 
 const GRANT_PATTERN = '*.granted.bench.test';
 const FW_TABLE = 'intentdns_bench';
 let netns = null;     // deleted at the end, also on SIGINT / SIGTERM
+// Read before anything pins this process to one core (availableParallelism follows the affinity).
+const NPROC = os.availableParallelism?.() ?? os.cpus().length;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const children = new Set();
@@ -823,7 +825,7 @@ function writeResults({ started, seconds, rounds, fixedQps, pin, tools, results,
     argv: process.argv,
     commit: git || null,
     machine: {
-      nproc: os.availableParallelism?.() ?? os.cpus().length,
+      nproc: NPROC,
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       kernel: os.release(),
       memTotalMiB: Math.round(os.totalmem() / 2 ** 20),
@@ -1065,7 +1067,7 @@ async function firewallBench({ dir, tools, pin, knot, files, seconds, rounds, fi
   const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim();
   fs.writeFileSync(file, JSON.stringify({
     date: started.toISOString(), command: `npm run bench -- ${argv.join(' ')}`.trim(), commit: git || null,
-    machine: { nproc: os.availableParallelism?.() ?? os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(),
+    machine: { nproc: NPROC, cpuModel: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(),
       pinning: pin ? { server: Number(pin.server), dnsperfKnotAndProbe: Number(pin.load) } : null },
     versions: tools.versions,
     setup: {
