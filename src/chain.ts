@@ -21,7 +21,7 @@ import type { Config } from './config/types.js';
 import { DecideStage } from './decide/decide.js';
 import { FirewallStage, type SetWriter } from './firewall/index.js';
 import { NO_GRANTS, type GrantLookup, type QuarantineLookup } from './decide/policy.js';
-import { compileRoles } from './decide/role.js';
+import { compileRoles, type Role } from './decide/role.js';
 import { HoldStage } from './hold/hold.js';
 import type { HoldRegistry } from './hold/registry.js';
 import { ClientTable } from './identify/clients.js';
@@ -60,8 +60,14 @@ export interface ChainState {
   readonly firewall: SetWriter | null;
 }
 
-export function buildPipeline(config: Config, shared: ChainState, log: Logger, metrics: Metrics): Pipeline {
-  const roles = compileRoles(config.roles);
+/**
+ * `roles` are config.roles compiled: a reload compiles them beforehand in time slices
+ * (compileRolesAsync), so that what is left here is quick.
+ */
+export function buildPipeline(
+  config: Config, shared: ChainState, log: Logger, metrics: Metrics,
+  roles: ReadonlyMap<string, Role> = compileRoles(config.roles),
+): Pipeline {
   const upstreams = new Upstreams({
     servers: config.upstreams.servers, timeoutMs: config.upstreams.timeoutMs, strategy: config.upstreams.strategy,
     health: shared.upstreamHealth, log, onAttempt: metrics.upstreamAttempt, onSkip: metrics.upstreamSkipped,

@@ -4,6 +4,7 @@ import { buildPipeline, type Pipeline } from './chain.js';
 import { AnswerCache } from './cache/store.js';
 import { readTokenFile } from './config/token.js';
 import type { Config, HostPort } from './config/types.js';
+import { compileRolesAsync } from './decide/role.js';
 import { GrantStore } from './grants/grants.js';
 import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
@@ -200,6 +201,9 @@ export class Server {
    * period. log.level applies at once; cache.max_entries, cache.max_bytes
    * and metrics.per_agent only at the next start (see restartOnlyChanges).
    *
+   * The roles' lists are compiled first, in time slices, while the running
+   * pipeline goes on answering: a million names take seconds (compileRolesAsync).
+   *
    * Reloads run one at a time, in call order.
    * @throws TokenFileError when a token file cannot be read,
    *   ListenError or HttpListenError when a new address cannot be bound,
@@ -212,6 +216,11 @@ export class Server {
   }
 
   async #reload(config: Config): Promise<void> {
+    if (this.#closing) throw new ServerClosingError();
+    // First, and in time slices: a long list takes seconds to compile, and queries keep being
+    // answered by the running pipeline meanwhile. Before any binding, so what is bound is not
+    // left waiting for the swap.
+    const roles = await compileRolesAsync(config.roles);
     if (this.#closing) throw new ServerClosingError();
     const token = approvalToken(config);
     const admin = adminToken(config);
@@ -232,7 +241,7 @@ export class Server {
       }
     }
 
-    this.#pipeline = buildPipeline(config, this.#shared, this.#log, this.metrics);
+    this.#pipeline = buildPipeline(config, this.#shared, this.#log, this.metrics, roles);
     // Health of upstreams the new config still lists carries over; the rest is forgotten.
     this.#shared.upstreamHealth.retain(config.upstreams.servers);
     this.#checkQuarantine();

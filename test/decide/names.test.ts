@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { NamePattern } from '../../src/config/types.js';
+import type { NamePattern, RoleConfig } from '../../src/config/types.js';
 import { NameSet } from '../../src/decide/names.js';
+import { compileRoles, compileRolesAsync } from '../../src/decide/role.js';
+import { TimeSlices } from '../../src/slices.js';
 
 const exact = (name: string): NamePattern => ({ kind: 'exact', name, source: name });
 const subtree = (name: string): NamePattern => ({ kind: 'subtree', name, source: `*.${name}` });
@@ -36,5 +38,55 @@ describe('NameSet', () => {
     expect(big.match('host99999.example.net')).toBe('host99999.example.net');
     expect(big.match('a.b.zone99998.example.net')).toBe('*.zone99998.example.net');
     expect(big.match('host99998.example.net')).toBeUndefined();
+  });
+});
+
+describe('NameSet.build (reloads: filled in time slices)', () => {
+  const names = (set: NameSet, probes: readonly string[]): Array<string | undefined> => probes.map((n) => set.match(n));
+
+  it('answers as the constructor does, the first of duplicate rules winning', async () => {
+    const patterns = [
+      exact('github.com'), subtree('github.com'), { ...exact('github.com'), source: '@gh:github.com' },
+      { ...subtree('npmjs.org'), source: '@npm:*.npmjs.org' }, subtree('npmjs.org'), exact('api.example.org'),
+    ];
+    const probes = ['github.com', 'api.github.com', 'x.npmjs.org', 'npmjs.org', 'api.example.org', 'example.org'];
+    const built = await NameSet.build(patterns, new TimeSlices());
+    expect(names(built, probes)).toEqual(names(new NameSet(patterns), probes));
+    expect(names(built, probes)).toEqual(['github.com', '*.github.com', '@npm:*.npmjs.org', undefined, 'api.example.org', undefined]);
+    expect(built.size).toBe(4);
+  });
+
+  it('lets the event loop turn while it fills a long list, and nobody sees the set before it is whole', async () => {
+    const many: NamePattern[] = [];
+    for (let i = 0; i < 100_000; i++) many.push(i % 2 ? exact(`host${i}.example.net`) : subtree(`zone${i}.example.net`));
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    try {
+      // A budget of 0: every clock check pauses, so turns happen however fast this machine is.
+      const set = await NameSet.build(many, new TimeSlices(0));
+      expect(turns).toBeGreaterThan(10);
+      expect(set.size).toBe(100_000);
+      expect(set.match('host99999.example.net')).toBe('host99999.example.net');
+      expect(set.match('a.zone99998.example.net')).toBe('*.zone99998.example.net');
+    } finally {
+      clearInterval(ticking);
+    }
+  });
+});
+
+describe('compileRolesAsync', () => {
+  it('compiles the roles compileRoles does', async () => {
+    const role = (name: string, allow: NamePattern[]): RoleConfig => ({ name, allow, deny: [exact('evil.example')], qtypes: [1, 28], privateOk: [subtree('corp.internal')], unlisted: 'hold' });
+    const roles = new Map([['a', role('a', [exact('github.com')])], ['b', role('b', [subtree('npmjs.org')])]]);
+    const sync = compileRoles(roles);
+    const sliced = await compileRolesAsync(roles, new TimeSlices(0));
+    expect([...sliced.keys()]).toEqual(['a', 'b']);
+    for (const [name, r] of sliced) {
+      const s = sync.get(name)!;
+      for (const probe of ['github.com', 'registry.npmjs.org', 'evil.example', 'db.corp.internal']) {
+        expect([r.allow.match(probe), r.deny.match(probe), r.privateOk.match(probe)]).toEqual([s.allow.match(probe), s.deny.match(probe), s.privateOk.match(probe)]);
+      }
+      expect([r.unlisted, r.allowsType(1), r.allowsType(16)]).toEqual([s.unlisted, s.allowsType(1), s.allowsType(16)]);
+    }
   });
 });
