@@ -19,13 +19,12 @@
  * One reload at a time: triggers that come while one runs fold into a single
  * next one, which reads the file as it is by then.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
-import { IntentdnsError, errnoCode } from '../errors.js';
+import { IntentdnsError } from '../errors.js';
 import { ConfigError } from './errors.js';
 import { loadConfig, type LoadOptions } from './load.js';
+import { readConfigText, withText } from './read.js';
 import type { Config } from './types.js';
 
 /** What asked for the reload: SIGHUP, or the watcher. */
@@ -49,7 +48,7 @@ export interface ReloadMetrics {
 export interface ReloaderOptions {
   /** The config file, as the user named it (errors and log lines show it this way). */
   readonly file: string;
-  /** Digest of the text the running config was read from (loadConfigFile). */
+  /** Digest of the bytes the running config was read from (loadConfigFile). */
   readonly digest: string;
   readonly target: ReloadTarget;
   readonly log: Logger;
@@ -188,27 +187,3 @@ function reloadErrors(err: unknown): string[] {
   if (err instanceof ConfigError) return err.format().split('\n');
   return [err instanceof Error ? err.message : String(err)];
 }
-
-interface ConfigText {
-  /** null when the file could not be read: loadConfig reads it again and reports why. */
-  readonly text: string | null;
-  readonly digest: string;
-}
-
-function readConfigText(file: string, opts: LoadOptions): ConfigText {
-  try {
-    const text = (opts.readFile ?? readText)(file);
-    return { text, digest: createHash('sha256').update(text).digest('hex') };
-  } catch (err) {
-    return { text: null, digest: `unreadable:${errnoCode(err) ?? String(err)}` };
-  }
-}
-
-/** LoadOptions whose readFile gives loadConfig the text already read for `file` (and reads anything else as usual). */
-function withText(file: string, read: ConfigText, opts: LoadOptions): LoadOptions {
-  const readFile = opts.readFile ?? readText;
-  const { text } = read;
-  return { ...opts, readFile: (path) => (path === file && text !== null ? text : readFile(path)) };
-}
-
-const readText = (path: string): string => readFileSync(path, 'utf8');
