@@ -18,13 +18,22 @@
  *
  * One reload at a time: triggers that come while one runs fold into a single
  * next one, which reads the file as it is by then.
+ *
+ * The file is parsed and validated in a worker thread (parse-worker.ts), and
+ * what is left on the event loop (reading and hashing the file, unpacking the
+ * worker's answer, the server compiling the lists) runs in time slices: with
+ * long role lists a reload takes seconds, and the running config answers
+ * meanwhile. Start-up parses in-thread (nothing to answer yet), and so do
+ * reloads when a test injects readFile (a function cannot cross to a worker)
+ * or when this runs from its TypeScript source (PARSE_WORKER_ENTRY).
  */
 import type { Logger } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
 import { IntentdnsError } from '../errors.js';
 import { ConfigError } from './errors.js';
 import { loadConfig, type LoadOptions } from './load.js';
-import { readConfigText, withText } from './read.js';
+import { PARSE_TIMEOUT_MS, PARSE_WORKER_ENTRY, ParseCancelledError, parseInWorker } from './parse-worker.js';
+import { readConfigBytes, readConfigText, withText } from './read.js';
 import type { Config } from './types.js';
 
 /** What asked for the reload: SIGHUP, or the watcher. */
@@ -55,6 +64,11 @@ export interface ReloaderOptions {
   readonly metrics: ReloadMetrics;
   /** Passed on to loadConfig (tests inject readFile and resolvConf). */
   readonly load?: LoadOptions;
+  /**
+   * The parse worker: its entry (default PARSE_WORKER_ENTRY; null parses
+   * in-thread) and how long it may take (default PARSE_TIMEOUT_MS).
+   */
+  readonly worker?: { readonly entry?: URL | null; readonly timeoutMs?: number };
 }
 
 export interface LoadedConfig {
@@ -95,6 +109,11 @@ export class Reloader {
   readonly #log: Logger;
   readonly #metrics: ReloadMetrics;
   readonly #load: LoadOptions;
+  /** Null: parse in-thread. */
+  readonly #workerEntry: URL | null;
+  readonly #workerTimeoutMs: number;
+  /** Stops the running reload's worker on close(). */
+  readonly #stop = new AbortController();
   /** The config the server started with: what restart-only settings still are. */
   readonly #started: Config;
   /** Digest of the text last tried, applied or not. */
@@ -109,6 +128,9 @@ export class Reloader {
     this.#log = opts.log;
     this.#metrics = opts.metrics;
     this.#load = opts.load ?? {};
+    // An injected readFile is a function: it cannot cross to a worker, so tests that inject one parse here.
+    this.#workerEntry = this.#load.readFile ? null : opts.worker?.entry === undefined ? PARSE_WORKER_ENTRY : opts.worker.entry;
+    this.#workerTimeoutMs = opts.worker?.timeoutMs ?? PARSE_TIMEOUT_MS;
     this.#started = opts.target.config;
     this.#digest = opts.digest;
     // Both series from the start, so `increase(…{result="failure"}[5m])` sees the first failure.
@@ -137,9 +159,10 @@ export class Reloader {
     return next.outcome;
   }
 
-  /** No reloads from now on; resolves once the one running (if any) has finished. */
+  /** No reloads from now on; a parse in the worker is stopped; resolves once the running reload (if any) has finished. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stop.abort();
     await this.#running;
   }
 
@@ -153,14 +176,18 @@ export class Reloader {
 
   async #run(reason: ReloadReason): Promise<ReloadOutcome> {
     const { file } = this;
-    const read = readConfigText(file, this.#load);
+    const entry = this.#workerEntry;
+    const read = entry ? await readConfigBytes(file) : readConfigText(file, this.#load);
+    if (this.#closed) return 'closed';
     if (reason === 'file' && read.digest === this.#digest) {
       this.#log.debug({ config: file, reason }, 'config file unchanged; not reloaded');
       return 'unchanged';
     }
     this.#digest = read.digest;
     try {
-      const config = loadConfig(file, withText(file, read, this.#load));
+      const config = 'bytes' in read ? await this.#parseInWorker(entry!, read.bytes) : loadConfig(file, withText(file, read, this.#load));
+      // close() came while the worker's answer was being unpacked: the server is going away.
+      if (this.#closed) return 'closed';
       await this.#target.reload(config);
       this.#metrics.configReloads.inc({ result: 'success' });
       this.#metrics.configLastReloadSuccess.setToCurrentTime();
@@ -171,6 +198,10 @@ export class Reloader {
       }
       return 'applied';
     } catch (err) {
+      if (err instanceof ParseCancelledError) {
+        this.#log.info({ config: file, reason }, 'config reload stopped: shutting down');
+        return 'closed';
+      }
       this.#metrics.configReloads.inc({ result: 'failure' });
       const known = err instanceof IntentdnsError;
       this.#log.error(
@@ -179,6 +210,17 @@ export class Reloader {
       );
       return 'failed';
     }
+  }
+
+  async #parseInWorker(entry: URL, bytes: Uint8Array | null): Promise<Config> {
+    const { file } = this;
+    const began = performance.now();
+    const config = await parseInWorker(file, bytes, {
+      entry, timeoutMs: this.#workerTimeoutMs, signal: this.#stop.signal,
+      ...(this.#load.resolvConf !== undefined && { resolvConf: this.#load.resolvConf }),
+    });
+    this.#log.debug({ config: file, parse_ms: Math.round(performance.now() - began) }, 'config parsed in a worker thread');
+    return config;
   }
 }
 
