@@ -279,3 +279,84 @@ function framedQuery(name: string): Buffer {
   length.writeUInt16BE(message.length);
   return Buffer.concat([length, message]);
 }
+
+/** The probe's side, as plain JavaScript for its worker thread: queries at a fixed rate, the arrival time of every reply. */
+const ARRIVAL_WORKER = String.raw`
+const { workerData, parentPort } = require('node:worker_threads');
+const dgram = require('node:dgram');
+const { target, qps, names, maxMs } = workerData;
+
+function query(id, name) {
+  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')]));
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id, 0);
+  header.writeUInt16BE(0x0100, 2);   // RD
+  header.writeUInt16BE(1, 4);
+  return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+}
+// Epoch milliseconds, to the microsecond: comparable with the test thread's clock (performance.now() is not, across threads).
+const now = () => performance.timeOrigin + performance.now();
+const arrivals = [];
+let sent = 0;
+const udp = dgram.createSocket('udp4');
+udp.on('message', () => arrivals.push(now()));
+udp.on('error', () => {});
+udp.bind(0, '127.0.0.1', () => {
+  const started = now();
+  let stopping = false;
+  const finish = () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    // Replies still on their way.
+    setTimeout(() => { udp.close(); parentPort.postMessage({ sent, arrivals }); }, 300);
+  };
+  const timer = setInterval(() => {
+    const elapsed = now() - started;
+    if (elapsed > maxMs) return finish();
+    while (sent < (elapsed * qps) / 1000) udp.send(query(sent & 0xffff, names[sent++ % names.length]), target.port, target.host);
+  }, 1);
+  parentPort.on('message', finish);
+});
+`;
+
+export interface ArrivalProbe {
+  /** Stops sending; resolves with every reply's arrival time (epoch ms, `performance.timeOrigin + performance.now()`). */
+  stop(): Promise<{ readonly sent: number; readonly arrivals: readonly number[] }>;
+}
+
+/**
+ * UDP queries from 127.0.0.1 at `qps` (names in turn, type A) until stop()
+ * or `maxMs`, in a worker thread so that nothing this thread does delays
+ * them or their timestamps. For the longest silence of a server: see longestGap.
+ */
+export function startArrivalProbe(opts: { target: Target; qps: number; names: readonly string[]; maxMs: number }): ArrivalProbe {
+  const worker = new Worker(ARRIVAL_WORKER, { eval: true, workerData: { ...opts, target: { ...opts.target }, names: [...opts.names] } });
+  const result = new Promise<{ sent: number; arrivals: number[] }>((resolve, reject) => {
+    worker.once('message', (r: { sent: number; arrivals: number[] }) => {
+      resolve(r);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`probe worker exited with ${code} before reporting`)));
+  });
+  return {
+    stop() {
+      worker.postMessage('stop');
+      return result;
+    },
+  };
+}
+
+/** The longest interval between consecutive arrivals that overlaps [from, to] (epoch ms), and where it began. */
+export function longestGap(arrivals: readonly number[], from: number, to: number): { readonly ms: number; readonly at: number } {
+  let best = { ms: 0, at: from };
+  for (let k = 1; k < arrivals.length; k++) {
+    const a = arrivals[k - 1]!;
+    const b = arrivals[k]!;
+    if (b < from) continue;
+    if (a > to) break;
+    if (b - a > best.ms) best = { ms: b - a, at: a };
+  }
+  return best;
+}
