@@ -1,5 +1,5 @@
 // npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y]
-//                  [--hold-qps N] [--cpu-prof DIR] [--quick] [--firewall] [--lists [--sizes 10000,100000,1000000]]
+//                  [--hold-qps N] [--cpu-prof DIR] [--quick] [--firewall] [--lists [--sizes 10000,100000,1000000] [--reload-sizes N,…]]
 //
 // intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
 // dnsdist and unbound with the equivalent policy (--peers). One fresh server process per target
@@ -18,8 +18,8 @@
 // docs/performance.md, "Firewall sync").
 //
 // --lists measures allowlists of 10k, 100k and 1M names instead (bench/lists.js): load time, memory
-// per name, core µs per cached hit, the longest gap between answers while the 1M list reloads (and
-// a CPU profile of that reload when it is over 50 ms), and peak RSS with 100k names and 200k cached
+// per name, core µs per cached hit, the longest gap between answers while each list reloads (and
+// a CPU profile of the largest one's reload when it is over 50 ms), and peak RSS with 100k names and 200k cached
 // answers (docs/performance.md, "Lists at scale and memory").
 //
 // Every load is bounded in time (dnsperf -l, and a kill after that) and in count (query files of
