@@ -26,6 +26,16 @@ export class SocketBudget {
     return true;
   }
 
+  /** Whether every slot is taken now; counts nothing (the caller may find another way first). */
+  get full(): boolean {
+    return this.#open >= this.max;
+  }
+
+  /** Counts an attempt that found no slot free and no other way. */
+  countRefused(): void {
+    this.#refused++;
+  }
+
   /** Gives back a slot taken by tryOpen. */
   close(): void {
     if (this.#open > 0) this.#open--;

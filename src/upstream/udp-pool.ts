@@ -208,7 +208,10 @@ export class UdpPool {
    */
   exchange(query: Buffer, question: Buffer, timeoutMs: number): Promise<Buffer | UpstreamError | NoSocketError> {
     const socket = this.#pick();
-    if (socket === null) return Promise.resolve(new NoSocketError(this.#o.budget?.max ?? 0));
+    if (socket === null) {
+      this.#o.budget?.countRefused();
+      return Promise.resolve(new NoSocketError(this.#o.budget?.max ?? 0));
+    }
     let id = randomUint16();
     while (socket.pending.has(id)) id = randomUint16();
     query.writeUInt16BE(id, 0);
@@ -254,7 +257,8 @@ export class UdpPool {
   }
 
   #open(i: number): PooledSocket | null {
-    if (this.#o.budget && !this.#o.budget.tryOpen()) return null;
+    // Not tryOpen: a pool out of slots shares a socket it has, and that is no refusal.
+    if (this.#o.budget?.full || this.#o.budget?.tryOpen() === false) return null;
     const s = new PooledSocket(this.#server, this.#now(), (closed) => {
       this.#retiring.delete(closed);
       if (this.#slots[i] === closed) this.#slots[i] = null;

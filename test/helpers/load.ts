@@ -53,13 +53,8 @@ export function formatFigures(f: AgentFigures): string {
   return `${f.answered}/${f.sent} answered (${(f.ratio * 100).toFixed(1)}%), p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms`;
 }
 
-/** The agent's side of the measurement, as plain JavaScript for the worker thread. */
-const AGENT_WORKER = String.raw`
-const { workerData, parentPort } = require('node:worker_threads');
-const dgram = require('node:dgram');
-const net = require('node:net');
-const { target, from, transport, qps, durationMs, names, timeoutMs } = workerData;
-
+/** An A query for `name`, in the plain JavaScript both worker threads below run. */
+const QUERY_JS = String.raw`
 function query(id, name) {
   const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')]));
   const header = Buffer.alloc(12);
@@ -68,6 +63,16 @@ function query(id, name) {
   header.writeUInt16BE(1, 4);
   return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
 }
+`;
+
+/** The agent's side of the measurement, as plain JavaScript for the worker thread. */
+const AGENT_WORKER = String.raw`
+const { workerData, parentPort } = require('node:worker_threads');
+const dgram = require('node:dgram');
+const net = require('node:net');
+const { target, from, transport, qps, durationMs, names, timeoutMs } = workerData;
+
+${QUERY_JS}
 const answered = (reply) => reply.length >= 12 && (reply.readUInt16BE(2) & 0x800f) === 0x8000 && reply.readUInt16BE(6) > 0;
 
 const latencies = [];
@@ -286,14 +291,7 @@ const { workerData, parentPort } = require('node:worker_threads');
 const dgram = require('node:dgram');
 const { target, qps, names, maxMs } = workerData;
 
-function query(id, name) {
-  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')]));
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(0x0100, 2);   // RD
-  header.writeUInt16BE(1, 4);
-  return Buffer.concat([header, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
-}
+${QUERY_JS}
 // Epoch milliseconds, to the microsecond: comparable with the test thread's clock (performance.now() is not, across threads).
 const now = () => performance.timeOrigin + performance.now();
 const arrivals = [];

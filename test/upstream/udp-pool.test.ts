@@ -139,11 +139,14 @@ describe('UdpPool', () => {
     expect(answers.every((a) => a instanceof Buffer)).toBe(true);
     expect(budget.open).toBe(2);
     expect(new Set(dns.queries.map((q) => q.port)).size).toBe(2);
+    // Sharing a socket it has is no refusal: intentdns_upstream_sockets_refused_total stays 0.
+    expect(budget.refused).toBe(0);
 
     const full = new SocketBudget(1);
     full.tryOpen();
     const starved = track(new UdpPool(dns.hostPort, { size: 4, budget: full }));
     expect(await ask(starved, 'example.org')).toBeInstanceOf(NoSocketError);
+    expect(full.refused).toBe(1);
   });
 
   it('close() fails what is pending and leaves no UDP handle; an idle pool empties itself at the sweep', async () => {
