@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { dedent } from './proxy.js';
 import { ensureBuilt, freePorts, type LogLine } from './serve-process.js';
 import { delay } from './wait-for.js';
+import { reapOnExit } from './reap.js';
 
 export interface ProxyProcess {
   readonly target: { readonly host: string; readonly port: number };
@@ -56,7 +57,7 @@ export async function startProxyProcess(opts: ProxyProcessOptions): Promise<Prox
     const fd = openSync(out, 'w');
     const command = [process.execPath, main, 'serve', '--config', file];
     if (opts.nofile !== undefined) command.unshift('prlimit', `--nofile=${opts.nofile}`);
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', fd, 'pipe'] });
+    const child = reapOnExit(spawn(command[0]!, command.slice(1), { stdio: ['ignore', fd, 'pipe'] }));
     closeSync(fd);
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (c: string) => void (stderr += c));

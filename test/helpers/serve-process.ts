@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { delay, waitFor } from './wait-for.js';
+import { reapOnExit } from './reap.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MAIN = join(ROOT, 'dist', 'main.js');
@@ -158,7 +159,7 @@ export async function spawnServe(writeConfig: (ports: Ports) => string, timeoutM
 }
 
 function start(main: string, args: readonly string[]): ServeProcess {
-  const child = spawn(process.execPath, [main, ...args], { cwd: ROOT, stdio: 'pipe' });
+  const child = reapOnExit(spawn(process.execPath, [main, ...args], { cwd: ROOT, stdio: 'pipe' }));
   const lines: LogLine[] = [];
   let stderr = '';
   let pending = '';
