@@ -188,7 +188,7 @@ export class UdpPool {
     return this.#slots.filter((s) => s !== null).length + this.#retiring.size;
   }
 
-  /** The source ports in use now (for tests and the admin view). */
+  /** The source ports in use now: how a test sees them renewed. */
   ports(): number[] {
     const ports: number[] = [];
     for (const s of this.#slots) {
@@ -301,13 +301,6 @@ export class UdpPools {
       this.#pools.set(server.text, pool);
     }
     return pool;
-  }
-
-  /** Sockets open across every pool. */
-  get open(): number {
-    let n = 0;
-    for (const pool of this.#pools.values()) n += pool.open;
-    return n;
   }
 
   close(): void {

@@ -25,7 +25,7 @@ import { decodePacket, queryBytes } from '../helpers/packets.js';
 import { prng, type Prng } from '../helpers/prng.js';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 import { metricValue } from '../helpers/proxy-process.js';
-import { delay } from '../helpers/wait-for.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 24);
 const PHASE_MS = (SECONDS * 1000) / 3;
@@ -180,15 +180,10 @@ describe(`fuzzing intentdns serve (${SECONDS} s, seed ${SEED})`, () => {
     console.log(`fuzz TCP: seed ${SEED + 1}, ${connections} connections, ${frames} frames`);
     // Every connection we dropped is closed on its side too (within the 10 s idle timeout at worst).
     // The pooled upstream sockets stay open for the next misses: they are not what is counted here.
-    const deadline = Date.now() + 12_000;
-    let others = Infinity;
-    while (Date.now() < deadline) {
+    await waitFor(async () => {
       const pooled = metricValue(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), 'intentdns_upstream_sockets');
-      others = openFds() - pooled;
-      if (others <= fdsAtStart + 2) break;
-      await delay(100);
-    }
-    expect(others, `open fds but the upstream sockets, back to ${fdsAtStart}`).toBeLessThanOrEqual(fdsAtStart + 2);
+      return openFds() - pooled <= fdsAtStart + 2;
+    }, { what: `open fds but the upstream sockets back to ${fdsAtStart}`, timeoutMs: 12_000, intervalMs: 100 });
     await expectAnswering();
   }, PHASE_MS + 20_000);
 

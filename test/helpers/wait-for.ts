@@ -1,15 +1,16 @@
 /**
- * Polls `probe` until it returns something truthy, and returns that value.
- * Tests wait for conditions with this instead of sleeping a fixed time.
+ * Polls `probe` (sync or async) until it returns something truthy, and
+ * returns that value. Tests wait for conditions with this instead of sleeping
+ * a fixed time.
  */
 export async function waitFor<T>(
-  probe: () => T | undefined | null | false,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<T> {
   const { timeoutMs = 1500, intervalMs = 5, what = 'condition' } = opts;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await delay(intervalMs);
