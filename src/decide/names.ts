@@ -2,8 +2,11 @@ import type { NamePattern } from '../config/types.js';
 import type { TimeSlices } from '../slices.js';
 import { parentAt } from '../wire/names.js';
 
-/** Names whose answer a NameSet remembers before it starts over: at most ≈ 1 MiB per set with long names. */
-const MEMO_NAMES = 4096;
+/**
+ * Names a NameSet's memo generation holds before it is retired: the memo
+ * remembers up to twice that, ≈ 1.6 MiB per set with long names.
+ */
+const MEMO_GENERATION = 8192;
 
 /**
  * A set of name rules that answers "which rule matches this name?" with one
@@ -11,19 +14,25 @@ const MEMO_NAMES = 4096;
  * `exact` rules are keyed by the name, `subtree` rules ("*.example.org") by
  * the name they sit below.
  *
- * With subtree rules, the answer for each name is remembered (up to
- * MEMO_NAMES, then forgotten all at once): agents ask the same names over and
- * over, and one lookup of the whole name, whose hash the string already
- * carries after the first set asked, replaces a slice and a hash per label in
- * every list the query meets. The set never changes (a reload builds a new
+ * With subtree rules, the answer for each name is remembered: agents ask the
+ * same names over and over, and one lookup of the whole name, whose hash the
+ * string already carries after the first set asked, replaces a slice and a
+ * hash per label in every list the query meets. The memo has two generations:
+ * a name found only in the old one moves to the young one, and when the young
+ * one is full the old one is dropped. So the names asked within the last
+ * MEMO_GENERATION or more distinct names stay remembered; a single map
+ * cleared when full would forget them all at once, and a cycle of more names
+ * than it holds (10,000 names under 1,000 rules, as in the bench) would find
+ * none of them and pay the memo on top of the walk. The set never changes (a reload builds a new
  * one), so a remembered answer is never stale; test/decide/fast-path.test.ts
  * holds the memo to the rules.
  */
 export class NameSet {
   readonly #exact = new Map<string, string>();
   readonly #subtree = new Map<string, string>();
-  /** name → the matching rule, or null for none. */
-  readonly #memo = new Map<string, string | null>();
+  /** name → the matching rule, or null for none: the names remembered last, and before them. */
+  #young = new Map<string, string | null>();
+  #old = new Map<string, string | null>();
 
   constructor(patterns: readonly NamePattern[]) {
     for (const p of patterns) this.#add(p);
@@ -65,21 +74,29 @@ export class NameSet {
     const exact = this.#exact.get(name);
     if (exact !== undefined) return exact;
     if (this.#subtree.size === 0) return undefined;
-    const remembered = this.#memo.get(name);
-    if (remembered !== undefined) return remembered ?? undefined;
-    const rule = this.#matchSubtree(name);
-    if (this.#memo.size >= MEMO_NAMES) this.#memo.clear();
-    this.#memo.set(name, rule ?? null);
-    return rule;
+    const young = this.#young.get(name);
+    if (young !== undefined) return young ?? undefined;
+    let rule = this.#old.get(name);
+    if (rule === undefined) rule = this.#matchSubtree(name) ?? null;
+    this.#remember(name, rule);
+    return rule ?? undefined;
   }
 
-  #matchSubtree(name: string): string | undefined {
+  #remember(name: string, rule: string | null): void {
+    if (this.#young.size >= MEMO_GENERATION) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    this.#young.set(name, rule);
+  }
+
+  #matchSubtree(name: string): string | null {
     // "*.example.org" covers every name strictly below example.org (wire/names.ts isBelow), never
     // example.org itself: the names parentAt walks to are exactly those a name is below.
     for (let at = parentAt(name, 0); at >= 0; at = parentAt(name, at)) {
       const rule = this.#subtree.get(name.slice(at));
       if (rule !== undefined) return rule;
     }
-    return undefined;
+    return null;
   }
 }

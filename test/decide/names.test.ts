@@ -39,6 +39,24 @@ describe('NameSet', () => {
     expect(big.match('a.b.zone99998.example.net')).toBe('*.zone99998.example.net');
     expect(big.match('host99998.example.net')).toBeUndefined();
   });
+
+  it('keeps answering right while more names are asked than its memo remembers, round after round', () => {
+    // 40,000 names (the memo holds at most 16,384) asked in three rounds, in orders that make
+    // names leave the memo, come back from its old half, and be worked out again.
+    const zones = new NameSet([subtree('allowed.test'), exact('exact.test')]);
+    const name = (i: number): string => (i % 3 === 0 ? `n${i}.allowed.test` : i % 3 === 1 ? `n${i}.other.test` : `n${i}.deep.allowed.test`);
+    const expected = (i: number): string | undefined => (i % 3 === 1 ? undefined : '*.allowed.test');
+    const wrong: number[] = [];
+    for (const order of [(i: number) => i, (i: number) => 39_999 - i, (i: number) => (i * 7919) % 40_000]) {
+      for (let k = 0; k < 40_000; k++) {
+        const i = order(k);
+        if (zones.match(name(i)) !== expected(i)) wrong.push(i);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(zones.match('exact.test')).toBe('exact.test');
+    expect(zones.match('allowed.test')).toBeUndefined();
+  });
 });
 
 describe('NameSet.build (reloads: filled in time slices)', () => {
