@@ -1,5 +1,6 @@
 // npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y]
-//                  [--hold-qps N] [--cpu-prof DIR] [--quick] [--firewall] [--lists [--sizes 10000,100000,1000000] [--reload-sizes N,…]]
+//                  [--hold-qps N] [--cpu-prof DIR] [--baseline DIR] [--quick] [--firewall]
+//                  [--lists [--sizes 10000,100000,1000000] [--reload-sizes N,…]]
 //
 // intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
 // dnsdist and unbound with the equivalent policy (--peers). One fresh server process per target
@@ -7,6 +8,10 @@
 // other (when there are two). Prints qps, core µs per query (utime+stime of the server from
 // /proc/PID/stat ÷ queries completed), latency, loss and peak RSS, each beside its ratio to the
 // peers, and writes bench/results/<date>.json.
+//
+// --baseline DIR adds the intentdns built in another checkout (DIR/dist/main.js, e.g. a git worktree
+// of the commit before a change, after npm ci) as one more target at log none: a change measured
+// beside what it changes, in the same run, since absolute figures here vary by 30 % between runs.
 //
 // --quick runs the older in-process scenarios (bench/quick.js) instead.
 //
@@ -278,6 +283,12 @@ function defineTargets({ dir, tools, knotPort, peers }) {
     { name: 'intentdns (log none)', kind: 'intentdns', queries: 'none', scenarios: [...all, 'held', 'granted'] },
     { name: 'intentdns (log all)', kind: 'intentdns', queries: 'all', scenarios: ['hit', 'block', 'mix', 'miss'] },
   ];
+  const baseline = option('baseline', null);
+  if (baseline) {
+    const main = path.resolve(baseline, 'dist/main.js');
+    if (!fs.existsSync(main)) throw new Error(`--baseline ${baseline}: no ${main} (run npm ci there first)`);
+    targets.push({ name: 'baseline (log none)', kind: 'intentdns', queries: 'none', main, scenarios: [...all, 'held', 'granted'] });
+  }
   if (peers) {
     targets.push(
       { name: 'dnsdist', kind: 'dnsdist', peer: true, scenarios: all },
@@ -501,7 +512,7 @@ async function startTarget(target, pin, scenario) {
     stdout = fs.openSync(path.join(tdir, 'decisions.log'), 'w');
     const prof = option('cpu-prof', null);   // --cpu-prof DIR: a V8 CPU profile of each intentdns process
     [cmd, args] = [process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []),
-      path.join(ROOT, 'dist/main.js'), 'serve', '--config', config]];
+      target.main ?? path.join(ROOT, 'dist/main.js'), 'serve', '--config', config]];
   } else if (target.kind === 'dnsdist') {
     const config = path.join(tdir, 'dnsdist.conf');
     fs.writeFileSync(config, dnsdistConfig(port, knotPort));

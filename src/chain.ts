@@ -28,7 +28,7 @@ import { ClientTable } from './identify/clients.js';
 import { IdentifyStage } from './identify/identify.js';
 import { RateLimit, type LineSampler, type SocketBudget, type TokenBuckets } from './limit/index.js';
 import { Observe } from './observe/observe.js';
-import { chain, Query, type Agent, type Next } from './pipeline/types.js';
+import { chain, Query, type Agent, type Answer, type Fetched, type Next } from './pipeline/types.js';
 import type { Peer } from './receive/types.js';
 import type { Metrics } from './telemetry/metrics.js';
 import { Upstreams } from './upstream/exchange.js';
@@ -134,7 +134,8 @@ export class Pipeline {
     return this.clients.lookup(address) !== null;
   }
 
-  async handle(message: Buffer, peer: Peer): Promise<Buffer | null> {
+  /** The reply at once when no stage had to wait (a cache hit, a block), a promise of it otherwise. */
+  handle(message: Buffer, peer: Peer): Buffer | null | Promise<Buffer | null> {
     const receivedAt = performance.now();
     const agent = this.clients.lookup(peer.address);
     if (!this.rateLimit.admit(peer.address, agent !== null, receivedAt)) return this.#overLimit(message, peer, agent, receivedAt);
@@ -146,13 +147,33 @@ export class Pipeline {
       return encodeRejection(rejection);
     }
     const query = new Query(decoded.query, peer.address, peer.transport, receivedAt);
+    let flow;
+    try {
+      flow = this.chain(query);
+    } catch (err) {
+      return this.#failed(query, err);
+    }
+    return flow instanceof Promise
+      ? flow.then((f) => this.#reply(query, f), (err: unknown) => this.#failed(query, err))
+      : this.#reply(query, flow);
+  }
+
+  #reply(query: Query, fetched: Fetched | null): Buffer {
     let answer;
     try {
-      answer = makeAnswer(query, await this.chain(query), this.config.sinkhole);
+      answer = makeAnswer(query, fetched, this.config.sinkhole);
     } catch (err) {
-      this.log.error({ err, qname: query.qname, client: query.client }, 'query failed');
-      answer = faultAnswer(query, err);
+      return this.#failed(query, err);
     }
+    return this.#send(query, answer);
+  }
+
+  #failed(query: Query, err: unknown): Buffer {
+    this.log.error({ err, qname: query.qname, client: query.client }, 'query failed');
+    return this.#send(query, faultAnswer(query, err));
+  }
+
+  #send(query: Query, answer: Answer): Buffer {
     this.observe.record(query, answer);
     return encodeAnswer(query, answer, this.config.answers.maxTtlS);
   }

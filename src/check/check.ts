@@ -1,4 +1,4 @@
-import type { Fetched, Next, Query, Reason, Stage } from '../pipeline/types.js';
+import type { Fetched, Flow, Next, Query, Reason, Stage } from '../pipeline/types.js';
 import type { ResponseView } from '../wire/response.js';
 import { firstPrivateAddress } from './private.js';
 
@@ -19,8 +19,12 @@ export class CheckStage implements Stage {
 
   constructor(private readonly blockPrivate: boolean) {}
 
-  async handle(query: Query, next: Next): Promise<Fetched | null> {
-    const fetched = await next(query);
+  handle(query: Query, next: Next): Flow {
+    const flow = next(query);
+    return flow instanceof Promise ? flow.then((f) => this.#judge(query, f)) : this.#judge(query, flow);
+  }
+
+  #judge(query: Query, fetched: Fetched | null): Fetched | null {
     // Only verdicts that let the answer through are judged: in audit mode a query decide already
     // blocked is forwarded too, and its line must keep the reason enforce mode would have given.
     if (fetched?.kind !== 'answer' || query.verdict?.serve !== 'upstream') return fetched;

@@ -1,4 +1,4 @@
-import { NOTHING, type Agent, type Fetched, type Next, type Query, type Stage } from '../pipeline/types.js';
+import { NOTHING, type Agent, type Fetched, type Flow, type Next, type Query, type Stage } from '../pipeline/types.js';
 import { decide, quarantined, type GrantLookup, type QuarantineLookup } from './policy.js';
 
 /**
@@ -20,22 +20,21 @@ export class DecideStage implements Stage {
     private readonly quarantine: QuarantineLookup,
   ) {}
 
-  handle(query: Query, next: Next): Promise<Fetched | null> {
+  handle(query: Query, next: Next): Flow {
     const agent = query.agent!;
     query.verdict = decide(agent, query.qname, query.qtype, this.grants, this.quarantine, Date.now());
     if (!query.goesOn) return NOTHING;
-    return next(query).then((fetched) => {
-      this.#lookAgain(query, agent);
-      return fetched;
-    });
+    const flow = next(query);
+    return flow instanceof Promise ? flow.then((f) => this.#lookAgain(query, agent, f)) : this.#lookAgain(query, agent, flow);
   }
 
   /** The hold id stays for the log (a reviewer's answer that came too late); a grant no longer matters. */
-  #lookAgain(query: Query, agent: Agent): void {
-    if (query.verdict?.reason === 'quarantine') return;
+  #lookAgain(query: Query, agent: Agent, fetched: Fetched | null): Fetched | null {
+    if (query.verdict?.reason === 'quarantine') return fetched;
     const cutOff = this.quarantine.match(agent);
-    if (cutOff === undefined) return;
+    if (cutOff === undefined) return fetched;
     const holdId = query.verdict?.holdId;
     query.verdict = { ...quarantined(cutOff), ...(holdId !== undefined && { holdId }) };
+    return fetched;
   }
 }

@@ -1,12 +1,19 @@
 import type { Logger } from 'pino';
 import { ttlCap } from '../answer/caps.js';
 import type { FirewallConfig } from '../config/types.js';
-import type { Fetched, Next, Query, Stage } from '../pipeline/types.js';
+import type { Fetched, Flow, Next, Query, Stage } from '../pipeline/types.js';
 import { handedAddresses } from './addresses.js';
 import { setPair, type SetPair } from './names.js';
 import { ALREADY_WRITTEN, type SetElement, type SetWriter } from './writer.js';
 
 export type FirewallResult = 'ok' | 'error' | 'timeout';
+
+interface WriteResult {
+  readonly outcome: FirewallResult;
+  readonly error?: unknown;
+}
+
+const WRITTEN: WriteResult = { outcome: 'ok' };
 
 export interface FirewallStageOptions {
   readonly config: FirewallConfig;
@@ -40,8 +47,13 @@ export class FirewallStage implements Stage {
     this.#now = options.now ?? Date.now;
   }
 
-  async handle(query: Query, next: Next): Promise<Fetched | null> {
-    const fetched = await next(query);
+  handle(query: Query, next: Next): Flow {
+    const flow = next(query);
+    return flow instanceof Promise ? flow.then((f) => this.#open(query, f)) : this.#open(query, flow);
+  }
+
+  /** Waits only when the answer brings an address the set does not hold long enough yet. */
+  #open(query: Query, fetched: Fetched | null): Flow {
     const verdict = query.verdict;
     if (fetched?.kind !== 'answer' || verdict === undefined || query.agent === undefined) return fetched;
     // What the agent gets: the upstream's answer when the verdict lets it through, or in audit mode always.
@@ -65,11 +77,17 @@ export class FirewallStage implements Stage {
 
     const write = this.#o.writer.write(elements);
     // Most answers bring addresses the set already holds long enough: no timer, no race.
-    const result = write === ALREADY_WRITTEN ? { outcome: 'ok' as const } : await this.#waitFor(write);
+    if (write === ALREADY_WRITTEN) return this.#written(query, fetched, WRITTEN);
+    return this.#waitFor(write).then((result) => this.#written(query, fetched, result));
+  }
+
+  #written(query: Query, fetched: Fetched, result: WriteResult): Fetched {
+    const verdict = query.verdict!;
+    const { config } = this.#o;
     this.#o.onResult?.(result.outcome);
     if (result.outcome === 'ok') return fetched;
     this.#o.log.warn(
-      { agent: query.agent.name, qname: query.qname, result: result.outcome, err: result.error, on_error: config.onError },
+      { agent: query.agent!.name, qname: query.qname, result: result.outcome, err: result.error, on_error: config.onError },
       'firewall set not updated in time',
     );
     if (config.onError === 'closed') {
@@ -88,7 +106,7 @@ export class FirewallStage implements Stage {
     return pair;
   }
 
-  async #waitFor(write: Promise<void>): Promise<{ outcome: FirewallResult; error?: unknown }> {
+  async #waitFor(write: Promise<void>): Promise<WriteResult> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<{ outcome: FirewallResult }>((resolve) => {
       timer = setTimeout(() => resolve({ outcome: 'timeout' }), this.#o.config.waitMs);

@@ -1,5 +1,5 @@
 import type { ApprovalConfig } from '../config/types.js';
-import { NOTHING, type Fetched, type Next, type Query, type Stage, type Verdict } from '../pipeline/types.js';
+import { NOTHING, type Fetched, type Flow, type Next, type Query, type Stage, type Verdict } from '../pipeline/types.js';
 import type { HoldLimits, HoldOutcome, HoldPostProblem, HoldRegistry } from './registry.js';
 
 /**
@@ -39,7 +39,7 @@ export class HoldStage implements Stage {
     };
   }
 
-  async handle(query: Query, next: Next): Promise<Fetched | null> {
+  handle(query: Query, next: Next): Flow {
     const verdict = query.verdict!;
     // Audit mode asks nobody: the query is forwarded and logged as held.
     if (verdict.serve !== 'review' || query.audit) return next(query);
@@ -47,12 +47,16 @@ export class HoldStage implements Stage {
       query.verdict = withoutApproval(verdict);
       return NOTHING;
     }
+    return this.#hold(query, next, this.holds, this.approval, this.#limits);
+  }
+
+  async #hold(query: Query, next: Next, holds: HoldRegistry, approval: ApprovalConfig, limits: HoldLimits): Promise<Fetched | null> {
     const agent = query.agent!;
-    const outcome = await this.holds.wait(
+    const outcome = await holds.wait(
       { agent: agent.name, entry: agent.entry, role: agent.role.name, client: query.client, qname: query.qname, qtype: query.qtype },
-      this.#limits,
+      limits,
     );
-    query.verdict = heldVerdict(outcome, this.approval);
+    query.verdict = heldVerdict(outcome, approval);
     return query.verdict.serve === 'upstream' ? next(query) : NOTHING;
   }
 }

@@ -1,5 +1,5 @@
 import type { Mode } from '../config/types.js';
-import { NOTHING, type Fetched, type Next, type Query, type Stage, type Verdict } from '../pipeline/types.js';
+import { NOTHING, type Flow, type Next, type Query, type Stage, type Verdict } from '../pipeline/types.js';
 import type { ClientTable } from './clients.js';
 
 /** A source that matches no client entry: refused in every mode, so intentdns is never an open resolver. */
@@ -14,7 +14,7 @@ export class IdentifyStage implements Stage {
     private readonly mode: Mode,
   ) {}
 
-  handle(query: Query, next: Next): Promise<Fetched | null> {
+  handle(query: Query, next: Next): Flow {
     const agent = this.clients.lookup(query.client);
     if (!agent) {
       query.verdict = UNKNOWN_CLIENT;

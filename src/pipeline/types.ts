@@ -178,15 +178,27 @@ export interface Answer {
 }
 
 /** Nothing was fetched: the verdict alone makes the answer. */
-export const NOTHING: Promise<null> = Promise.resolve(null);
+export const NOTHING = null;
 
-export type Next = (query: Query) => Promise<Fetched | null>;
+/**
+ * What a stage hands back: at once when nothing had to wait (a block, a cache
+ * hit), a promise when something did (an upstream exchange, a hold, a
+ * firewall write). Most queries wait for nothing, and a promise per stage
+ * would cost each of them a microtask and an allocation per stage.
+ */
+export type Flow = Fetched | null | Promise<Fetched | null>;
+
+export type Next = (query: Query) => Flow;
 
 export interface Stage {
   /** Lower-case single word, used in logs: "identify", "cache". */
   readonly name: string;
-  /** Sets or replaces the verdict and returns NOTHING, or returns `next(query)` (and may look at what it brings). */
-  handle(query: Query, next: Next): Promise<Fetched | null>;
+  /**
+   * Sets or replaces the verdict and returns NOTHING, or returns `next(query)` and may look at
+   * what it brings: at once when it came at once, so a cache hit meets no promise —
+   * `flow instanceof Promise ? flow.then((f) => this.#look(query, f)) : this.#look(query, flow)`.
+   */
+  handle(query: Query, next: Next): Flow;
 }
 
 /** Links stages once, at build time: no closure is made per query. */

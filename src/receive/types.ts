@@ -16,11 +16,12 @@ export interface Peer {
 }
 
 /**
- * Returns the reply bytes, or null to send nothing. For UDP the handler itself
- * fits the reply to the client's payload size (it knows the EDNS size). Never
- * rejects (the caller may still guard).
+ * Returns the reply bytes, or null to send nothing: at once when it has them,
+ * or as a promise. For UDP the handler itself fits the reply to the client's
+ * payload size (it knows the EDNS size). Never throws nor rejects (the caller
+ * may still guard).
  */
-export type MessageHandler = (message: Buffer, peer: Peer) => Promise<Buffer | null>;
+export type MessageHandler = (message: Buffer, peer: Peer) => Buffer | null | Promise<Buffer | null>;
 
 /**
  * Why a listener dropped work instead of handing it to the handler (or instead
@@ -46,8 +47,11 @@ export interface ReceiveHooks {
 }
 
 /**
- * Calls the handler so that a synchronous throw becomes a rejection: the
- * contract says it never rejects, but a bug must not take a socket down.
+ * Calls the handler so that a synchronous throw becomes a rejection (the
+ * contract says it never throws, but a bug must not take a socket down), and
+ * a reply made at once still comes a microtask later: TCP's read loop starts
+ * the next frame when one finishes, and must not recurse through every frame
+ * already buffered. UDP has no such loop and takes replies as they come.
  */
 export function invokeHandler(handler: MessageHandler, message: Buffer, peer: Peer): Promise<Buffer | null> {
   try {

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { formatHostPort } from '../config/address.js';
 import { KeyedLimiter } from './limits.js';
-import { invokeHandler, type MessageHandler, type Peer, type ReceiveHooks } from './types.js';
+import type { MessageHandler, Peer, ReceiveHooks } from './types.js';
 
 export interface UdpLimits {
   /** Queries in flight across every UDP socket that shares the limiter. */
@@ -141,17 +141,27 @@ class UdpSocketListener implements UdpListener {
     }
     this.#inFlight++;
     const peer: Peer = { address, port, family: this.family, transport: 'udp' };
-    invokeHandler(this.#handler, message, peer).then(
-      (reply) => {
-        if (reply !== null) this.#send(reply, peer);
-        this.#done(address);
-      },
-      (err: unknown) => {
-        this.#log.error({ err, client: address }, 'message handler failed; no reply sent');
-        this.#hooks.onDrop?.('handler_error', 'udp');
-        this.#done(address);
-      },
-    );
+    let reply;
+    try {
+      reply = this.#handler(message, peer);
+    } catch (err) {
+      this.#failed(err, peer);
+      return;
+    }
+    // A reply made at once (a cache hit, a block) leaves in this same turn, with no promise.
+    if (reply instanceof Promise) reply.then((r) => this.#answered(r, peer), (err: unknown) => this.#failed(err, peer));
+    else this.#answered(reply, peer);
+  }
+
+  #answered(reply: Buffer | null, peer: Peer): void {
+    if (reply !== null) this.#send(reply, peer);
+    this.#done(peer.address);
+  }
+
+  #failed(err: unknown, peer: Peer): void {
+    this.#log.error({ err, client: peer.address }, 'message handler failed; no reply sent');
+    this.#hooks.onDrop?.('handler_error', 'udp');
+    this.#done(peer.address);
   }
 
   #done(address: string): void {

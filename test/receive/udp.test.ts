@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listenUdp, type UdpListener } from '../../src/receive/udp.js';
 import type { DropReason, MessageHandler, Transport } from '../../src/receive/types.js';
 import {
-  UdpClient, capturingLog, delay, echoHandler, gate, messageId, query, recordingHandler, silentLog, waitFor,
+  UdpClient, capturingLog, delay, echoHandler, echoReply, gate, messageId, query, recordingHandler, silentLog, waitFor,
 } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -115,6 +115,16 @@ describe('UDP listener', () => {
     expect(drops).toEqual(['handler_error', 'handler_error']);
     expect(c.received.map(messageId)).toEqual([3]);
     expect(lines.filter((l) => l.level === 50)).toHaveLength(2);
+  });
+
+  it('sends a reply the handler returns at once (no promise) and then one it returns later', async () => {
+    const peerless = { address: '', port: 0, family: 4 as const, transport: 'udp' as const };
+    const handler: MessageHandler = (m) => (messageId(m) === 1 ? echoHandler(m, peerless) : echoReply(m));
+    const l = await server('127.0.0.1', 4, handler);
+    const c = await client(4);
+    expect(messageId(await c.exchange(query(2), l.port, '127.0.0.1'))).toBe(2);
+    expect(messageId(await c.exchange(query(1), l.port, '127.0.0.1'))).toBe(1);
+    expect(messageId(await c.exchange(query(3), l.port, '127.0.0.1'))).toBe(3);
   });
 
   it('survives a handler that throws synchronously', async () => {
