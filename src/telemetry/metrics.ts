@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { LimitedQuery } from '../observe/observe.js';
-import type { Action, Answer, Query, Reason, Transport } from '../pipeline/types.js';
+import { REASONS, type Action, type Answer, type Query, type Reason, type Transport } from '../pipeline/types.js';
 import { isKnownQtype, qtypeName } from '../wire/qtypes.js';
 import { readUdpReceiveErrors, type ReadFile } from './kernel-udp.js';
 import { KeyedCounter, LabelledHistogram } from './query-metrics.js';
@@ -41,13 +41,22 @@ const HOLD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 10, 30];
 const NON_CONFORMING = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /** Query types that get their own label value; the rest are "other", so the label set stays closed. */
-const LABELLED_QTYPES = new Set(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS', 'SOA', 'PTR', 'SRV', 'HTTPS', 'SVCB', 'CAA', 'DS', 'DNSKEY', 'ANY']);
+const QTYPE_LABELS = ['other', 'A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS', 'SOA', 'PTR', 'SRV', 'HTTPS', 'SVCB', 'CAA', 'DS', 'DNSKEY', 'ANY'] as const;
 
-function qtypeLabel(qtype: number | undefined): string {
-  if (qtype === undefined || !isKnownQtype(qtype)) return 'other';
-  const name = qtypeName(qtype);
-  return LABELLED_QTYPES.has(name) ? name : 'other';
-}
+/** Each query type number's index in QTYPE_LABELS (0: other), looked up once here rather than per query. */
+const QTYPE_LABEL_INDEX = (() => {
+  const index = new Uint8Array(65_536);
+  for (let q = 0; q < index.length; q++) {
+    if (isKnownQtype(q)) index[q] = Math.max(0, QTYPE_LABELS.indexOf(qtypeName(q) as (typeof QTYPE_LABELS)[number]));
+  }
+  return index;
+})();
+
+const ACTION_INDEX: Readonly<Record<Action, number>> = { forward: 0, sinkhole: 1, hold: 2, refuse: 3, drop: 4 };
+const REASON_INDEX = new Map<Reason, number>(REASONS.map((r, i) => [r, i]));
+// #countQuery packs action, reason and qtype label into one number, 64 values each.
+if (REASONS.length > 64 || QTYPE_LABELS.length > 64) throw new Error('query series keys: more than 64 reasons or qtype labels');
+
 
 /**
  * Every metric of the spec in one registry (not prom-client's global one), so
@@ -115,16 +124,17 @@ export class Metrics {
    * by the config. Per-host detail is in the decision log.
    */
   #countQuery(role: string, entry: string | undefined, action: Action, reason: Reason, qtypeNumber: number | undefined): void {
-    const qtype = qtypeLabel(qtypeNumber);
+    const q = qtypeNumber === undefined ? 0 : QTYPE_LABEL_INDEX[qtypeNumber] ?? 0;
+    const key = (ACTION_INDEX[action] * 64 + REASON_INDEX.get(reason)!) * 64 + q;
+    // Per agent, the group is role and entry: an entry may move to another role on reload.
     const agent = this.#perAgent ? (entry ?? '') : undefined;
-    const key = agent === undefined
-      ? `${role}\0${action}\0${reason}\0${qtype}`
-      : `${role}\0${action}\0${reason}\0${qtype}\0${agent}`;
-    this.queries.inc(key, () => ({ role, action, reason, qtype, ...(agent !== undefined && { agent }) }));
+    const group = agent === undefined ? role : `${role}\0${agent}`;
+    if (this.queries.add(group, key)) return;
+    this.queries.create(group, key, { role, action, reason, qtype: QTYPE_LABELS[q]!, ...(agent !== undefined && { agent }) });
   }
 
   readonly upstreamAttempt = (upstream: string, outcome: string, seconds: number): void => {
-    this.upstreamRequests.inc(`${upstream}\0${outcome}`, () => ({ upstream, outcome }));
+    if (!this.upstreamRequests.add(upstream, outcome)) this.upstreamRequests.create(upstream, outcome, { upstream, outcome });
     this.upstreamDuration.observe(upstream, seconds);
   };
 

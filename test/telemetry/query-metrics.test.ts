@@ -9,15 +9,22 @@ async function scrape(...metrics: object[]): Promise<string> {
 }
 
 describe('KeyedCounter', () => {
-  it('counts per key and shows each series with the labels it was first given', async () => {
+  it('counts per group and key and shows each series with the labels it was created with', async () => {
     const c = new KeyedCounter('t_queries_total', 'Queries.');
-    c.inc('a', () => ({ role: 'coding', action: 'forward' }));
-    c.inc('a', () => ({ role: 'ignored', action: 'ignored' }));
-    c.inc('b', () => ({ role: 'coding', action: 'sinkhole' }));
+    const count = (group: string, key: number | string, labels: Record<string, string>): void => {
+      if (!c.add(group, key)) c.create(group, key, labels);
+    };
+    count('coding', 1, { role: 'coding', action: 'forward' });
+    count('coding', 1, { role: 'ignored', action: 'ignored' });
+    count('coding', 2, { role: 'coding', action: 'sinkhole' });
+    count('ci', 1, { role: 'ci', action: 'forward' });
+    count('ci', 'x', { role: 'ci', action: 'refuse' });
     const text = await scrape(c);
     expect(text).toContain('# TYPE t_queries_total counter');
     expect(text).toContain('t_queries_total{role="coding",action="forward"} 2');
     expect(text).toContain('t_queries_total{role="coding",action="sinkhole"} 1');
+    expect(text).toContain('t_queries_total{role="ci",action="forward"} 1');
+    expect(text).toContain('t_queries_total{role="ci",action="refuse"} 1');
     expect(text).not.toContain('ignored');
   });
 });
