@@ -10,7 +10,7 @@
 // peers, and writes bench/results/<date>.json.
 //
 // --baseline DIR adds the intentdns built in another checkout (DIR/dist/main.js, e.g. a git worktree
-// of the commit before a change, after npm ci) as one more target at log none: a change measured
+// of the commit before a change, after npm ci) as two more targets, log none and all: a change measured
 // beside what it changes, in the same run, since absolute figures here vary by 30 % between runs.
 //
 // --quick runs the older in-process scenarios (bench/quick.js) instead.
@@ -287,7 +287,10 @@ function defineTargets({ dir, tools, knotPort, peers }) {
   if (baseline) {
     const main = path.resolve(baseline, 'dist/main.js');
     if (!fs.existsSync(main)) throw new Error(`--baseline ${baseline}: no ${main} (run npm ci there first)`);
-    targets.push({ name: 'baseline (log none)', kind: 'intentdns', queries: 'none', main, scenarios: [...all, 'held', 'granted'] });
+    targets.push(
+      { name: 'baseline (log none)', kind: 'intentdns', queries: 'none', main, scenarios: [...all, 'held', 'granted'] },
+      { name: 'baseline (log all)', kind: 'intentdns', queries: 'all', main, scenarios: ['hit', 'block', 'mix', 'miss'] },
+    );
   }
   if (peers) {
     targets.push(
