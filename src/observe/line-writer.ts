@@ -1,17 +1,16 @@
 import { pino, type Logger } from 'pino';
 
-/** Writes one info line of `fields` and `msg`. */
-export type InfoWriter = (fields: Record<string, unknown>, msg: string) => void;
+/** Writes one info line of `fields` (JSON object members, without the braces) and `msg`. */
+export type InfoWriter = (fields: string, msg: string) => void;
 
 /**
  * An info-line writer for the decision log (one line per query at
  * `log.queries: all`) that skips pino's per-line work: pino walks every key
  * of the object and runs the redaction on it, which cost more than the rest
  * of a cached answer. The line is the one pino writes —
- * `{"level":30,"time":…,<the logger's bindings>,<fields>,"msg":…}`, undefined
- * fields left out — made with one JSON.stringify, and goes to the logger's
- * own destination, so the output bound (log-output.ts) holds for it too.
- * Nothing is redacted: only for fields that never hold a secret.
+ * `{"level":30,"time":…,<the logger's bindings>,<fields>,"msg":…}` — and goes
+ * to the logger's own destination, so the output bound (log-output.ts) holds
+ * for it too. Nothing is redacted: only for fields that never hold a secret.
  */
 export function infoWriter(log: Logger): InfoWriter {
   const stream = (log as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
@@ -19,8 +18,6 @@ export function infoWriter(log: Logger): InfoWriter {
   return (fields, msg) => {
     // The level may change on reload; a number compare per line.
     if (log.levelVal > 30) return;
-    const body = JSON.stringify(fields);
-    const inner = body.length > 2 ? `,${body.slice(1, -1)}` : '';
-    stream.write(`{"level":30,"time":${Date.now()}${bindings}${inner},"msg":${JSON.stringify(msg)}}\n`);
+    stream.write(`{"level":30,"time":${Date.now()}${bindings}${fields === '' ? '' : `,${fields}`},"msg":${JSON.stringify(msg)}}\n`);
   };
 }

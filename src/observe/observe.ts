@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { QueryLogging } from '../config/types.js';
+import { DecisionJson } from './decision-json.js';
 import { infoWriter, type InfoWriter } from './line-writer.js';
 import type { Agent, Answer, Query, Reason, Transport } from '../pipeline/types.js';
 import type { DecodedQuery } from '../wire/query.js';
@@ -58,6 +59,7 @@ export class Observe {
   private readonly sampler: LineSampling | null;
   /** The decision lines' way out: pino's destination, without pino's per-line work. */
   private readonly writeLine: InfoWriter;
+  private readonly lines = new DecisionJson();
 
   constructor(
     private readonly log: Logger,
@@ -74,13 +76,12 @@ export class Observe {
     const seconds = (performance.now() - query.receivedAt) / 1000;
     for (const observe of this.observers) observe(query, answer, seconds);
     if (!this.#shouldLog(answer)) return;
-    const line = decisionLine(query, answer, seconds);
+    let limited: number | undefined;
     if (this.sampler && SAMPLED_REASONS.has(answer.reason)) {
-      const count = this.sampler.take(query.client, query.receivedAt);
-      if (count === 0) return;
-      line.limited = count;
+      limited = this.sampler.take(query.client, query.receivedAt);
+      if (limited === 0) return;
     }
-    this.writeLine(line, 'query');
+    this.writeLine(this.lines.fields(query, answer, seconds, limited), 'query');
   }
 
   /** Whether a rate-limited query from `client` would get a line now: the pipeline decodes only those (or refused ones). */
@@ -120,7 +121,11 @@ export function limitedLine(limited: LimitedQuery, count: number): Record<string
   };
 }
 
-/** The fields of the spec's decision log line; absent facts are left out, not null. */
+/**
+ * The fields of the spec's decision log line; absent facts are left out, not
+ * null. The log writes the same as text directly (decision-json.ts); this
+ * object is what the tests and tools read.
+ */
 export function decisionLine(query: Query, answer: Answer, seconds: number): Record<string, unknown> {
   const { reply, verdict, fetched } = answer;
   const line: Record<string, unknown> = {
