@@ -239,6 +239,8 @@ class Connection {
   #stopReading = false;
   /** socket.write() returned false and 'drain' has not come yet. */
   #writeBlocked = false;
+  /** Replies are being gathered for one write (see #write). */
+  #corked = false;
   /** We called end(): nothing more will be written. */
   #ended = false;
   #closed = false;
@@ -391,8 +393,21 @@ class Connection {
       this.#ctx.log.warn({ client: this.peer.address, bytes: reply.length }, 'reply too long for a TCP frame; not sent');
       return;
     }
+    // The replies to the frames of one read go out together, in one write: a write call per reply
+    // was a fifth of the busy time under pipelined queries. Uncorked once the replies made at once
+    // (cache hits, blocks) are all in, before the event loop moves on.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
     if (!this.#socket.write(frame(reply))) this.#writeBlocked = true;
   }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
 
   #updateFlow(): void {
     const wantPause =
