@@ -1,11 +1,9 @@
 import type { NamePattern } from '../config/types.js';
 import type { TimeSlices } from '../slices.js';
 import { parentAt } from '../wire/names.js';
+import { Memo } from './memo.js';
 
-/**
- * Names a NameSet's memo generation holds before it is retired: the memo
- * remembers up to twice that, ≈ 1.6 MiB per set with long names.
- */
+/** Names a NameSet's memo generation holds (memo.ts): at most twice that, ≈ 1.6 MiB per set with long names. */
 const MEMO_GENERATION = 8192;
 
 /**
@@ -14,25 +12,18 @@ const MEMO_GENERATION = 8192;
  * `exact` rules are keyed by the name, `subtree` rules ("*.example.org") by
  * the name they sit below.
  *
- * With subtree rules, the answer for each name is remembered: agents ask the
- * same names over and over, and one lookup of the whole name, whose hash the
- * string already carries after the first set asked, replaces a slice and a
- * hash per label in every list the query meets. The memo has two generations:
- * a name found only in the old one moves to the young one, and when the young
- * one is full the old one is dropped. So the names asked within the last
- * MEMO_GENERATION or more distinct names stay remembered; a single map
- * cleared when full would forget them all at once, and a cycle of more names
- * than it holds (10,000 names under 1,000 rules, as in the bench) would find
- * none of them and pay the memo on top of the walk. The set never changes (a reload builds a new
+ * With subtree rules, match() remembers the answer for each name (memo.ts):
+ * agents ask the same names over and over, and one lookup of the whole name,
+ * whose hash the string already carries after the first set asked, replaces
+ * a slice and a hash per label. The set never changes (a reload builds a new
  * one), so a remembered answer is never stale; test/decide/fast-path.test.ts
  * holds the memo to the rules.
  */
 export class NameSet {
   readonly #exact = new Map<string, string>();
   readonly #subtree = new Map<string, string>();
-  /** name → the matching rule, or null for none: the names remembered last, and before them. */
-  #young = new Map<string, string | null>();
-  #old = new Map<string, string | null>();
+  /** name → the matching rule, or null for none. */
+  readonly #memo = new Memo<string | null>(MEMO_GENERATION);
 
   constructor(patterns: readonly NamePattern[]) {
     for (const p of patterns) this.#add(p);
@@ -74,20 +65,17 @@ export class NameSet {
     const exact = this.#exact.get(name);
     if (exact !== undefined) return exact;
     if (this.#subtree.size === 0) return undefined;
-    const young = this.#young.get(name);
-    if (young !== undefined) return young ?? undefined;
-    let rule = this.#old.get(name);
-    if (rule === undefined) rule = this.#matchSubtree(name) ?? null;
-    this.#remember(name, rule);
+    let rule = this.#memo.get(name);
+    if (rule === undefined) this.#memo.set(name, (rule = this.#matchSubtree(name)));
     return rule ?? undefined;
   }
 
-  #remember(name: string, rule: string | null): void {
-    if (this.#young.size >= MEMO_GENERATION) {
-      this.#old = this.#young;
-      this.#young = new Map();
-    }
-    this.#young.set(name, rule);
+  /** match() without the memo, for a caller that remembers the answer itself (Role.lists). */
+  lookup(name: string): string | undefined {
+    const exact = this.#exact.get(name);
+    if (exact !== undefined) return exact;
+    if (this.#subtree.size === 0) return undefined;
+    return this.#matchSubtree(name) ?? undefined;
   }
 
   #matchSubtree(name: string): string | null {

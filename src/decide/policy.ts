@@ -45,12 +45,11 @@ export function decide(
     const type = qtypeName(qtype);
     return { action: 'refuse', reason: 'qtype', serve: 'refused', rule: `qtypes of ${role.name} (${type})` };
   }
-  const denied = role.deny.match(qname);
-  if (denied !== undefined) return { action: 'sinkhole', reason: 'denylist', serve: 'sinkhole', rule: denied };
+  const lists = role.lists(qname);
+  if (lists.deny !== undefined) return { action: 'sinkhole', reason: 'denylist', serve: 'sinkhole', rule: lists.deny };
   const grant = grants.find(agent.name, qname, now);
   if (grant) return { action: 'forward', reason: 'grant', serve: 'upstream', grant };
-  const allowed = role.allow.match(qname);
-  if (allowed !== undefined) return { action: 'forward', reason: 'allowlist', serve: 'upstream', rule: allowed };
+  if (lists.allow !== undefined) return { action: 'forward', reason: 'allowlist', serve: 'upstream', rule: lists.allow };
   return UNLISTED[role.unlisted];
 }
 

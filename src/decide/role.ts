@@ -1,7 +1,13 @@
 import type { RoleConfig } from '../config/types.js';
-import type { RolePolicy } from '../pipeline/types.js';
+import type { ListsMatch, RolePolicy } from '../pipeline/types.js';
 import { TimeSlices } from '../slices.js';
+import { Memo } from './memo.js';
 import { NameSet } from './names.js';
+
+/** Names whose ListsMatch a role remembers per memo generation (memo.ts): at most twice that. */
+const LISTS_MEMO_GENERATION = 8192;
+
+const NO_MATCH: ListsMatch = Object.freeze({ deny: undefined, allow: undefined });
 
 /** A role's three lists, compiled. */
 interface RoleSets {
@@ -19,6 +25,11 @@ export class Role implements RolePolicy {
   readonly unlisted: RoleConfig['unlisted'];
   /** Null when the role names no qtypes: every type may be asked. */
   readonly #qtypes: ReadonlySet<number> | null;
+  /**
+   * Both lists' answer per name, so a query asked again costs one lookup for both instead of
+   * one per list (a lookup is a hash of the name, plus a slice and a hash per label on a miss).
+   */
+  readonly #lists = new Memo<ListsMatch>(LISTS_MEMO_GENERATION);
 
   constructor(config: RoleConfig, sets: RoleSets = compileSets(config)) {
     this.name = config.name;
@@ -31,6 +42,18 @@ export class Role implements RolePolicy {
 
   allowsType(qtype: number): boolean {
     return this.#qtypes === null || this.#qtypes.has(qtype);
+  }
+
+  lists(name: string): ListsMatch {
+    let match = this.#lists.get(name);
+    if (match === undefined) {
+      const deny = this.deny.lookup(name);
+      // With a deny rule the allow list is not read (deny wins); "none" is one shared object.
+      const allow = deny === undefined ? this.allow.lookup(name) : undefined;
+      match = deny === undefined && allow === undefined ? NO_MATCH : { deny, allow };
+      this.#lists.set(name, match);
+    }
+    return match;
   }
 }
 

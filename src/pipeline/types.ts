@@ -49,6 +49,14 @@ export interface RolePolicy {
   readonly privateOk: NameRules;
   readonly unlisted: UnlistedAction;
   allowsType(qtype: number): boolean;
+  /** What the deny and allow lists say of `name`, in one lookup: decide/ asks it of every query. */
+  lists(name: string): ListsMatch;
+}
+
+/** The rule of each list that matches a name (its source text), or undefined. */
+export interface ListsMatch {
+  readonly deny: string | undefined;
+  readonly allow: string | undefined;
 }
 
 /** A list of name rules: the source text of the rule that matches `name`, or undefined. */
