@@ -192,6 +192,24 @@ export class Section {
     return def;
   }
 
+  /** A whole number from `min` to `max`, both included. */
+  intIn(key: string, def: number, min: number, max: number): number {
+    const n = this.node(key);
+    if (n === undefined) return def;
+    if (isScalar(n) && typeof n.value === 'number' && Number.isSafeInteger(n.value) && n.value >= min && n.value <= max) return n.value;
+    this.reader.report(n, `${this.pathOf(key)}: expected a whole number from ${min} to ${max}`);
+    return def;
+  }
+
+  /** A number above `above` and at most `max` (fractions allowed). */
+  numberIn(key: string, def: number, above: number, max: number): number {
+    const n = this.node(key);
+    if (n === undefined) return def;
+    if (isScalar(n) && typeof n.value === 'number' && Number.isFinite(n.value) && n.value > above && n.value <= max) return n.value;
+    this.reader.report(n, `${this.pathOf(key)}: expected a number above ${above} and at most ${Number(max.toFixed(2))}`);
+    return def;
+  }
+
   /** A whole number, zero allowed (zero turning something off). */
   wholeNumber(key: string, def: number): number {
     const n = this.node(key);

@@ -56,6 +56,27 @@ export interface RoleConfig {
   readonly qtypes: readonly number[] | null;
   readonly privateOk: readonly NamePattern[];
   readonly unlisted: UnlistedAction;
+  /** `tunneling`: null when the role has no such section (the signals are off and cost nothing). */
+  readonly tunneling: TunnelingConfig | null;
+}
+
+/**
+ * `roles.<name>.tunneling`: the signals of a DNS tunnel or a slow leak (decide/tunneling.ts).
+ * sinkhole: a name that trips is sinkholed, reason `tunneling`; log: decided as usual,
+ * the decision log line gets `tunneling`.
+ */
+export interface TunnelingConfig {
+  readonly action: 'sinkhole' | 'log';
+  /** Longest label below the registrable domain, in characters. */
+  readonly maxLabelLength: number;
+  /** Longest whole name, in characters, without the trailing dot. */
+  readonly maxNameLength: number;
+  /** Shannon entropy in bits per character, for labels below the registrable domain of 16 characters or more. */
+  readonly maxLabelEntropy: number;
+  /** Distinct names under one registrable domain, per agent, per 10 minutes. */
+  readonly maxNamesPerDomain: number;
+  /** Sum over distinct names, of the characters below the registrable domain, per agent and registrable domain, per hour. */
+  readonly maxBytesPerDomain: number;
 }
 
 export interface ApprovalConfig {

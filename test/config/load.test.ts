@@ -82,7 +82,7 @@ describe('defaults', () => {
       },
     });
     expect(c.roles.get('builder')).toEqual({
-      name: 'builder', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'sinkhole',
+      name: 'builder', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'sinkhole', tunneling: null,
     });
   });
 

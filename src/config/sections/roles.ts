@@ -5,8 +5,9 @@ import { parsePattern, patternText } from '../pattern.js';
 import { loadPreset, presetNames } from '../presets.js';
 import { fail, ok, stringOf, type Reader, type Section } from '../reader.js';
 import type { NamePattern, RoleConfig, UnlistedAction } from '../types.js';
+import { readTunneling } from './tunneling.js';
 
-const ROLE_KEYS = ['allow', 'deny', 'qtypes', 'private_ok', 'unlisted'] as const;
+const ROLE_KEYS = ['allow', 'deny', 'qtypes', 'private_ok', 'unlisted', 'tunneling'] as const;
 const UNLISTED: readonly UnlistedAction[] = ['forward', 'sinkhole', 'hold'];
 
 /**
@@ -26,6 +27,7 @@ export function readRoles(root: Section): Map<string, RoleConfig> {
       qtypes: readQtypes(sec),
       privateOk: readPatterns(sec, 'private_ok'),
       unlisted: sec.oneOf('unlisted', UNLISTED, 'sinkhole'),
+      tunneling: readTunneling(sec),
     });
   }
   return roles;
