@@ -1,0 +1,42 @@
+import { getDomain } from 'tldts';
+import type { TunnelingConfig } from '../config/types.js';
+import type { DomainBudgetLookup } from './domain-budgets.js';
+import { nameSignal } from './name-signals.js';
+
+/**
+ * The tunneling check of one query (roles.<name>.tunneling): the name's own
+ * signals (name-signals.ts), then the agent's windowed budgets under the
+ * name's registrable domain (domain-budgets.ts). The result is the rule text
+ * of the spec, `<key> (<value> > <max>) under <registrable domain>`, or
+ * undefined when nothing tripped.
+ *
+ * The budgets are spent even by a name its own signals trip: those are bytes
+ * the agent tried to send all the same.
+ */
+export function tunnelingRule(
+  agent: string, qname: string, limits: TunnelingConfig, budgets: DomainBudgetLookup, now: number,
+): string | undefined {
+  const { domain, below } = splitAtRegistrable(qname);
+  const own = nameSignal(qname, qname.slice(0, below), limits);
+  const spent = budgets.spend(agent, domain, qname, below, limits, now);
+  const tripped = own ?? spent;
+  if (tripped === undefined) return undefined;
+  const value = tripped.key === 'max_label_entropy' ? tripped.value.toFixed(2) : String(tripped.value);
+  const max = tripped.key === 'max_label_entropy' ? tripped.max.toFixed(2) : String(tripped.max);
+  return `${tripped.key} (${value} > ${max}) under ${domain}`;
+}
+
+/**
+ * The name's registrable domain as tldts computes it, private PSL section
+ * included (spec), and how many characters lie below it ("a.b" of
+ * "a.b.example.com": 3). A name with none — a public suffix itself ("com",
+ * "co.uk", "github.io"), a single label ("localhost"), an IP literal — is its
+ * own domain with nothing below: no one but the suffix's operator, the root
+ * or the upstream answers it, so no tunnel can carry data in it, and each
+ * such name counts as one name under itself.
+ */
+export function splitAtRegistrable(qname: string): { domain: string; below: number } {
+  const domain = getDomain(qname, { allowPrivateDomains: true });
+  if (domain === null || domain === qname) return { domain: domain ?? qname, below: 0 };
+  return { domain, below: qname.length - domain.length - 1 };
+}

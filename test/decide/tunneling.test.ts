@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { TUNNELING_DEFAULTS } from '../../src/config/sections/tunneling.js';
+import { DomainBudgets, NO_BUDGETS } from '../../src/decide/domain-budgets.js';
+import { splitAtRegistrable, tunnelingRule } from '../../src/decide/tunneling.js';
+
+const limits = TUNNELING_DEFAULTS;
+const T0 = 1_700_000_000_000;
+
+describe('splitAtRegistrable', () => {
+  it.each([
+    ['a.b.example.com', 'example.com', 3],
+    ['example.com', 'example.com', 0],
+    ['x.y.example.co.uk', 'example.co.uk', 3],
+    // The private PSL section counts: each github.io site is its own registrable domain.
+    ['data.alice.github.io', 'alice.github.io', 4],
+    ['n1.s2.bench.test', 'bench.test', 5],
+  ])('%s is under %s, %i characters below it', (name, domain, below) => {
+    expect(splitAtRegistrable(name)).toEqual({ domain, below });
+  });
+
+  it.each(['com', 'co.uk', 'github.io', 'localhost', '1.2.3.4'])('%s has no registrable domain: it is its own, with nothing below', (name) => {
+    expect(splitAtRegistrable(name)).toEqual({ domain: name, below: 0 });
+  });
+});
+
+describe('tunnelingRule', () => {
+  it('names the limit, its value, the maximum and the registrable domain', () => {
+    expect(tunnelingRule('a', `${'a'.repeat(57)}.t.example.com`, limits, NO_BUDGETS, T0)).toBe('max_label_length (57 > 52) under example.com');
+  });
+
+  it('shows entropy with two decimals', () => {
+    expect(tunnelingRule('a', '0123456789abcdefghij.example.com', limits, NO_BUDGETS, T0)).toBe('max_label_entropy (4.32 > 4.00) under example.com');
+  });
+
+  it('names the windowed limit that tripped', () => {
+    const budgets = new DomainBudgets({ seed: 1 });
+    for (let i = 0; i < 300; i++) expect(tunnelingRule('a', `n${i}.example.com`, limits, budgets, T0)).toBeUndefined();
+    expect(tunnelingRule('a', 'n300.example.com', limits, budgets, T0)).toBe('max_names_per_domain (301 > 300) under example.com');
+  });
+
+  it('spends the budget for a name its own signals trip too', () => {
+    const budgets = new DomainBudgets({ seed: 1 });
+    tunnelingRule('a', `${'b'.repeat(60)}.example.com`, limits, budgets, T0);
+    expect(budgets.size).toBe(1);
+    expect(budgets.names).toBe(1);
+  });
+
+  it('is undefined for an ordinary name', () => {
+    expect(tunnelingRule('a', 'registry.npmjs.org', limits, new DomainBudgets(), T0)).toBeUndefined();
+  });
+});
