@@ -20,7 +20,7 @@ import { CheckStage } from './check/check.js';
 import type { Config } from './config/types.js';
 import { DecideStage } from './decide/decide.js';
 import { FirewallStage, type SetWriter } from './firewall/index.js';
-import { NO_GRANTS, type GrantLookup, type QuarantineLookup } from './decide/policy.js';
+import { NO_GRANTS, type DomainBudgetLookup, type GrantLookup, type QuarantineLookup } from './decide/policy.js';
 import { compileRoles, type Role } from './decide/role.js';
 import { HoldStage } from './hold/hold.js';
 import type { HoldRegistry } from './hold/registry.js';
@@ -46,6 +46,11 @@ export interface ChainState {
   /** Pending holds; used only while the config has an `approval` section. */
   readonly holds: HoldRegistry;
   readonly quarantine: QuarantineLookup;
+  /**
+   * What each agent sent under each registrable domain, for the roles' tunneling limits: kept across
+   * reloads, so a reload does not give a tunnel a fresh budget (the new limits apply to it at once).
+   */
+  readonly budgets: DomainBudgetLookup;
   /** Which upstreams answer: kept across reloads, so a reload does not make a dead upstream cost a timeout again. */
   readonly upstreamHealth: UpstreamHealth;
   /** Token buckets per source address (limits.*): a reload keeps what each source has used. */
@@ -84,10 +89,10 @@ export function buildPipeline(
     [
       // Strangers are refused before any policy runs, in every mode: never an open resolver.
       new IdentifyStage(clients, config.mode),
-      // quarantine > qtype > deny > grant > allow > unlisted; blocks end the chain here. Without
-      // an approval section there are no grants ("grants and holds are off"). Around everything
-      // below, so quarantine is looked up again when an answer comes back after waiting.
-      new DecideStage(approval ? shared.grants : NO_GRANTS, shared.quarantine),
+      // quarantine > qtype > deny > tunneling > grant > allow > unlisted; blocks end the chain here.
+      // Without an approval section there are no grants ("grants and holds are off"). Around
+      // everything below, so quarantine is looked up again when an answer comes back after waiting.
+      new DecideStage(approval ? shared.grants : NO_GRANTS, shared.quarantine, shared.budgets),
       // Only verdicts that ask a reviewer wait here (audit mode asks nobody); an approved hold goes on carrying its grant.
       new HoldStage(approval, approval ? shared.holds : null),
       // Above check, so it sees the verdict check leaves (a rebinding answer opens nothing), and

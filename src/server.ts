@@ -4,6 +4,7 @@ import { buildPipeline, type Pipeline } from './chain.js';
 import { AnswerCache } from './cache/store.js';
 import { readTokenFile } from './config/token.js';
 import type { Config, HostPort } from './config/types.js';
+import { DomainBudgets } from './decide/domain-budgets.js';
 import { compileRolesAsync } from './decide/role.js';
 import { GrantStore } from './grants/grants.js';
 import { HoldRegistry } from './hold/registry.js';
@@ -25,6 +26,8 @@ interface SharedState {
   readonly holds: HoldRegistry;
   /** Agents, client entries and ranges cut off through the admin API; it learns each snapshot's names. */
   readonly quarantine: Quarantine;
+  /** Tunneling budgets per agent and registrable domain: a reload keeps what each agent has sent. */
+  readonly budgets: DomainBudgets;
   readonly upstreamHealth: UpstreamHealth;
   readonly buckets: TokenBuckets;
   readonly sampler: LineSampler;
@@ -88,7 +91,7 @@ export class Server {
     const upstreamSockets = new SocketBudget(bound.upstreamSockets);
     this.#shared = {
       cache: new AnswerCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes }), grants, holds,
-      quarantine: new Quarantine(), upstreamHealth: new UpstreamHealth(),
+      quarantine: new Quarantine(), budgets: new DomainBudgets(), upstreamHealth: new UpstreamHealth(),
       buckets: new TokenBuckets(MAX_LIMITED_SOURCES),
       sampler: new LineSampler(),
       upstreamSockets, upstreamPools: new UdpPools({ budget: upstreamSockets }),
@@ -321,6 +324,7 @@ export class Server {
         return { open: s.open, max: s.max, refused: s.refused };
       },
       limitedSources: () => this.#shared.buckets.size,
+      tunnelingKeys: () => this.#shared.budgets.size,
       firewallElements: () => (this.#shared.firewall ? elementSeries(this.config, this.#shared.firewall.liveCounts()) : {}),
     });
   }

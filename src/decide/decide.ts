@@ -1,5 +1,5 @@
 import { NOTHING, type Agent, type Fetched, type Flow, type Next, type Query, type Stage } from '../pipeline/types.js';
-import { decide, quarantined, type GrantLookup, type QuarantineLookup } from './policy.js';
+import { decide, NO_BUDGETS, quarantined, type DomainBudgetLookup, type GrantLookup, type QuarantineLookup } from './policy.js';
 
 /**
  * Applies the role's policy and sets the verdict. A block (sinkhole, refuse)
@@ -18,23 +18,28 @@ export class DecideStage implements Stage {
   constructor(
     private readonly grants: GrantLookup,
     private readonly quarantine: QuarantineLookup,
+    /** The agents' tunneling budgets; they outlive the snapshot (server.ts), so a reload does not reset them. */
+    private readonly budgets: DomainBudgetLookup = NO_BUDGETS,
+    /** Epoch milliseconds; `intentdns replay` passes the logged time so the budgets see the log's pace. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   handle(query: Query, next: Next): Flow {
     const agent = query.agent!;
-    query.verdict = decide(agent, query.qname, query.qtype, this.grants, this.quarantine, Date.now());
+    query.verdict = decide(agent, query.qname, query.qtype, this.grants, this.quarantine, this.now(), this.budgets);
     if (!query.goesOn) return NOTHING;
     const flow = next(query);
     return flow instanceof Promise ? flow.then((f) => this.#lookAgain(query, agent, f)) : this.#lookAgain(query, agent, flow);
   }
 
-  /** The hold id stays for the log (a reviewer's answer that came too late); a grant no longer matters. */
+  /** The hold id and a logged tunneling signal stay for the log (a reviewer's answer that came too late); a grant no longer matters. */
   #lookAgain(query: Query, agent: Agent, fetched: Fetched | null): Fetched | null {
     if (query.verdict?.reason === 'quarantine') return fetched;
     const cutOff = this.quarantine.match(agent);
     if (cutOff === undefined) return fetched;
     const holdId = query.verdict?.holdId;
-    query.verdict = { ...quarantined(cutOff), ...(holdId !== undefined && { holdId }) };
+    const tunneling = query.verdict?.tunneling;
+    query.verdict = { ...quarantined(cutOff), ...(holdId !== undefined && { holdId }), ...(tunneling !== undefined && { tunneling }) };
     return fetched;
   }
 }

@@ -1,5 +1,9 @@
 import type { Agent, GrantRef, Verdict } from '../pipeline/types.js';
 import { qtypeName } from '../wire/qtypes.js';
+import { NO_BUDGETS, type DomainBudgetLookup } from './domain-budgets.js';
+import { tunnelingRule } from './tunneling.js';
+
+export { NO_BUDGETS, type DomainBudgetLookup };
 
 /**
  * An agent's grants, as decide/ needs them: the grant store (grants/grants.ts),
@@ -33,10 +37,14 @@ export function quarantined(rule: string): Verdict {
  * serving chain, `intentdns explain` and `intentdns replay` cannot drift apart.
  * Unknown clients never get here: identify/ refuses them. The verdict is the
  * enforced one; audit mode is applied when the answer is made (answer/).
+ *
+ * Pure but for `budgets`, the agents' windowed tunneling state, which this
+ * call spends from when the role has tunneling on (NO_BUDGETS offline).
  */
 export function decide(
   agent: Agent, qname: string, qtype: number,
   grants: GrantLookup, quarantine: QuarantineLookup, now: number,
+  budgets: DomainBudgetLookup = NO_BUDGETS,
 ): Verdict {
   const role = agent.role;
   const cutOff = quarantine.match(agent);
@@ -47,10 +55,21 @@ export function decide(
   }
   const lists = role.lists(qname);
   if (lists.deny !== undefined) return { action: 'sinkhole', reason: 'denylist', serve: 'sinkhole', rule: lists.deny };
+  // After deny (a denied name says denylist), before grants and allow: a tunnel inside an allowed wildcard is still a tunnel.
+  const limits = role.tunneling;
+  if (limits === null) return granted(agent, qname, lists.allow, grants, now);
+  const tunnel = tunnelingRule(agent.name, qname, limits, budgets, now);
+  if (tunnel === undefined) return granted(agent, qname, lists.allow, grants, now);
+  if (limits.action === 'sinkhole') return { action: 'sinkhole', reason: 'tunneling', serve: 'sinkhole', rule: tunnel };
+  return { ...granted(agent, qname, lists.allow, grants, now), tunneling: tunnel };
+}
+
+/** The rules after tunneling: grant > allow > unlisted. `allowed`: the allow rule that matches qname. */
+function granted(agent: Agent, qname: string, allowed: string | undefined, grants: GrantLookup, now: number): Verdict {
   const grant = grants.find(agent.name, qname, now);
   if (grant) return { action: 'forward', reason: 'grant', serve: 'upstream', grant };
-  if (lists.allow !== undefined) return { action: 'forward', reason: 'allowlist', serve: 'upstream', rule: lists.allow };
-  return UNLISTED[role.unlisted];
+  if (allowed !== undefined) return { action: 'forward', reason: 'allowlist', serve: 'upstream', rule: allowed };
+  return UNLISTED[agent.role.unlisted];
 }
 
 const UNLISTED: Readonly<Record<Agent['role']['unlisted'], Verdict>> = {

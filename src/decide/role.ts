@@ -23,6 +23,7 @@ export class Role implements RolePolicy {
   readonly deny: NameSet;
   readonly privateOk: NameSet;
   readonly unlisted: RoleConfig['unlisted'];
+  readonly tunneling: RoleConfig['tunneling'];
   /** Null when the role names no qtypes: every type may be asked. */
   readonly #qtypes: ReadonlySet<number> | null;
   /**
@@ -37,6 +38,7 @@ export class Role implements RolePolicy {
     this.deny = sets.deny;
     this.privateOk = sets.privateOk;
     this.unlisted = config.unlisted;
+    this.tunneling = config.tunneling;
     this.#qtypes = config.qtypes ? new Set(config.qtypes) : null;
   }
 

@@ -52,11 +52,12 @@ export class HoldStage implements Stage {
 
   async #hold(query: Query, next: Next, holds: HoldRegistry, approval: ApprovalConfig, limits: HoldLimits): Promise<Fetched | null> {
     const agent = query.agent!;
+    const verdict = query.verdict!;
     const outcome = await holds.wait(
       { agent: agent.name, entry: agent.entry, role: agent.role.name, client: query.client, qname: query.qname, qtype: query.qtype },
       limits,
     );
-    query.verdict = heldVerdict(outcome, approval);
+    query.verdict = withTunneling(heldVerdict(outcome, approval), verdict);
     return query.verdict.serve === 'upstream' ? next(query) : NOTHING;
   }
 }
@@ -68,7 +69,12 @@ export class HoldStage implements Stage {
  */
 export function withoutApproval(verdict: Verdict): Verdict {
   if (verdict.serve !== 'review') return verdict;
-  return { action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole', rule: 'no approval service to hold for' };
+  return withTunneling({ action: 'sinkhole', reason: 'unlisted', serve: 'sinkhole', rule: 'no approval service to hold for' }, verdict);
+}
+
+/** A logged tunneling signal (tunneling `action: log`) stays on the verdict that replaces the one that had it. */
+function withTunneling(next: Verdict, before: Verdict): Verdict {
+  return before.tunneling === undefined ? next : { ...next, tunneling: before.tunneling };
 }
 
 function heldVerdict(outcome: HoldOutcome, approval: ApprovalConfig): Verdict {

@@ -45,6 +45,7 @@ function decisionFields(query: Query, answer: Answer, seconds: number, agent: st
   const grant = verdict?.grant;
   if (grant) s += `,"grant":{"id":${json(grant.id)},"command":${json(grant.command)},"approved_by":${json(grant.approvedBy)}}`;
   if (verdict?.holdId !== undefined) s += `,"hold_id":${json(verdict.holdId)}`;
+  if (verdict?.tunneling !== undefined) s += `,"tunneling":${json(verdict.tunneling)}`;
   if (reply.kind === 'upstream') {
     s += `,"answers":${addresses(reply.view.addresses)}`;
     if (reply.view.cnames.length > 0) s += `,"cnames":${json(reply.view.cnames)}`;

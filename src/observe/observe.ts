@@ -100,8 +100,10 @@ export class Observe {
   #shouldLog(answer: Answer): boolean {
     if (this.logging === 'all') return true;
     if (this.logging === 'none') return false;
-    // "blocked" means everything that did not plainly resolve: upstream failures too.
-    return answer.action !== 'forward' || answer.wouldBlock || answer.reason === 'upstream_error' || answer.error !== undefined;
+    // "blocked" means everything that did not plainly resolve: upstream failures too, and a
+    // tunneling signal logged instead of enforced (the line is what `action: log` is for).
+    return answer.action !== 'forward' || answer.wouldBlock || answer.reason === 'upstream_error' || answer.error !== undefined
+      || answer.verdict?.tunneling !== undefined;
   }
 }
 
@@ -144,6 +146,7 @@ export function decisionLine(query: Query, answer: Answer, seconds: number): Rec
   const grant = verdict?.grant;
   if (grant) line.grant = { id: grant.id, command: grant.command, approved_by: grant.approvedBy };
   if (verdict?.holdId !== undefined) line.hold_id = verdict.holdId;
+  if (verdict?.tunneling !== undefined) line.tunneling = verdict.tunneling;
   // What the agent was handed; a blocked answer's addresses stay out (the rule names what tripped).
   if (reply.kind === 'upstream') {
     line.answers = reply.view.addresses;

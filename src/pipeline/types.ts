@@ -1,4 +1,4 @@
-import type { UnlistedAction } from '../config/types.js';
+import type { TunnelingConfig, UnlistedAction } from '../config/types.js';
 import type { ExtendedError } from '../wire/build.js';
 import type { DecodedQuery } from '../wire/query.js';
 import type { ResponseView } from '../wire/response.js';
@@ -26,6 +26,8 @@ export type Reason =
   /** The link is up but the service did not accept the hold (non-2xx, timeout, network error): sinkhole. */
   | 'hold_error'
   | 'denylist_cname' | 'rebinding'
+  /** A name or an agent's stream of names under one registrable domain looks like a DNS tunnel (roles.*.tunneling). */
+  | 'tunneling'
   /** Every upstream failed: answered SERVFAIL, whatever forwarded the query. */
   | 'upstream_error'
   /** Over its source's token bucket (limits.*): dropped, or REFUSED with over_limit refuse. */
@@ -38,7 +40,7 @@ export type Reason =
 export const REASONS: readonly Reason[] = [
   'unknown_client', 'quarantine', 'qtype', 'denylist', 'grant', 'allowlist', 'unlisted',
   'hold_approved', 'hold_denied', 'hold_timeout', 'hold_capacity', 'link_down', 'hold_error',
-  'denylist_cname', 'rebinding', 'upstream_error', 'rate_limit', 'firewall_error', 'error',
+  'denylist_cname', 'rebinding', 'tunneling', 'upstream_error', 'rate_limit', 'firewall_error', 'error',
 ];
 
 /** A role as the stages read it; decide/role.ts builds it from the config once per snapshot. */
@@ -48,6 +50,8 @@ export interface RolePolicy {
   readonly deny: NameRules;
   readonly privateOk: NameRules;
   readonly unlisted: UnlistedAction;
+  /** The tunneling signals' limits, or null when the role has them off. */
+  readonly tunneling: TunnelingConfig | null;
   allowsType(qtype: number): boolean;
   /** What the deny and allow lists say of `name`, in one lookup: decide/ asks it of every query. */
   lists(name: string): ListsMatch;
@@ -106,6 +110,12 @@ export interface Verdict {
   /** The grant that let the name through; the answer's TTLs never outlive it. */
   readonly grant?: GrantRef;
   readonly holdId?: string;
+  /**
+   * With tunneling `action: log`: the limit the query tripped, as the rule text
+   * of a tunneling block would name it; the verdict is otherwise the usual one.
+   * Stages that replace the verdict carry it over.
+   */
+  readonly tunneling?: string;
 }
 
 /**

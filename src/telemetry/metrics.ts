@@ -26,6 +26,8 @@ export interface MetricSources {
   upstreamSockets(): { open: number; max: number; refused: number };
   /** Source addresses the rate limiter keeps a bucket for. */
   limitedSources(): number;
+  /** Agent + registrable domain pairs the tunneling budgets track (decide/domain-budgets.ts). */
+  tunnelingKeys(): number;
   /** Addresses in each firewall set (set name → count), already bounded by the config (firewall/start.ts elementSeries). */
   firewallElements(): Record<string, number>;
 }
@@ -221,6 +223,7 @@ export class Metrics {
       },
     });
     gauge('intentdns_rate_limit_sources', 'Source addresses with a rate-limit bucket (bounded; the least recently seen is forgotten at the bound).', (s) => s.limitedSources());
+    gauge('intentdns_tunneling_tracked_domains', 'Agent and registrable domain pairs the tunneling budgets track (bounded; the least recently asked is forgotten at the bound).', (s) => s.tunnelingKeys());
 
     const mirror = (name: string, help: string, labelNames: readonly string[], read: (s: MetricSources) => Record<string, number>) =>
       new Counter({

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { parseConfig } from '../../src/config/load.js';
 import { DecideStage } from '../../src/decide/decide.js';
+import { DomainBudgets } from '../../src/decide/domain-budgets.js';
 import { NO_GRANTS, type GrantLookup, type QuarantineLookup } from '../../src/decide/policy.js';
 import { compileRoles } from '../../src/decide/role.js';
 import { Query, type Agent, type GrantRef, type Next } from '../../src/pipeline/types.js';
@@ -28,6 +29,7 @@ roles:
     unlisted: hold
   browsing: { deny: [evil.example], unlisted: forward }
   locked: { unlisted: sinkhole }
+  watched: { unlisted: forward, tunneling: { action: log, max_names_per_domain: 1 } }
 `, 'decide.yaml');
 const roles = compileRoles(config.roles);
 const agent = (name: string, role: string): Agent => ({ name, entry: name, address: '10.20.0.11', role: roles.get(role)! });
@@ -107,6 +109,26 @@ describe('DecideStage', () => {
     const fetched = await new DecideStage(NO_GRANTS, quarantine).handle(query, next);
     expect(fetched).toBe(NOTHING_UPSTREAM);
     expect(query.verdict).toEqual({ ...QUARANTINE_VERDICT, holdId: 'h_1' });
+  });
+
+  it('the stage spends the budgets it was given at the time its clock says, and a quarantine after the wait keeps the logged signal', async () => {
+    const watched = agent('ci-runner-1', 'watched');
+    const budgets = new DomainBudgets({ seed: 1 });
+    let now = 0;
+    const stage = (q: QuarantineLookup) => new DecideStage(NO_GRANTS, q, budgets, () => now);
+    await stage(NOBODY).handle(identified(watched, 'a.example.org'), fakeNext());
+    const second = identified(watched, 'b.example.org');
+    await stage(NOBODY).handle(second, fakeNext());
+    expect(second.verdict).toEqual({ action: 'forward', reason: 'unlisted', serve: 'upstream', tunneling: 'max_names_per_domain (2 > 1) under example.org' });
+    now = 10 * 60_000;
+    const later = identified(watched, 'c.example.org');
+    await stage(NOBODY).handle(later, fakeNext());
+    expect(later.verdict).not.toHaveProperty('tunneling');
+
+    const quarantine = switchable();
+    const walkedOut = identified(watched, 'd.example.org');
+    await stage(quarantine).handle(walkedOut, (q) => { quarantine.on = true; return Promise.resolve(NOTHING_UPSTREAM); });
+    expect(walkedOut.verdict).toEqual({ ...QUARANTINE_VERDICT, tunneling: 'max_names_per_domain (2 > 1) under example.org' });
   });
 
   it('a forwarded query whose agent stays free keeps its verdict after the wait', async () => {

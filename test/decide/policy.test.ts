@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { decide, NO_GRANTS, type GrantLookup } from '../../src/decide/policy.js';
+import { DomainBudgets } from '../../src/decide/domain-budgets.js';
 import { compileRoles } from '../../src/decide/role.js';
 import type { Agent, GrantRef } from '../../src/pipeline/types.js';
 import { QTYPE } from '../../src/wire/qtypes.js';
@@ -69,5 +70,73 @@ describe('decide', () => {
       const d = decide(coding, name, QTYPE.A, grantsFor('ci-runner-1', 'api.example.com'), quarantined, 0);
       expect(d).toEqual({ action: 'sinkhole', reason: 'quarantine', serve: 'sinkhole', rule: 'agent ci-runner-1' });
     }
+  });
+});
+
+describe('decide with tunneling on: quarantine > qtype > deny > tunneling > grant > allow > unlisted', () => {
+  const TUNNEL_CONFIG = (action: string) => parseConfig(`
+version: 1
+upstreams: { servers: ["127.0.0.1:5300"] }
+clients:
+  - { name: ci-runner-1, match: ["10.20.0.11/32"], role: coding }
+roles:
+  coding:
+    allow: ["*.example.test"]
+    deny: ["*.evil.example.test"]
+    qtypes: [A, TXT]
+    unlisted: sinkhole
+    tunneling: { action: ${action}, max_names_per_domain: 3 }
+  plain:
+    allow: ["*.example.test"]
+`, 'tunneling.yaml');
+  const agentOf = (action: string, role = 'coding'): Agent => ({ name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role: compileRoles(TUNNEL_CONFIG(action).roles).get(role)! });
+  const TUNNEL_NAME = `${'m'.repeat(21)}0123456789abcdefghijklmnopqrstuvwxyz.t.example.test`;   // a 57-character label
+  const LABEL_RULE = 'max_label_length (57 > 52) under example.test';
+
+  it('sinkholes a tunnel-shaped name inside the allowed wildcard, reason tunneling, the rule naming the limit', () => {
+    expect(decide(agentOf('sinkhole'), TUNNEL_NAME, QTYPE.TXT, NO_GRANTS, nobodyQuarantined, 0)).toEqual({
+      action: 'sinkhole', reason: 'tunneling', serve: 'sinkhole', rule: LABEL_RULE,
+    });
+  });
+
+  it('lets deny, qtype and quarantine come first', () => {
+    const agent = agentOf('sinkhole');
+    const denied = `${'a'.repeat(60)}.evil.example.test`;
+    expect(decide(agent, denied, QTYPE.A, NO_GRANTS, nobodyQuarantined, 0).reason).toBe('denylist');
+    expect(decide(agent, TUNNEL_NAME, QTYPE.AAAA, NO_GRANTS, nobodyQuarantined, 0).reason).toBe('qtype');
+    expect(decide(agent, TUNNEL_NAME, QTYPE.A, NO_GRANTS, { match: () => 'agent ci-runner-1' }, 0).reason).toBe('quarantine');
+  });
+
+  it('is not bypassed by a grant', () => {
+    const d = decide(agentOf('sinkhole'), TUNNEL_NAME, QTYPE.A, grantsFor('ci-runner-1', TUNNEL_NAME), nobodyQuarantined, 0);
+    expect(d.reason).toBe('tunneling');
+  });
+
+  it('with action log, decides as usual and carries the tripped limit in `tunneling`', () => {
+    const agent = agentOf('log');
+    expect(decide(agent, TUNNEL_NAME, QTYPE.A, NO_GRANTS, nobodyQuarantined, 0)).toEqual({
+      action: 'forward', reason: 'allowlist', serve: 'upstream', rule: '*.example.test', tunneling: LABEL_RULE,
+    });
+    expect(decide(agent, TUNNEL_NAME, QTYPE.A, grantsFor('ci-runner-1', TUNNEL_NAME), nobodyQuarantined, 0)).toEqual({
+      action: 'forward', reason: 'grant', serve: 'upstream', grant, tunneling: LABEL_RULE,
+    });
+    expect(decide(agent, `${'z'.repeat(60)}.other.test`, QTYPE.A, NO_GRANTS, nobodyQuarantined, 0)).toMatchObject({ reason: 'unlisted', tunneling: expect.stringContaining('other.test') });
+  });
+
+  it('spends the agent\'s windowed budgets from the injected state and clock', () => {
+    const agent = agentOf('sinkhole');
+    const budgets = new DomainBudgets({ seed: 1 });
+    const at = (name: string, now: number) => decide(agent, name, QTYPE.A, NO_GRANTS, nobodyQuarantined, now, budgets);
+    for (const n of ['a', 'b', 'c']) expect(at(`${n}.example.test`, 0).reason).toBe('allowlist');
+    expect(at('d.example.test', 1)).toEqual({ action: 'sinkhole', reason: 'tunneling', serve: 'sinkhole', rule: 'max_names_per_domain (4 > 3) under example.test' });
+    expect(at('a.example.test', 2).reason).toBe('tunneling');
+    expect(at('a.example.test', 10 * 60_000 + 1).reason).toBe('allowlist');
+  });
+
+  it('costs nothing and changes nothing for a role without the section', () => {
+    const budgets = new DomainBudgets({ seed: 1 });
+    const d = decide(agentOf('sinkhole', 'plain'), TUNNEL_NAME, QTYPE.A, NO_GRANTS, nobodyQuarantined, 0, budgets);
+    expect(d).toEqual({ action: 'forward', reason: 'allowlist', serve: 'upstream', rule: '*.example.test' });
+    expect(budgets.size).toBe(0);
   });
 });

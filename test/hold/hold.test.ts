@@ -75,6 +75,18 @@ describe('HoldStage', () => {
     expect(next.calls).toHaveLength(0);
   });
 
+  it('keeps a logged tunneling signal on the verdict it replaces, with and without an approval section', async () => {
+    const tunneling = 'max_names_per_domain (301 > 300) under held.example';
+    const signalled: Verdict = { ...REVIEW, tunneling };
+    expect((await run(new HoldStage(null, null), heldQuery('held.example', signalled), fakeNext())).verdict)
+      .toMatchObject({ reason: 'unlisted', serve: 'sinkhole', tunneling });
+    const holds = registry();
+    const pending = run(new HoldStage(approval(), holds), heldQuery('held.example', signalled), fakeNext());
+    const id = await waitFor(() => holds.list()[0]?.hold_id);
+    holds.decide({ holdId: id, decision: 'deny', scope: 'name', decidedBy: 'bob' }, SETTINGS);
+    expect((await pending).verdict).toMatchObject({ reason: 'hold_denied', tunneling });
+  });
+
   it('approved: the query goes on carrying the hold id and the grant', async () => {
     const holds = registry();
     const next = fakeNext();

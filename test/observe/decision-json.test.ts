@@ -42,6 +42,8 @@ const VERDICTS: Verdict[] = [
   { action: 'sinkhole', reason: 'denylist', serve: 'sinkhole', rule: 'evil\\"example' },
   { action: 'refuse', reason: 'qtype', serve: 'refused', rule: 'qtypes of coding (TXT)' },
   { action: 'forward', reason: 'unlisted', serve: 'upstream' },
+  { action: 'forward', reason: 'allowlist', serve: 'upstream', rule: '*.example.com', tunneling: 'max_names_per_domain (301 > 300) under example.com' },
+  { action: 'sinkhole', reason: 'tunneling', serve: 'sinkhole', rule: 'max_label_entropy (4.41 > 4.00) under "x".example' },
   UNKNOWN_CLIENT,
 ];
 const FETCHED: Array<Fetched | null> = [

@@ -94,6 +94,26 @@ describe('Observe: which queries are logged', () => {
     expect(o.lines.map((l) => l.reason)).toEqual(['hold_approved']);
   });
 
+  it('log.queries blocked: a tunneling signal logged instead of enforced gets its line, with `tunneling`', () => {
+    const o = observing('blocked');
+    const rule = 'max_names_per_domain (301 > 300) under example.com';
+    o.record(finished({ ...ALLOWED, tunneling: rule }), ANSWERED);
+    o.record(finished(ALLOWED), ANSWERED);
+    expect(o.lines).toHaveLength(1);
+    expect(o.lines[0]).toMatchObject({ action: 'forward', reason: 'allowlist', tunneling: rule, answers: ['203.0.113.7'] });
+  });
+
+  it('a tunneling block: reason tunneling and the rule naming the limit, no `tunneling` field; in audit mode forwarded with would_block', () => {
+    const o = observing('all');
+    const rule = 'max_label_length (57 > 52) under example.com';
+    const TUNNEL: Verdict = { action: 'sinkhole', reason: 'tunneling', serve: 'sinkhole', rule };
+    o.record(finished(TUNNEL), null);
+    o.record(finished(TUNNEL, { audit: true }), ANSWERED);
+    expect(o.lines[0]).toMatchObject({ action: 'sinkhole', reason: 'tunneling', rule, rcode: 'NXDOMAIN' });
+    expect(o.lines[0]).not.toHaveProperty('tunneling');
+    expect(o.lines[1]).toMatchObject({ action: 'sinkhole', reason: 'tunneling', rule, would_block: true, rcode: 'NOERROR' });
+  });
+
   it('log.queries none: no lines, and the observers still hear of every query', () => {
     const o = observing('none');
     everyOutcome(o);

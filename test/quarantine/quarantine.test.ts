@@ -12,6 +12,7 @@ import { AnswerCache } from '../../src/cache/store.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { compileRoles } from '../../src/decide/role.js';
+import { NO_BUDGETS } from '../../src/decide/policy.js';
 import { GrantStore } from '../../src/grants/grants.js';
 import { HoldRegistry } from '../../src/hold/registry.js';
 import { ClientTable } from '../../src/identify/clients.js';
@@ -209,7 +210,7 @@ describe('the attack: an {ip} agent on an IPv6 /64 uses the next address (the re
     const grants = new GrantStore();
     const holds = new HoldRegistry({ grants, post: () => Promise.resolve(), linkUp: () => false, log });
     pools = new UdpPools();
-    const pipeline = buildPipeline(cfg, { cache: new AnswerCache({ maxEntries: 100, maxBytes: 1 << 20 }), grants, holds, quarantine: q, upstreamHealth: new UpstreamHealth(),
+    const pipeline = buildPipeline(cfg, { cache: new AnswerCache({ maxEntries: 100, maxBytes: 1 << 20 }), grants, holds, quarantine: q, budgets: NO_BUDGETS, upstreamHealth: new UpstreamHealth(),
       buckets: new TokenBuckets(1000), sampler: new LineSampler(), upstreamSockets: new SocketBudget(64), upstreamPools: pools, firewall: null }, log, new Metrics({ perAgent: false, version: 'test' }));
     q.useNames(pipeline.clients);
     return async (address: string): Promise<string> => {
