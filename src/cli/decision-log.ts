@@ -12,6 +12,8 @@ export interface LoggedQuery {
   readonly reason: string;
   readonly rule?: string;
   readonly wouldBlock: boolean;
+  /** The line's time, epoch milliseconds (pino's `time`), when it has one. */
+  readonly time?: number;
 }
 
 /**
@@ -46,5 +48,6 @@ function toLoggedQuery(entry: unknown): LoggedQuery | undefined {
     ...(typeof e.role === 'string' && { role: e.role }),
     ...(typeof e.rule === 'string' && { rule: e.rule }),
     wouldBlock: e.would_block === true,
+    ...(typeof e.time === 'number' && Number.isFinite(e.time) && { time: e.time }),
   };
 }

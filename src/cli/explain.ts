@@ -34,6 +34,7 @@ export const explain = {
       ...(agent && { agent: agent.name, role: agent.role.name }),
       action: verdict.action, reason: verdict.reason,
       rule: verdict.rule ?? (agent ? undefined : 'no client matches the source address'),
+      ...(verdict.tunneling !== undefined && { tunneling: verdict.tunneling }),
       ...(wouldBlock && { would_block: true }),
     };
     io.out(values.json ? JSON.stringify(result) : render(result));
@@ -49,5 +50,6 @@ function render(r: Record<string, unknown>): string {
     `  reason:   ${r.reason}`,
   ];
   if (r.rule !== undefined) lines.push(`  rule:     ${r.rule}`);
+  if (r.tunneling !== undefined) lines.push(`  tunneling: ${r.tunneling} (logged, not enforced)`);
   return lines.join('\n');
 }

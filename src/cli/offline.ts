@@ -1,6 +1,6 @@
 import type { Config, Mode } from '../config/types.js';
 import { DecideStage } from '../decide/decide.js';
-import { NO_GRANTS, NO_QUARANTINE } from '../decide/policy.js';
+import { NO_BUDGETS, NO_GRANTS, NO_QUARANTINE, type DomainBudgetLookup } from '../decide/policy.js';
 import { compileRoles } from '../decide/role.js';
 import { withoutApproval } from '../hold/hold.js';
 import { ClientTable } from '../identify/clients.js';
@@ -22,21 +22,29 @@ export interface OfflineDecision {
  * Decides queries the way the serving chain does, through the same stages
  * (identify, decide) and hold's rule for when nobody can be asked, with no
  * network. Grants, holds and quarantines live only in a running server, so
- * none apply here.
+ * none apply here. The tunneling budgets apply when `budgets` is given
+ * (replay spends them in log order, at the logged times); without, only a
+ * name's own tunneling signals do.
  */
 export class OfflineDecider {
   readonly #chain: Next;
   readonly #approval: boolean;
+  #now = Date.now();
 
-  constructor(config: Config, mode: Mode = config.mode) {
+  constructor(config: Config, mode: Mode = config.mode, budgets: DomainBudgetLookup = NO_BUDGETS) {
     const clients = new ClientTable(config.clients, compileRoles(config.roles));
     // The chain stops after decide: nothing is held, cached or asked upstream.
-    this.#chain = chain([new IdentifyStage(clients, mode), new DecideStage(NO_GRANTS, NO_QUARANTINE)], () => NOTHING);
+    const decide = new DecideStage(NO_GRANTS, NO_QUARANTINE, budgets, () => this.#now);
+    this.#chain = chain([new IdentifyStage(clients, mode), decide], () => NOTHING);
     this.#approval = config.approval !== null;
   }
 
-  /** @throws UsageError when `qname` is not a name a DNS query can carry. */
-  async decide(client: string, qname: string, qtype: number): Promise<OfflineDecision> {
+  /**
+   * `now`: when the query was asked, epoch milliseconds (default: now).
+   * @throws UsageError when `qname` is not a name a DNS query can carry.
+   */
+  async decide(client: string, qname: string, qtype: number, now = Date.now()): Promise<OfflineDecision> {
+    this.#now = now;
     const query = new Query(questionFor(qname, qtype), client, 'udp', performance.now());
     await this.#chain(query);
     const decided = query.verdict!;

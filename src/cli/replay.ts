@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load.js';
+import { DomainBudgets } from '../decide/domain-budgets.js';
 import { qtypeNumber } from '../wire/qtypes.js';
 import { readDecisionLog, type LoggedQuery } from './decision-log.js';
 import { configPath, UsageError, type Io } from './io.js';
@@ -9,6 +10,8 @@ import { OfflineDecider } from './offline.js';
  * would now go differently. Only the policy is replayed: grants, holds and
  * quarantines were runtime state, and answer checks (denylist_cname,
  * rebinding) need the upstream's answer, so those lines are counted apart.
+ * The tunneling budgets are spent in file order at each line's logged time,
+ * as the server would have spent them (a line without a time: now).
  */
 export const replay = {
   name: 'replay',
@@ -23,7 +26,7 @@ export const replay = {
     if (!values.log) throw new UsageError('--log needs a decision log file');
     const config = loadConfig(configPath(values.config, io));
     // Enforce: the question is what the new policy decides, whatever mode either config runs in.
-    const decider = new OfflineDecider(config, 'enforce');
+    const decider = new OfflineDecider(config, 'enforce', new DomainBudgets());
     const changes = new Map<string, { role: string; from: string; to: string; qname: string; qtype: string; count: number }>();
     let total = 0;
     let notReplayed = 0;
@@ -33,7 +36,7 @@ export const replay = {
       const before = policyOutcome(q);
       const qtype = qtypeNumber(q.qtype);
       if (before === undefined || qtype === undefined) { notReplayed++; continue; }
-      const { agent, verdict } = await decider.decide(q.client, q.qname, qtype).catch(() => ({ agent: undefined, verdict: undefined }));
+      const { agent, verdict } = await decider.decide(q.client, q.qname, qtype, q.time ?? Date.now()).catch(() => ({ agent: undefined, verdict: undefined }));
       if (verdict === undefined) { notReplayed++; continue; }
       const after = `${verdict.action}/${verdict.reason}`;
       if (after === before) continue;

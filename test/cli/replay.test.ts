@@ -74,6 +74,22 @@ describe('intentdns replay', () => {
     ]);
   });
 
+  it('spends the tunneling budgets in file order at the logged times', async () => {
+    const at = (qname: string, time: number) => line({ ...coding, qname, time, action: 'forward', reason: 'allowlist', rule: '*.github.com', rcode: 'NOERROR' });
+    const tunnelLog = files.write('tunnel.ndjson', [
+      at('a.github.com', 1764000000000), at('b.github.com', 1764000001000), at('c.github.com', 1764000002000),
+      // 10 minutes on: a new window, nothing trips.
+      at('d.github.com', 1764000600000),
+    ].join('\n') + '\n');
+    const withTunneling = `${config(['*.github.com'])}      tunneling: { max_names_per_domain: 2 }\n`;
+    const r = await cli(['replay', '--log', tunnelLog, '--json', '--config', files.write('tunnel.yaml', withTunneling)]);
+    const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      { role: 'coding', from: 'forward/allowlist', to: 'sinkhole/tunneling', qname: 'c.github.com', qtype: 'A', count: 1 },
+      { total: 4, not_replayed: 0, changed: 1, by_role: { coding: { 'forward/allowlist -> sinkhole/tunneling': 1 } } },
+    ]);
+  });
+
   it('exits 2 without --log, 1 when the config is broken', async () => {
     expect((await cli(['replay'])).code).toBe(2);
     const r = await cli(['replay', '--log', log, '--config', files.write('broken.yaml', 'version: 2\n')]);
