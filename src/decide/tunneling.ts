@@ -27,6 +27,14 @@ export function tunnelingRule(
 }
 
 /**
+ * The name is a DNS name, not a URL nor a hostname: tldts must not cut it at a
+ * "/", "?", "@" or ":" (it takes "x/y.example.com" for the host "x"), nor give
+ * up on a "+" (base64) — either would make every such name its own domain,
+ * with a budget of its own, which is all a tunnel needs to go unseen.
+ */
+const PSL = { allowPrivateDomains: true, extractHostname: false, validateHostname: false } as const;
+
+/**
  * The name's registrable domain as tldts computes it, private PSL section
  * included (spec), and how many characters lie below it ("a.b" of
  * "a.b.example.com": 3). A name with none — a public suffix itself ("com",
@@ -36,7 +44,7 @@ export function tunnelingRule(
  * such name counts as one name under itself.
  */
 export function splitAtRegistrable(qname: string): { domain: string; below: number } {
-  const domain = getDomain(qname, { allowPrivateDomains: true });
+  const domain = getDomain(qname, PSL);
   if (domain === null || domain === qname) return { domain: domain ?? qname, below: 0 };
   return { domain, below: qname.length - domain.length - 1 };
 }

@@ -18,6 +18,10 @@ describe('splitAtRegistrable', () => {
     expect(splitAtRegistrable(name)).toEqual({ domain, below });
   });
 
+  it.each(['a+b', 'x/y', 'u@h', 'a?b', 'a:80', 'a\\b'])('a label with a character no hostname has (%s) still counts under the registrable domain', (label) => {
+    expect(splitAtRegistrable(`${label}.t.example.com`)).toEqual({ domain: 'example.com', below: label.length + 2 });
+  });
+
   it.each(['com', 'co.uk', 'github.io', 'localhost', '1.2.3.4'])('%s has no registrable domain: it is its own, with nothing below', (name) => {
     expect(splitAtRegistrable(name)).toEqual({ domain: name, below: 0 });
   });
