@@ -1,5 +1,5 @@
 // npm run bench [-- --peers] [--seconds N] [--rounds N] [--qps N] [--targets a,b] [--scenarios x,y]
-//                  [--hold-qps N] [--cpu-prof DIR] [--baseline DIR] [--quick] [--firewall]
+//                  [--hold-qps N] [--cpu-prof DIR] [--baseline DIR] [--tunneling] [--quick] [--firewall]
 //                  [--lists [--sizes 10000,100000,1000000] [--reload-sizes N,…]]
 //
 // intentdns under dnsperf, against a real authoritative upstream (Knot) on loopback, beside
@@ -14,6 +14,13 @@
 // beside what it changes, in the same run, since absolute figures here vary by 30 % between runs.
 //
 // --quick runs the older in-process scenarios (bench/quick.js) instead.
+//
+// --tunneling adds the target "intentdns (tunneling)": "log none" with a `tunneling` section on the
+// bench role, so the two side by side give the hot-path cost of the signals (registrable domain,
+// per-name checks, the windowed budgets). Its windowed limits are raised so that nothing trips (one
+// agent asks 10,000 distinct names under bench.test; the defaults would sinkhole all but 300, and
+// the bench would measure sinkholes); the per-name limits keep their defaults, which no bench
+// name trips. E.g. --tunneling --targets "log none,tunneling" --scenarios hit,miss.
 //
 // --firewall measures firewall sync instead: intentdns with and without a `firewall:` section,
 // interleaved per scenario (hit, miss, hit@N, miss@N), the table in a network namespace the bench
@@ -283,6 +290,7 @@ function defineTargets({ dir, tools, knotPort, peers }) {
     { name: 'intentdns (log none)', kind: 'intentdns', queries: 'none', scenarios: [...all, 'held', 'granted'] },
     { name: 'intentdns (log all)', kind: 'intentdns', queries: 'all', scenarios: ['hit', 'block', 'mix', 'miss'] },
   ];
+  if (flag('tunneling')) targets.splice(1, 0, { name: 'intentdns (tunneling)', kind: 'intentdns', queries: 'none', tunneling: true, scenarios: all });
   const baseline = option('baseline', null);
   if (baseline) {
     const main = path.resolve(baseline, 'dist/main.js');
@@ -306,7 +314,7 @@ function defineTargets({ dir, tools, knotPort, peers }) {
   return targets;
 }
 
-function intentdnsConfig(port, knotPort, queries, firewall, httpPort, approval) {
+function intentdnsConfig(port, knotPort, queries, firewall, httpPort, approval, tunneling = false) {
   const q = (s) => JSON.stringify(s);
   const allow = allowedSuffixes().flatMap((s) => [s, `*.${s}`]);
   const deny = deniedSuffixes().flatMap((s) => [s, `*.${s}`]);
@@ -326,7 +334,7 @@ roles:
 ${allow.map((p) => `      - ${q(p)}`).join('\n')}
     deny:
 ${deny.map((p) => `      - ${q(p)}`).join('\n')}
-${firewall ? `firewall: { table: ${FW_TABLE}, scope: role, grace: 30s, wait: 100ms, on_error: closed }\n` : ''}${approval ? `# hold_timeout under dnsperf's -t 2: a hold that times out is answered (and counted) rather than lost.
+${tunneling ? '    tunneling: { max_names_per_domain: 100000000, max_bytes_per_domain: 1000000000 }\n' : ''}${firewall ? `firewall: { table: ${FW_TABLE}, scope: role, grace: 30s, wait: 100ms, on_error: closed }\n` : ''}${approval ? `# hold_timeout under dnsperf's -t 2: a hold that times out is answered (and counted) rather than lost.
 # The pending bounds far above what the bench opens: it measures the link, not the caps.
 approval:
   url: ${q(approval.url)}
@@ -511,7 +519,7 @@ async function startTarget(target, pin, scenario) {
     if (target.firewall || scenario?.approval) httpPort = await freePort();
     if (scenario?.approval) approval = await startApproval(tdir, pin, scenario.approval);
     fs.writeFileSync(config, intentdnsConfig(port, knotPort, target.queries, target.firewall, httpPort,
-      approval && { url: approval.url, tokenFile: approval.tokenFile, hold: scenario.approval === 'hold' }));
+      approval && { url: approval.url, tokenFile: approval.tokenFile, hold: scenario.approval === 'hold' }, target.tunneling));
     stdout = fs.openSync(path.join(tdir, 'decisions.log'), 'w');
     const prof = option('cpu-prof', null);   // --cpu-prof DIR: a V8 CPU profile of each intentdns process
     [cmd, args] = [process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []),
