@@ -239,6 +239,10 @@ for (const f of sessionFiles) {
   console.log(`\n${f}: ${events.length} queries, ${distinct} distinct names, ${byDomain.size} registrable domains, ${Math.round(dur)} s`);
   console.log(`  max distinct names / domain / 10 min: ${topN.n} (${topN.d})  vs ${DEFAULTS.max_names_per_domain}${topN.n > DEFAULTS.max_names_per_domain ? '  TRIPS' : ''}`);
   console.log(`  max subdomain bytes / domain / hour:  ${topB.b} (${topB.d})  vs ${DEFAULTS.max_bytes_per_domain}${topB.b > DEFAULTS.max_bytes_per_domain ? '  TRIPS' : ''}`);
+  const names = [...new Set(events.map((e) => e[1]))];
+  const longL = names.filter((n) => n.split('.').some((l) => l.length > DEFAULTS.max_label_length));
+  const highE = names.filter((n) => n.split('.').some((l) => l.length >= DEFAULTS.entropy_min_label && entropy(l) > DEFAULTS.max_label_entropy));
+  console.log(`  distinct names tripping max_label_length ${DEFAULTS.max_label_length}: ${longL.length}, max_label_entropy ${DEFAULTS.max_label_entropy}: ${highE.length}${highE.length ? ` (e.g. ${highE.slice(0, 3).join(', ')})` : ''}`);
   const top = [...rows].sort((a, b) => b.n - a.n || b.b - a.b).slice(0, 4);
   console.log(`  top domains: ${top.map((r) => `${r.d} ${r.n} names/${r.b} B`).join(', ')}`);
 }
