@@ -17,8 +17,13 @@
  * on libuv's thread pool), Python's `socket.getaddrinfo` (glibc too) and
  * `dig` (BIND's own resolver, no @server). Every case checks what the client
  * reports, how long it took, which queries reached intentdns, and that the
- * decision log names the agent and role the query came from. The times are
- * printed as a table at the end.
+ * decision log names the agent and role the query came from:
+ *   - allowed and blocked names answer well inside one stub timeout (A and AAAA both);
+ *   - a held name keeps the stub waiting until the reviewer allows it;
+ *   - an undecided hold (hold_timeout 4 s) ends in the sinkhole for stubs at their 5 s default;
+ *   - with timeout 3 s × 2, glibc's retry joins the hold and gets its 4 s answer, dig's does not;
+ *   - with timeout 1 s × 2, every stub gives up at 2 s, and its next try after the allow resolves.
+ * The times are printed as a table at the end (docs/operations.md quotes them).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,6 +75,8 @@ interface Stub {
   readonly timed: 'in process' | 'wall';
   /** What it reports for the sinkhole's NXDOMAIN: "not found", not a temporary failure to retry. */
   readonly nxdomain: string;
+  /** Where a retry goes out from (same query id either way): an answer to an earlier try only reaches the same socket. */
+  readonly retry: 'same socket' | 'new port';
   argv(qname: string): string[];
   parse(stdout: string, exit: number | null, wallMs: number): Parsed;
 }
@@ -106,6 +113,7 @@ const STUBS: readonly Stub[] = [
     qtypes: ['A', 'AAAA'],
     timed: 'wall',
     nxdomain: 'exit 2',
+    retry: 'same socket',
     argv: (qname) => ['getent', 'ahosts', qname],
     parse: (stdout, exit, wallMs) => ({
       ok: exit === 0,
@@ -119,6 +127,7 @@ const STUBS: readonly Stub[] = [
     qtypes: ['A', 'AAAA'],
     timed: 'in process',
     nxdomain: 'ENOTFOUND',
+    retry: 'same socket',
     argv: (qname) => [process.execPath, '-e', NODE_LOOKUP, qname],
     parse: fromLine,
   },
@@ -127,6 +136,7 @@ const STUBS: readonly Stub[] = [
     qtypes: ['A', 'AAAA'],
     timed: 'in process',
     nxdomain: 'socket.gaierror [Errno -2] Name or service not known',
+    retry: 'same socket',
     argv: (qname) => ['python3', '-c', PYTHON_GETADDRINFO, qname],
     parse: fromLine,
   },
@@ -135,6 +145,7 @@ const STUBS: readonly Stub[] = [
     qtypes: ['A'],
     timed: 'wall',
     nxdomain: 'status NXDOMAIN, EDE 15 (Blocked)',
+    retry: 'new port',
     argv: (qname) => ['dig', qname],
     parse: (stdout, exit, wallMs) => {
       const status = /status: (\w+)/.exec(stdout)?.[1];
@@ -155,6 +166,11 @@ const name = (stub: Stub, agent: 'coder' | 'ci', label: string): string => `${st
 
 /** "12 ms", or "12 ms (process 180 ms)" when the client timed itself. */
 const took = (stub: Stub, out: Outcome): string => (stub.timed === 'wall' ? `${out.ms} ms` : `${out.ms} ms (process ${out.wallMs} ms)`);
+
+/** glibc reads RES_OPTIONS over resolv.conf's options line (node and python inherit it); dig has flags of its own. */
+const resOptions = (timeout: number, attempts: number) => ({ RES_OPTIONS: `timeout:${timeout} attempts:${attempts}` });
+const withOptions = (stub: Stub, timeout: number, attempts: number): Stub =>
+  (stub.name === 'dig' ? { ...stub, argv: (q) => [...stub.argv(q), `+timeout=${timeout}`, `+tries=${attempts}`] } : stub);
 
 interface Running {
   readonly done: Promise<Outcome>;
@@ -219,7 +235,7 @@ describe.skipIf(unavailable !== null)('stub resolvers in agent namespaces agains
     ci = await createNamespace({ link: true, resolvConf });
     const zone: Record<string, Zone[string]> = {};
     for (const stub of STUBS) {
-      for (const label of ['code.test', 'build.test', 'approved.review.test', 'undecided.review.test', 'impatient.review.test']) {
+      for (const label of ['code.test', 'build.test', 'approved.review.test', 'undecided.review.test', 'retrying.review.test', 'impatient.review.test']) {
         for (const agent of ['coder', 'ci'] as const) zone[name(stub, agent, label)] = [{ type: 'A', data: A, ttl: 300 }, { type: 'AAAA', data: AAAA, ttl: 300 }];
       }
     }
@@ -273,12 +289,12 @@ log: { level: info, queries: all }
     }
   });
 
-  /** The decision lines for `qname`, once every one of `qtypes` has one. */
-  const decisions = (qname: string, qtypes: readonly string[]): Promise<LogLine[]> =>
+  /** The decision lines for `qname`, once every one of `qtypes` has `atLeast` (stdout is a pipe: the lines may trail the answer). */
+  const decisions = (qname: string, qtypes: readonly string[], atLeast = 1, timeoutMs = 3000): Promise<LogLine[]> =>
     waitFor(() => {
       const lines = proc!.lines.filter((l) => l.msg === 'query' && l.qname === qname);
-      return qtypes.every((t) => lines.some((l) => l.qtype === t)) && lines;
-    }, { what: `decision lines for ${qname} (${qtypes.join(', ')})`, timeoutMs: 3000 });
+      return qtypes.every((t) => lines.filter((l) => l.qtype === t).length >= atLeast) && lines;
+    }, { what: `${atLeast} decision line(s) each for ${qname} ${qtypes.join(', ')}`, timeoutMs });
 
   /** The approval service's copy of the hold POST for `qname` (the first, whichever type). */
   const holdFor = (qname: string): Promise<{ hold_id: string; agent: string; role: string; client: string }> =>
@@ -297,6 +313,7 @@ log: { level: info, queries: all }
         if (stub.qtypes.includes('AAAA')) expect(out.addresses, out.output).toContain(AAAA);
         expect(out.ms, out.output).toBeLessThan(FAST_MS);
         const lines = await decisions(qname, stub.qtypes);
+        expect(lines.map((l) => l.qtype).sort(), out.output).toEqual([...stub.qtypes].sort());
         for (const l of lines) expect(l).toMatchObject({ ...agentOf(ns, agent, role), action: 'forward', reason: 'allowlist' });
         record(stub, `allowed (${role})`, took(stub, out));
       }
@@ -361,14 +378,39 @@ log: { level: info, queries: all }
     }
   }, 30_000);
 
+  it('with timeout 3 s × 2 attempts, glibc\'s retry joins the hold and takes its 4 s answer; dig\'s retry, from a new port, waits a hold_timeout of its own and dig gives up', async () => {
+    await Promise.all(STUBS.map(async (stub) => {
+      const qname = name(stub, 'ci', 'retrying.review.test');
+      // Tries at 0 s and 3 s. intentdns times each query's wait from its own arrival: the first
+      // query is answered at 4 s, the retry (joined to the same hold) at 7 s.
+      const out = await runIn(ci!, withOptions(stub, 3, 2), qname, resOptions(3, 2)).done;
+      expect(out.ok, out.output).toBe(false);
+      if (stub.retry === 'same socket') {
+        // The 4 s answer to the first query reaches glibc, still listening on that socket.
+        expect(out.error, out.output).toContain(stub.nxdomain);
+        expect(out.ms, out.output).toBeGreaterThanOrEqual(HOLD_MS - 100);
+        expect(out.ms, out.output).toBeLessThan(5000);
+      } else {
+        // dig's first socket is closed by 4 s, and it gives up at 6 s, before the retry's answer.
+        expect(out.error, out.output).toMatch(/timed out/);
+        expect(out.ms, out.output).toBeGreaterThanOrEqual(6000 - 100);
+        expect(out.ms, out.output).toBeLessThan(3000 + HOLD_MS);
+      }
+      // The stub asked again (each type twice), and the retry joined: one hold per type. The
+      // retry's line comes when its own wait ends, 7 s in.
+      const lines = await decisions(qname, stub.qtypes, 2, 3000 + HOLD_MS);
+      expect(service!.holds.filter((h) => (h.body as { qname?: string }).qname === qname)).toHaveLength(stub.qtypes.length);
+      for (const l of lines) expect(l).toMatchObject({ ...agentOf(ci!, 'ci-1', 'ci'), action: 'hold', reason: 'hold_timeout' });
+      const asked = stub.qtypes.map((t) => `${lines.filter((l) => l.qtype === t).length}×${t}`).join(' ');
+      record(stub, 'held, undecided, stub timeout 3 s × 2', `${took(stub, out)}: ${out.error} (${asked}, one hold per type)`);
+    }));
+  }, 30_000);
+
   it('a stub whose timeout × attempts is under hold_timeout gives up first, its retries joining the hold, and its next try after the allow resolves', async () => {
-    // glibc reads RES_OPTIONS over resolv.conf's options line; dig has flags of its own.
-    const impatient = { RES_OPTIONS: 'timeout:1 attempts:2' };
-    const digFlags = (s: Stub): Stub => (s.name === 'dig' ? { ...s, argv: (q) => [...s.argv(q), '+timeout=1', '+tries=2'] } : s);
     // Each client on its own, side by side: the reviewer allows as soon as it gave up, inside hold_timeout.
     await Promise.all(STUBS.map(async (stub) => {
       const qname = name(stub, 'ci', 'impatient.review.test');
-      const gaveUp = await runIn(ci!, digFlags(stub), qname, impatient).done;
+      const gaveUp = await runIn(ci!, withOptions(stub, 1, 2), qname, resOptions(1, 2)).done;
       expect(gaveUp.ok, gaveUp.output).toBe(false);
       // About timeout × attempts = 2 s, well before the hold's own answer.
       expect(gaveUp.ms, gaveUp.output).toBeGreaterThanOrEqual(1900);
@@ -377,10 +419,7 @@ log: { level: info, queries: all }
       service!.send('hold.decided', { hold_id: hold.hold_id, decision: 'allow', scope: 'name', decided_by: 'bob' });
       // The retries joined the pending holds (one POST per type), and the allow answers every one
       // of them, to a client that is gone.
-      const answered = await waitFor(() => {
-        const lines = proc!.lines.filter((l) => l.msg === 'query' && l.qname === qname);
-        return lines.length >= stub.qtypes.length * 2 && lines;
-      }, { what: `the retries of ${qname} answered`, timeoutMs: 3000 });
+      const answered = await decisions(qname, stub.qtypes, 2);
       expect(service!.holds.filter((h) => (h.body as { qname?: string }).qname === qname)).toHaveLength(stub.qtypes.length);
       for (const l of answered) expect(l).toMatchObject({ ...agentOf(ci!, 'ci-1', 'ci'), action: 'hold', reason: 'hold_approved' });
       const again = await runIn(ci!, stub, qname).done;
