@@ -85,12 +85,12 @@ describe('intentdns explain', () => {
 
   it('shows a name\'s own tunneling signal, sinkholed or logged; the windowed budgets need a running server', async () => {
     const tunnelConfig = (action: string) => files.write(`tunnel-${action}.yaml`, `${CONFIG}      tunneling: { action: ${action}, max_names_per_domain: 1 }\n`);
-    const name = `${'a'.repeat(57)}.t.github.com`;
+    const name = `${Array.from({ length: 3 }, () => 'a'.repeat(57)).join('.')}.t.github.com`;   // a full-size tunnel name
     const sinkholed = await cli(['explain', '--config', tunnelConfig('sinkhole'), '--client', '127.0.0.1', '--name', name, '--json']);
-    expect(JSON.parse(sinkholed.out)).toMatchObject({ action: 'sinkhole', reason: 'tunneling', rule: 'max_label_length (57 > 52) under github.com' });
+    expect(JSON.parse(sinkholed.out)).toMatchObject({ action: 'sinkhole', reason: 'tunneling', rule: 'max_name_length (186 > 180) under github.com' });
     const logged = await cli(['explain', '--config', tunnelConfig('log'), '--client', '127.0.0.1', '--name', name]);
     expect(logged.out).toContain('  reason:   allowlist');
-    expect(logged.out).toContain('  tunneling: max_label_length (57 > 52) under github.com (logged, not enforced)');
+    expect(logged.out).toContain('  tunneling: max_name_length (186 > 180) under github.com (logged, not enforced)');
     // Every explain is a first query: max_names_per_domain 1 never trips here.
     const plain = await cli(['explain', '--config', tunnelConfig('sinkhole'), '--client', '127.0.0.1', '--name', 'api.github.com', '--json']);
     expect(JSON.parse(plain.out)).toMatchObject({ reason: 'allowlist' });

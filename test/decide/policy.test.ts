@@ -90,18 +90,20 @@ roles:
     allow: ["*.example.test"]
 `, 'tunneling.yaml');
   const agentOf = (action: string, role = 'coding'): Agent => ({ name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role: compileRoles(TUNNEL_CONFIG(action).roles).get(role)! });
-  const TUNNEL_NAME = `${'m'.repeat(21)}0123456789abcdefghijklmnopqrstuvwxyz.t.example.test`;   // a 57-character label
-  const LABEL_RULE = 'max_label_length (57 > 52) under example.test';
+  /** Three 57-character labels, as iodine fills a name: over the default max_name_length. */
+  const fullSize = (parent: string) => `${Array.from({ length: 3 }, () => `${'m'.repeat(21)}0123456789abcdefghijklmnopqrstuvwxyz`).join('.')}.${parent}`;
+  const TUNNEL_NAME = fullSize('t.example.test');
+  const NAME_RULE = 'max_name_length (188 > 180) under example.test';
 
   it('sinkholes a tunnel-shaped name inside the allowed wildcard, reason tunneling, the rule naming the limit', () => {
     expect(decide(agentOf('sinkhole'), TUNNEL_NAME, QTYPE.TXT, NO_GRANTS, nobodyQuarantined, 0)).toEqual({
-      action: 'sinkhole', reason: 'tunneling', serve: 'sinkhole', rule: LABEL_RULE,
+      action: 'sinkhole', reason: 'tunneling', serve: 'sinkhole', rule: NAME_RULE,
     });
   });
 
   it('lets deny, qtype and quarantine come first', () => {
     const agent = agentOf('sinkhole');
-    const denied = `${'a'.repeat(60)}.evil.example.test`;
+    const denied = fullSize('evil.example.test');
     expect(decide(agent, denied, QTYPE.A, NO_GRANTS, nobodyQuarantined, 0).reason).toBe('denylist');
     expect(decide(agent, TUNNEL_NAME, QTYPE.AAAA, NO_GRANTS, nobodyQuarantined, 0).reason).toBe('qtype');
     expect(decide(agent, TUNNEL_NAME, QTYPE.A, NO_GRANTS, { match: () => 'agent ci-runner-1' }, 0).reason).toBe('quarantine');
@@ -115,12 +117,12 @@ roles:
   it('with action log, decides as usual and carries the tripped limit in `tunneling`', () => {
     const agent = agentOf('log');
     expect(decide(agent, TUNNEL_NAME, QTYPE.A, NO_GRANTS, nobodyQuarantined, 0)).toEqual({
-      action: 'forward', reason: 'allowlist', serve: 'upstream', rule: '*.example.test', tunneling: LABEL_RULE,
+      action: 'forward', reason: 'allowlist', serve: 'upstream', rule: '*.example.test', tunneling: NAME_RULE,
     });
     expect(decide(agent, TUNNEL_NAME, QTYPE.A, grantsFor('ci-runner-1', TUNNEL_NAME), nobodyQuarantined, 0)).toEqual({
-      action: 'forward', reason: 'grant', serve: 'upstream', grant, tunneling: LABEL_RULE,
+      action: 'forward', reason: 'grant', serve: 'upstream', grant, tunneling: NAME_RULE,
     });
-    expect(decide(agent, `${'z'.repeat(60)}.other.test`, QTYPE.A, NO_GRANTS, nobodyQuarantined, 0)).toMatchObject({ reason: 'unlisted', tunneling: expect.stringContaining('other.test') });
+    expect(decide(agent, fullSize('other.test'), QTYPE.A, NO_GRANTS, nobodyQuarantined, 0)).toMatchObject({ reason: 'unlisted', tunneling: expect.stringContaining('other.test') });
   });
 
   it('spends the agent\'s windowed budgets from the injected state and clock', () => {

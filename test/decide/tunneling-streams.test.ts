@@ -6,7 +6,9 @@
  * says when the stream is caught and by which limit; the figures are those of
  * docs/tunneling.md ("Detection results"). `passed` is what still got through
  * in the stream's hour: a trip lasts until its window ends, then the budget
- * starts over.
+ * starts over. At the defaults the label-length check cannot trip (63) and
+ * entropy only above 4.8 bits: full-size names trip max_name_length at once,
+ * everything else runs into the windowed budgets.
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -39,7 +41,11 @@ interface Outcome {
   /** Queries forwarded (allowlist) and sinkholed (tunneling). */
   readonly passed: number;
   readonly tripped: number;
+  /** Characters below example.com of the distinct names forwarded: what the tunnel got out, as the bytes budget counts it. */
+  readonly bytesOut: number;
 }
+
+const belowExampleCom = (name: string) => name.length - '.example.com'.length;
 
 /** Every query of `stream` through decode and decide, with one agent's budgets. */
 function run(stream: readonly T.TunnelQuery[]): Outcome {
@@ -47,6 +53,7 @@ function run(stream: readonly T.TunnelQuery[]): Outcome {
   let first: Outcome['first'] = null;
   let passed = 0;
   let tripped = 0;
+  const out = new Set<string>();
   for (const [i, q] of stream.entries()) {
     const decoded = decodeQuery(T.wireQuery(q));
     if (!decoded.ok) throw new Error(`query ${i + 1} refused by the decoder: ${decoded.rejection.reason}`);
@@ -58,21 +65,22 @@ function run(stream: readonly T.TunnelQuery[]): Outcome {
     } else {
       expect(verdict.reason).toBe('allowlist');
       passed++;
+      out.add(name);
     }
   }
-  return { first, total: stream.length, passed, tripped };
+  const bytesOut = [...out].reduce((n, name) => n + belowExampleCom(name), 0);
+  return { first, total: stream.length, passed, tripped, bytesOut };
 }
 
 describe('iodine', () => {
-  it('base32 upload, NULL: caught at query 1 (0 s), max_label_length 57 > 52; none of 140 passes', () => {
+  it('base32 upload, NULL (names as long as a name may be): caught at query 1 (0 s), max_name_length 252 > 180; none of 140 passes', () => {
     const r = run(T.iodineUpload(20_000, { domain: DOMAIN, alphabet: T.BASE32, qtype: T.QT.NULL }));
-    expect(r).toEqual({ first: { query: 1, second: 0, rule: 'max_label_length (57 > 52) under example.com' }, total: 140, passed: 0, tripped: 140 });
+    expect(r).toEqual({ first: { query: 1, second: 0, rule: 'max_name_length (252 > 180) under example.com' }, total: 140, passed: 0, tripped: 140, bytesOut: 0 });
   });
 
-  it('base64 upload, TXT (upper case folded by the decoder, "+" kept): caught at query 1 (0 s), max_label_length', () => {
+  it('base64 upload, TXT (upper case folded by the decoder, "+" kept): caught at query 1 (0 s), max_name_length 253 > 180; none of 117 passes', () => {
     const r = run(T.iodineUpload(20_000, { domain: DOMAIN, alphabet: T.BASE64, qtype: T.QT.TXT }));
-    expect(r.first).toEqual({ query: 1, second: 0, rule: 'max_label_length (57 > 52) under example.com' });
-    expect(r.passed).toBe(0);
+    expect(r).toEqual({ first: { query: 1, second: 0, rule: 'max_name_length (253 > 180) under example.com' }, total: 117, passed: 0, tripped: 117, bytesOut: 0 });
   });
 
   it('base128 never reaches the policy: its 8-bit label bytes are REFUSED by the decoder (label_bytes)', () => {
@@ -83,17 +91,16 @@ describe('iodine', () => {
     expect(!decoded.ok && [decoded.rejection.reason, decoded.rejection.rcode]).toEqual(['label_bytes', RCODE.REFUSED]);
   });
 
-  it('with -M 60 (short names, one label of 44 characters), CNAME: caught at query 1 (0 s), max_label_entropy 4.14 > 4.00', () => {
+  it('with -M 60 (short names, one label of 44 characters), CNAME: caught at query 179 (3.56 s), max_bytes_per_domain 8234 > 8192; 178 of 834 pass, 8188 bytes of name', () => {
     const r = run(T.iodineUpload(20_000, { domain: DOMAIN, alphabet: T.BASE32, qtype: T.QT.CNAME, maxName: 60 }));
-    expect(r.first).toEqual({ query: 1, second: 0, rule: 'max_label_entropy (4.14 > 4.00) under example.com' });
-    // Entropy is a per-name signal: a few names of a random stream fall under 4.0; the window catches what they add up to.
-    expect(r.passed).toBeLessThan(r.total / 10);
+    // Its 44-character base32 labels stay under 4.8 bits a character: only the hour's bytes stop it,
+    // after 178 names of 24 payload bytes each (4272 of the 20 000). Then every query under example.com trips.
+    expect(r).toEqual({ first: { query: 179, second: 3.56, rule: 'max_bytes_per_domain (8234 > 8192) under example.com' }, total: 834, passed: 178, tripped: 656, bytesOut: 8188 });
   });
 
-  it('its handshake: caught at query 2 (0.1 s), the login name, max_label_entropy 4.35 > 4.00', () => {
+  it('its handshake: caught at query 4 (0.3 s), the fragment-size probe, max_name_length 253 > 180; the version, login and codec check pass', () => {
     const r = run(T.iodineHandshake({ domain: DOMAIN, alphabet: T.BASE32, qtype: T.QT.NULL }));
-    expect(r.first).toEqual({ query: 2, second: 0.1, rule: 'max_label_entropy (4.35 > 4.00) under example.com' });
-    expect(r.tripped).toBe(2);   // the login and the fragment-size probe; the version and codec-check names are short
+    expect(r).toMatchObject({ first: { query: 4, second: 0.3, rule: 'max_name_length (253 > 180) under example.com' }, passed: 3, tripped: 1 });
   });
 
   it('an interactive session (a ping a second, keystrokes, NULL/CNAME/MX/TXT, counters in every name): caught at query 301 (204 s), max_names_per_domain; 548 of 5417 pass in the hour', () => {
@@ -101,14 +108,14 @@ describe('iodine', () => {
     expect(r.first).toEqual({ query: 301, second: 204, rule: 'max_names_per_domain (301 > 300) under example.com' });
     // 300 names pass in the first 10 minutes; in the second the hour's 8192 bytes run out (names of 15 to 20
     // characters below example.com), and the rest of the hour is sinkholed.
-    expect(r).toMatchObject({ total: 5417, passed: 548, tripped: 4869 });
+    expect(r).toMatchObject({ total: 5417, passed: 548, tripped: 4869, bytesOut: 8190 });
   });
 });
 
 describe('dnscat2', () => {
-  it('an upload (hex, 62-character labels, TXT/CNAME/MX): caught at query 1 (0 s), max_label_length 62 > 52; none of 184 passes', () => {
+  it('an upload (hex, 62-character labels, TXT/CNAME/MX): caught at query 1 (0 s), max_name_length 253 > 180; none of 184 passes', () => {
     const r = run(T.dnscat2Upload(20_000, { domain: DOMAIN }));
-    expect(r).toEqual({ first: { query: 1, second: 0, rule: 'max_label_length (62 > 52) under example.com' }, total: 184, passed: 0, tripped: 184 });
+    expect(r).toEqual({ first: { query: 1, second: 0, rule: 'max_name_length (253 > 180) under example.com' }, total: 184, passed: 0, tripped: 184, bytesOut: 0 });
   });
 
   it('an idle session (an empty MSG with seq/ack a second): caught at query 301 (300 s), max_names_per_domain; then the hour\'s bytes trip', () => {
@@ -116,25 +123,24 @@ describe('dnscat2', () => {
     expect(r.first).toEqual({ query: 301, second: 300, rule: 'max_names_per_domain (301 > 300) under example.com' });
     // Hex never goes over 4.0 bits a character; each name is 20 characters below example.com ("<18 hex>.t"),
     // so the hour's 8192 bytes end it at the 410th name: 300 in the first window, 109 in the second.
-    expect(r).toMatchObject({ total: 3600, passed: 409, tripped: 3191 });
+    expect(r).toMatchObject({ total: 3600, passed: 409, tripped: 3191, bytesOut: 8180 });
   });
 });
 
 describe('a slow leak under one allowed domain: a 30-character label a second for an hour', () => {
   it('in hex: caught at query 257 (256 s), max_bytes_per_domain 8224 > 8192; 256 of 3600 pass', () => {
     const r = run(T.slowLeak(3600, 30, '0123456789abcdef', DOMAIN));
-    expect(r).toEqual({ first: { query: 257, second: 256, rule: 'max_bytes_per_domain (8224 > 8192) under example.com' }, total: 3600, passed: 256, tripped: 3344 });
+    expect(r).toEqual({ first: { query: 257, second: 256, rule: 'max_bytes_per_domain (8224 > 8192) under example.com' }, total: 3600, passed: 256, tripped: 3344, bytesOut: 8192 });
   });
 
-  it('in base32: caught at query 3 (2 s), max_label_entropy 4.01 > 4.00', () => {
+  it('in base32: the same, caught at query 257 (256 s), max_bytes_per_domain 8224 > 8192; 256 of 3600 pass (30 characters read at about 4.1 bits, under 4.8)', () => {
     const r = run(T.slowLeak(3600, 30, T.BASE32, DOMAIN));
-    expect(r.first).toEqual({ query: 3, second: 2, rule: 'max_label_entropy (4.01 > 4.00) under example.com' });
-    expect(r.passed).toBeLessThan(256);
+    expect(r).toEqual({ first: { query: 257, second: 256, rule: 'max_bytes_per_domain (8224 > 8192) under example.com' }, total: 3600, passed: 256, tripped: 3344, bytesOut: 8192 });
   });
 
   it('what goes unseen: a hex label every 15 s, 240 names of 32 characters an hour (7680 bytes), stays under the budget', () => {
     const r = run(T.slowLeak(3600, 30, '0123456789abcdef', DOMAIN).filter((q) => q.atMs % 15_000 === 0));
-    expect(r).toEqual({ first: null, total: 240, passed: 240, tripped: 0 });
+    expect(r).toEqual({ first: null, total: 240, passed: 240, tripped: 0, bytesOut: 7680 });
   });
 });
 

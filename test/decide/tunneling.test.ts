@@ -4,6 +4,8 @@ import { DomainBudgets, NO_BUDGETS } from '../../src/decide/domain-budgets.js';
 import { splitAtRegistrable, tunnelingRule } from '../../src/decide/tunneling.js';
 
 const limits = TUNNELING_DEFAULTS;
+/** A role that sets the spec's stricter per-name limits. */
+const strict = { ...TUNNELING_DEFAULTS, maxLabelLength: 52, maxLabelEntropy: 4.0 };
 const T0 = 1_700_000_000_000;
 
 describe('splitAtRegistrable', () => {
@@ -29,11 +31,13 @@ describe('splitAtRegistrable', () => {
 
 describe('tunnelingRule', () => {
   it('names the limit, its value, the maximum and the registrable domain', () => {
-    expect(tunnelingRule('a', `${'a'.repeat(57)}.t.example.com`, limits, NO_BUDGETS, T0)).toBe('max_label_length (57 > 52) under example.com');
+    const fullSize = `${Array.from({ length: 3 }, () => 'a'.repeat(57)).join('.')}.t.example.com`;
+    expect(tunnelingRule('a', fullSize, limits, NO_BUDGETS, T0)).toBe('max_name_length (187 > 180) under example.com');
+    expect(tunnelingRule('a', `${'a'.repeat(57)}.t.example.com`, strict, NO_BUDGETS, T0)).toBe('max_label_length (57 > 52) under example.com');
   });
 
   it('shows entropy with two decimals', () => {
-    expect(tunnelingRule('a', '0123456789abcdefghij.example.com', limits, NO_BUDGETS, T0)).toBe('max_label_entropy (4.32 > 4.00) under example.com');
+    expect(tunnelingRule('a', '0123456789abcdefghij.example.com', strict, NO_BUDGETS, T0)).toBe('max_label_entropy (4.32 > 4.00) under example.com');
   });
 
   it('names the windowed limit that tripped', () => {
@@ -44,7 +48,7 @@ describe('tunnelingRule', () => {
 
   it('spends the budget for a name its own signals trip too', () => {
     const budgets = new DomainBudgets({ seed: 1 });
-    tunnelingRule('a', `${'b'.repeat(60)}.example.com`, limits, budgets, T0);
+    expect(tunnelingRule('a', `${'b'.repeat(60)}.example.com`, strict, budgets, T0)).toMatch(/^max_label_length/);
     expect(budgets.size).toBe(1);
     expect(budgets.names).toBe(1);
   });

@@ -12,10 +12,10 @@ const ZONE: Zone = {
   'api.example.test': [{ type: 'A', data: '192.0.2.10' }],
 };
 
-/** A 57-character label, as iodine writes its data (57 characters a label). */
-const TUNNEL_LABEL = 'baabauaaip45xi4olq1p4or4sgzz5e34rczoejeyau1mxzrftjkelyiy1';
-const TUNNEL = `${TUNNEL_LABEL}.t.example.test`;
-const RULE = 'max_label_length (57 > 52) under example.test';
+/** Three 57-character labels, as iodine fills a name with its data: over the default max_name_length. */
+const TUNNEL_DATA = ['baabauaaip45xi4olq1p4or4sgzz5e34rczoejeyau1mxzrftjkelyiy1', 'ya4zd2mt1lp0cq3oxkfw5ib1nae5hr4gv2us0yjz3e1dc4kx5mq2lw0o3', 'tq4b0ex2wj5sl1fh3uo0ri4na2cv5kz1gm3yd0pe4xb2lo5sj1ut3hw2a'].join('.');
+const TUNNEL = `${TUNNEL_DATA}.t.example.test`;
+const RULE = 'max_name_length (188 > 180) under example.test';
 
 const yaml = (windowMax: number) => `
   version: 1
@@ -67,7 +67,7 @@ describe('tunneling through the running proxy', () => {
   });
 
   it('lets deny come first: a tunnel-shaped denied name says denylist', async () => {
-    const r = await proxy.query(`${TUNNEL_LABEL}.evil.example.test`, 'A');
+    const r = await proxy.query(`${TUNNEL_DATA}.evil.example.test`, 'A');
     expect(r.log).toMatchObject({ action: 'sinkhole', reason: 'denylist', rule: '*.evil.example.test' });
   });
 
