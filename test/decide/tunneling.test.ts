@@ -53,6 +53,24 @@ describe('tunnelingRule', () => {
     expect(budgets.names).toBe(1);
   });
 
+  it('judges a name asked again by the limits it is asked under: each role its own', () => {
+    const name = `${'c'.repeat(57)}.t.example.com`;
+    expect(tunnelingRule('a', name, strict, NO_BUDGETS, T0)).toBe('max_label_length (57 > 52) under example.com');
+    expect(tunnelingRule('a', name, limits, NO_BUDGETS, T0)).toBeUndefined();
+    expect(tunnelingRule('a', name, strict, NO_BUDGETS, T0)).toBe('max_label_length (57 > 52) under example.com');
+  });
+
+  it('spends the budgets on every query of a name asked again', () => {
+    const one = { ...limits, maxNamesPerDomain: 1 };
+    const budgets = new DomainBudgets({ seed: 1 });
+    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0)).toBeUndefined();
+    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0)).toBeUndefined();
+    expect(tunnelingRule('a', 'b.example.com', one, budgets, T0)).toBe('max_names_per_domain (2 > 1) under example.com');
+    // Tripped: the name asked before trips too, until the window ends.
+    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0)).toBe('max_names_per_domain (2 > 1) under example.com');
+    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0 + 10 * 60_000)).toBeUndefined();
+  });
+
   it('is undefined for an ordinary name', () => {
     expect(tunnelingRule('a', 'registry.npmjs.org', limits, new DomainBudgets(), T0)).toBeUndefined();
   });
