@@ -22,7 +22,7 @@ if (!existsSync(join(root, 'dist', 'decide', 'tunneling.js'))) {
 }
 const { splitAtRegistrable, tunnelingRule } = await import('../dist/decide/tunneling.js');
 const { nameSignal, labelEntropy, ENTROPY_MIN_LABEL } = await import('../dist/decide/name-signals.js');
-const { DomainBudgets, NO_BUDGETS } = await import('../dist/decide/domain-budgets.js');
+const { DomainBudgets } = await import('../dist/decide/domain-budgets.js');
 const { TUNNELING_DEFAULTS } = await import('../dist/config/sections/tunneling.js');
 
 const dir = join(root, 'test', 'fixtures', 'ordinary-names');
