@@ -1,4 +1,5 @@
 import { NOTHING, type Agent, type Fetched, type Flow, type Next, type Query, type Stage } from '../pipeline/types.js';
+import { NameFactsMemo } from './tunneling.js';
 import { decide, NO_BUDGETS, quarantined, type DomainBudgetLookup, type GrantLookup, type QuarantineLookup } from './policy.js';
 
 /**
@@ -15,6 +16,9 @@ import { decide, NO_BUDGETS, quarantined, type DomainBudgetLookup, type GrantLoo
 export class DecideStage implements Stage {
   readonly name = 'decide';
 
+  /** This snapshot's memo of each name's tunneling facts (its roles' limits key it). */
+  readonly #names = new NameFactsMemo();
+
   constructor(
     private readonly grants: GrantLookup,
     private readonly quarantine: QuarantineLookup,
@@ -26,7 +30,7 @@ export class DecideStage implements Stage {
 
   handle(query: Query, next: Next): Flow {
     const agent = query.agent!;
-    query.verdict = decide(agent, query.qname, query.qtype, this.grants, this.quarantine, this.now(), this.budgets);
+    query.verdict = decide(agent, query.qname, query.qtype, this.grants, this.quarantine, this.now(), this.budgets, this.#names);
     if (!query.goesOn) return NOTHING;
     const flow = next(query);
     return flow instanceof Promise ? flow.then((f) => this.#lookAgain(query, agent, f)) : this.#lookAgain(query, agent, flow);

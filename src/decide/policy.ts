@@ -1,7 +1,7 @@
 import type { Agent, GrantRef, Verdict } from '../pipeline/types.js';
 import { qtypeName } from '../wire/qtypes.js';
 import { NO_BUDGETS, type DomainBudgetLookup } from './domain-budgets.js';
-import { tunnelingRule } from './tunneling.js';
+import { tunnelingRule, type NameFactsMemo } from './tunneling.js';
 
 export { NO_BUDGETS, type DomainBudgetLookup };
 
@@ -45,6 +45,8 @@ export function decide(
   agent: Agent, qname: string, qtype: number,
   grants: GrantLookup, quarantine: QuarantineLookup, now: number,
   budgets: DomainBudgetLookup = NO_BUDGETS,
+  /** Each name's tunneling facts, remembered (tunneling.ts); without it they are worked out per call. */
+  names?: NameFactsMemo,
 ): Verdict {
   const role = agent.role;
   const cutOff = quarantine.match(agent);
@@ -58,7 +60,7 @@ export function decide(
   // After deny (a denied name says denylist), before grants and allow: a tunnel inside an allowed wildcard is still a tunnel.
   const limits = role.tunneling;
   if (limits === null) return granted(agent, qname, lists.allow, grants, now);
-  const tunnel = tunnelingRule(agent.name, qname, limits, budgets, now);
+  const tunnel = tunnelingRule(agent.name, qname, limits, budgets, now, names);
   if (tunnel === undefined) return granted(agent, qname, lists.allow, grants, now);
   if (limits.action === 'sinkhole') return { action: 'sinkhole', reason: 'tunneling', serve: 'sinkhole', rule: tunnel };
   return { ...granted(agent, qname, lists.allow, grants, now), tunneling: tunnel };

@@ -16,8 +16,9 @@ import { nameSignal, type NameSignal } from './name-signals.js';
  */
 export function tunnelingRule(
   agent: string, qname: string, limits: TunnelingConfig, budgets: DomainBudgetLookup, now: number,
+  names?: NameFactsMemo,
 ): string | undefined {
-  const { domain, below, own } = nameFacts(qname, limits);
+  const { domain, below, own } = names ? names.of(qname, limits) : nameFacts(qname, limits);
   const spent = budgets.spend(agent, domain, qname, below, limits, now);
   const tripped = own ?? spent;
   if (tripped === undefined) return undefined;
@@ -40,25 +41,29 @@ const FACTS_MEMO_GENERATION = 8192;
  * Per role (its limits object: one per role and config snapshot, never
  * changed; a reload makes new ones, and so new memos), the facts of the names
  * asked lately, so a name asked again costs a lookup instead of tldts' split
- * (about 1 µs) and the label scan. Keyed here rather than held by Role because
- * pipeline/'s RolePolicy, which decide() is given, cannot name decide/'s types.
- * The budgets are still spent for every query.
+ * (about 1 µs) and the label scan. The serving chain keeps one per pipeline
+ * (decide.ts); keyed by the limits rather than held by Role because
+ * pipeline/'s RolePolicy, which decide() is given, cannot name decide/'s
+ * types. The budgets are still spent for every query.
  */
-const factsByRole = new WeakMap<TunnelingConfig, Memo<NameFacts>>();
+export class NameFactsMemo {
+  readonly #byRole = new WeakMap<TunnelingConfig, Memo<NameFacts>>();
+
+  of(qname: string, limits: TunnelingConfig): NameFacts {
+    let memo = this.#byRole.get(limits);
+    if (memo === undefined) {
+      memo = new Memo<NameFacts>(FACTS_MEMO_GENERATION);
+      this.#byRole.set(limits, memo);
+    }
+    let facts = memo.get(qname);
+    if (facts === undefined) memo.set(qname, (facts = nameFacts(qname, limits)));
+    return facts;
+  }
+}
 
 function nameFacts(qname: string, limits: TunnelingConfig): NameFacts {
-  let memo = factsByRole.get(limits);
-  if (memo === undefined) {
-    memo = new Memo<NameFacts>(FACTS_MEMO_GENERATION);
-    factsByRole.set(limits, memo);
-  }
-  let facts = memo.get(qname);
-  if (facts === undefined) {
-    const { domain, below } = splitAtRegistrable(qname);
-    facts = { domain, below, own: nameSignal(qname, qname.slice(0, below), limits) };
-    memo.set(qname, facts);
-  }
-  return facts;
+  const { domain, below } = splitAtRegistrable(qname);
+  return { domain, below, own: nameSignal(qname, qname.slice(0, below), limits) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TUNNELING_DEFAULTS } from '../../src/config/sections/tunneling.js';
 import { DomainBudgets, NO_BUDGETS } from '../../src/decide/domain-budgets.js';
-import { splitAtRegistrable, tunnelingRule } from '../../src/decide/tunneling.js';
+import { NameFactsMemo, splitAtRegistrable, tunnelingRule } from '../../src/decide/tunneling.js';
 
 const limits = TUNNELING_DEFAULTS;
 /** A role that sets the spec's stricter per-name limits. */
@@ -53,22 +53,24 @@ describe('tunnelingRule', () => {
     expect(budgets.names).toBe(1);
   });
 
-  it('judges a name asked again by the limits it is asked under: each role its own', () => {
+  it('judges a name asked again, from the memo, by the limits it is asked under: each role its own', () => {
     const name = `${'c'.repeat(57)}.t.example.com`;
-    expect(tunnelingRule('a', name, strict, NO_BUDGETS, T0)).toBe('max_label_length (57 > 52) under example.com');
-    expect(tunnelingRule('a', name, limits, NO_BUDGETS, T0)).toBeUndefined();
-    expect(tunnelingRule('a', name, strict, NO_BUDGETS, T0)).toBe('max_label_length (57 > 52) under example.com');
+    const memo = new NameFactsMemo();
+    expect(tunnelingRule('a', name, strict, NO_BUDGETS, T0, memo)).toBe('max_label_length (57 > 52) under example.com');
+    expect(tunnelingRule('a', name, limits, NO_BUDGETS, T0, memo)).toBeUndefined();
+    expect(tunnelingRule('a', name, strict, NO_BUDGETS, T0, memo)).toBe('max_label_length (57 > 52) under example.com');
   });
 
-  it('spends the budgets on every query of a name asked again', () => {
+  it('spends the budgets on every query of a name asked again, from the memo', () => {
     const one = { ...limits, maxNamesPerDomain: 1 };
     const budgets = new DomainBudgets({ seed: 1 });
-    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0)).toBeUndefined();
-    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0)).toBeUndefined();
-    expect(tunnelingRule('a', 'b.example.com', one, budgets, T0)).toBe('max_names_per_domain (2 > 1) under example.com');
+    const memo = new NameFactsMemo();
+    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0, memo)).toBeUndefined();
+    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0, memo)).toBeUndefined();
+    expect(tunnelingRule('a', 'b.example.com', one, budgets, T0, memo)).toBe('max_names_per_domain (2 > 1) under example.com');
     // Tripped: the name asked before trips too, until the window ends.
-    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0)).toBe('max_names_per_domain (2 > 1) under example.com');
-    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0 + 10 * 60_000)).toBeUndefined();
+    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0, memo)).toBe('max_names_per_domain (2 > 1) under example.com');
+    expect(tunnelingRule('a', 'a.example.com', one, budgets, T0 + 10 * 60_000, memo)).toBeUndefined();
   });
 
   it('is undefined for an ordinary name', () => {
