@@ -35,16 +35,16 @@
 // answers (docs/performance.md, "Lists at scale and memory").
 //
 // Every load is bounded in time (dnsperf -l, and a kill after that) and in count (query files of
-// a fixed size). Only 127.0.0.1 is used. Every process started here is stopped by its PID, also
-// on failure and on SIGINT / SIGTERM.
-import { spawn, spawnSync } from 'node:child_process';
+// a fixed size). Only 127.0.0.1 is used. Every process started here (through bench/harness.js,
+// shared with bench/soak.js) is stopped by its PID, also on failure and on SIGINT / SIGTERM.
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { encodeQuery, freePort, pinned, procCpuTicks, procPeakRssMiB, start, startKnot as startKnotZones, stop, stopAll, waitForDns, which } from './harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -72,7 +72,6 @@ let netns = null;     // deleted at the end, also on SIGINT / SIGTERM
 const NPROC = os.availableParallelism?.() ?? os.cpus().length;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-const children = new Set();
 let workDir = null;   // removed at the end, also on SIGINT / SIGTERM
 
 async function main() {
@@ -152,15 +151,6 @@ async function main() {
 }
 
 // --- tools -----------------------------------------------------------------------------------
-
-function which(bin) {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  for (const d of dirs) {
-    const p = path.join(d, bin);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return null;
-}
 
 function ensureTools(peers) {
   const need = [['dnsperf', 'dnsperf'], ['knotd', 'knot'], ['taskset', 'util-linux']];
@@ -395,77 +385,8 @@ forward-zone:
 
 // --- processes -------------------------------------------------------------------------------
 
-function start(name, cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'], cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env });
-  let stderr = '';
-  child.stderr.on('data', (d) => { if (stderr.length < 20_000) stderr += d; });
-  const proc = { name, child, pid: child.pid, get stderr() { return stderr; }, exited: false };
-  proc.exit = new Promise((resolve) => child.once('exit', (code, signal) => { proc.exited = true; children.delete(proc); resolve({ code, signal }); }));
-  child.once('error', (err) => { stderr += String(err); });
-  children.add(proc);
-  return proc;
-}
-
-async function stop(proc) {
-  if (!proc || proc.exited) return;
-  try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
-  const t = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
-  await proc.exit;
-  clearTimeout(t);
-}
-
-async function stopAll() {
-  await Promise.all([...children].map(stop));
-}
-
-const pinned = (pin, core, cmd, args) => (pin ? ['taskset', ['-c', core, cmd, ...args]] : [cmd, args]);
-
-async function freePort() {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const udp = dgram.createSocket('udp4');
-    const port = await new Promise((resolve) => udp.bind(0, '127.0.0.1', () => resolve(udp.address().port)));
-    const ok = await new Promise((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    udp.close();
-    if (ok) return port;
-  }
-  throw new Error('no free port on 127.0.0.1');
-}
-
-/** Asks NAME A at 127.0.0.1:PORT until an answer comes (100 ms apart, `ms` at most). */
-async function waitForDns(port, name, proc, ms = 15_000) {
-  const labels = name.split('.');
-  const q = Buffer.concat([
-    Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
-    ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
-    Buffer.from([0, 0, 1, 0, 1]),
-  ]);
-  const socket = dgram.createSocket('udp4');
-  try {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (proc?.exited) throw new Error(`${proc.name} exited: ${proc.stderr.trim().slice(-2000)}`);
-      const got = await new Promise((resolve) => {
-        const t = setTimeout(() => { socket.removeAllListeners('message'); resolve(false); }, 100);
-        socket.once('message', () => { clearTimeout(t); resolve(true); });
-        socket.send(q, port, '127.0.0.1');
-      });
-      if (got) return;
-    }
-    throw new Error(`${proc?.name ?? 'server'} did not answer on 127.0.0.1:${port} within ${ms} ms: ${proc?.stderr.trim().slice(-2000) ?? ''}`);
-  } finally {
-    socket.close();
-  }
-}
-
 /** Knot serving bench.test, and each of `extraZones` ({ domain, records: zone file lines }) beside it. */
 async function startKnot(dir, tools, pin, extraZones = []) {
-  const port = await freePort();
-  const kdir = path.join(dir, 'knot');
-  fs.mkdirSync(path.join(kdir, 'db'), { recursive: true });
   const zone = [
     '$ORIGIN bench.test.', '$TTL 3600',
     '@ SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 3600', '@ NS ns', 'ns A 198.51.100.1',
@@ -478,34 +399,7 @@ async function startKnot(dir, tools, pin, extraZones = []) {
     // Held and granted names: no rule covers them, so only a hold's allow or a grant forwards them.
     `*.held A ${addressOf(0)}`, `*.granted A ${addressOf(1)}`,
   ];
-  fs.writeFileSync(path.join(kdir, 'bench.test.zone'), zone.join('\n') + '\n');
-  for (const z of extraZones) fs.writeFileSync(path.join(kdir, `${z.domain}.zone`), z.records.join('\n') + '\n');
-  fs.writeFileSync(path.join(kdir, 'knot.conf'), `server:
-    rundir: "${kdir}"
-    listen: 127.0.0.1@${port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-log:
-  - target: stderr
-    any: warning
-database:
-    storage: "${kdir}/db"
-control:
-    listen: "${kdir}/knot.sock"
-template:
-  - id: default
-    storage: "${kdir}"
-    zonefile-sync: -1
-    journal-content: none
-zone:
-  - domain: bench.test
-    file: "${kdir}/bench.test.zone"
-${extraZones.map((z) => `  - domain: ${z.domain}\n    file: "${kdir}/${z.domain}.zone"\n`).join('')}`);
-  const [cmd, args] = pinned(pin, pin?.load, tools.knotd, ['-c', path.join(kdir, 'knot.conf')]);
-  const proc = start('knotd', cmd, args);
-  await waitForDns(port, 's0.bench.test', proc);
-  return { port, proc };
+  return startKnotZones(dir, tools, pin, [{ domain: 'bench.test', records: zone }, ...extraZones], 's0.bench.test');
 }
 
 async function startTarget(target, pin, scenario) {
@@ -601,17 +495,6 @@ async function waitForMetrics(httpPort, ready, proc, ms = 15_000) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`${proc.name}: approval link not ready within ${ms} ms (${JSON.stringify(last)}): ${proc.stderr.trim().slice(-2000)}`);
-}
-
-function procCpuTicks(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);    // utime + stime (fields 14 and 15), all threads
-}
-
-function procPeakRssMiB(pid) {
-  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 /** Runs dnsperf; resolves with its summary (and per-query latencies with `verbose`). */
@@ -920,14 +803,6 @@ function setElements(set) {
   if (r.status !== 0) return NaN;
   const entry = JSON.parse(r.stdout).nftables.find((x) => x.set);
   return entry?.set.elem?.length ?? 0;
-}
-
-function encodeQuery(id, name) {
-  return Buffer.concat([
-    Buffer.from([id >> 8, id & 255, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
-    ...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
-    Buffer.from([0, 0, 1, 0, 1]),
-  ]);
 }
 
 /**
