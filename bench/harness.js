@@ -79,7 +79,7 @@ export function encodeQuery(id, name, type = 1) {
   return Buffer.concat([
     Buffer.from([id >> 8, id & 255, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
     ...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
-    Buffer.from([0, 0, type >> 8, type & 255, 0, 1]),
+    Buffer.from([0, type >> 8, type & 255, 0, 1]),
   ]);
 }
 
