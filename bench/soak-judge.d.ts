@@ -19,7 +19,7 @@ export interface GrowthVerdict {
 export interface ErrorRow { readonly t: number; readonly queries: number; readonly errors: number }
 export interface ErrorVerdict {
   readonly verdict: Verdict; readonly reason: string; readonly points: number;
-  readonly rate?: number; readonly middle?: number; readonly last?: number; readonly queries?: number;
+  readonly rate?: number; readonly middle?: number; readonly last?: number; readonly queries?: number; readonly errors?: number;
 }
 export interface SimpleVerdict { readonly verdict: Verdict; readonly reason: string; readonly [key: string]: unknown }
 
