@@ -16,10 +16,10 @@ export interface GrowthVerdict {
   readonly middle?: { readonly median: number; readonly max: number };
   readonly last?: { readonly median: number; readonly max: number };
 }
-export interface ErrorRow { readonly t: number; readonly queries: number; readonly errors: number }
+export interface ErrorRow { readonly t: number; readonly queries: number; readonly errors: number; readonly excluded?: string | null }
 export interface ErrorVerdict {
   readonly verdict: Verdict; readonly reason: string; readonly points: number;
-  readonly rate?: number; readonly middle?: number; readonly last?: number; readonly queries?: number; readonly errors?: number;
+  readonly excluded?: number; readonly rate?: number; readonly trend?: number; readonly secondHalf?: number; readonly queries?: number; readonly errors?: number;
 }
 export interface SimpleVerdict { readonly verdict: Verdict; readonly reason: string; readonly [key: string]: unknown }
 
@@ -34,6 +34,7 @@ export interface SoakSample {
   readonly queries: number;
   readonly errors: number;
   readonly logLines: number;
+  readonly excluded?: string | null;
 }
 
 export const WARMUP: number;

@@ -3,7 +3,7 @@
 // samples, unit-tested with synthetic series in test/bench/soak-judge.test.ts.
 //
 // A series is judged on its samples after the warm-up (the first 20 % of the run: start-up, JIT,
-// the cache filling to max_entries, V8 growing its heap). Its trend is the Theil–Sen slope (the
+// V8 settling on its heap size, the log buffer reaching its bound). Its trend is the Theil–Sen slope (the
 // median of the slopes between every pair of samples), which one spike, a GC sawtooth or a single
 // step barely moves. The series *grows without bound* when both hold:
 //   1. the trend over the judged window, projected over that window, is more than the tolerance;
@@ -33,7 +33,7 @@ export const TOLERANCES = {
   holdsPending: { rel: 0.50, abs: 20 },
 };
 
-/** Errors: the last third's median rate may be at most twice the middle third's plus this (a share of queries). */
+/** Errors: the rate's trend over the window may be at most this (a share of queries). */
 export const ERROR_RATE_SLACK = 0.001;
 /** Errors: over the judged window, at most this share of queries (timeouts and SERVFAIL: a broken proxy, not a hiccup). */
 export const MAX_ERROR_RATE = 0.02;
@@ -112,33 +112,39 @@ export function judgeGrowth(points, tolerance, opts = {}) {
 }
 
 /**
- * Errors over rows [{ t, queries, errors }] (per interval: queries that ended — answered or timed
- * out — and the errors among them). Fails when the error rate rose: the median of the last
- * third's per-row rates is more than twice the middle third's plus ERROR_RATE_SLACK (medians, so
- * one burst — an upstream starved for a second on a loaded machine — does not decide it, and a
- * rate that keeps rising does); or when the judged window's rate is over MAX_ERROR_RATE.
+ * Errors over rows [{ t, queries, errors, excluded? }] (per interval: queries that ended — answered
+ * or timed out — and the errors among them). A row with `excluded` set (the load generator itself
+ * was not run, or the upstream did not answer a direct probe: the measurement, not intentdns) is
+ * left out and counted; with more than half left out the run cannot be judged and fails. Fails
+ * when the error rate rose — the Theil–Sen trend of the per-row rates, projected over the window,
+ * is above ERROR_RATE_SLACK and still above a quarter of it over the second half (so one burst
+ * does not decide it, a rate that keeps rising does) — or when the window's rate is over MAX_ERROR_RATE.
  */
 export function judgeErrors(rows, opts = {}) {
-  const w = afterWarmup(rows, opts.warmup ?? WARMUP);
+  const judged = afterWarmup(rows, opts.warmup ?? WARMUP);
+  const w = judged.filter((x) => !x.excluded);
+  const left = judged.length - w.length;
   const minPoints = opts.minPoints ?? MIN_POINTS;
-  if (w.length < minPoints) return { verdict: 'fail', reason: `${w.length} samples after the warm-up, fewer than ${minPoints}: cannot tell`, points: w.length };
-  const rowRate = (x) => (x.queries > 0 ? x.errors / x.queries : 0);
-  const [, b, c] = thirds(w);
+  if (left > judged.length / 2) return { verdict: 'fail', reason: `${left} of ${judged.length} rows left out (${[...new Set(judged.map((x) => x.excluded).filter(Boolean))].join(', ')}): cannot tell`, points: w.length, excluded: left };
+  if (w.length < minPoints) return { verdict: 'fail', reason: `${w.length} samples after the warm-up, fewer than ${minPoints}: cannot tell`, points: w.length, excluded: left };
+  const rates = w.map((x) => ({ t: x.t, v: x.queries > 0 ? x.errors / x.queries : 0 }));
+  const projected = (ps) => (ps.length < 2 ? 0 : theilSen(ps) * (ps[ps.length - 1].t - ps[0].t));
   const slack = opts.slack ?? ERROR_RATE_SLACK;
   const maxRate = opts.maxRate ?? MAX_ERROR_RATE;
   const queries = sum(w.map((x) => x.queries));
   const errors = sum(w.map((x) => x.errors));
   const all = queries > 0 ? errors / queries : 0;
-  const middle = median(b.map(rowRate));
-  const last = median(c.map(rowRate));
+  const trend = projected(rates);
+  const secondHalf = projected(rates.slice(Math.floor(rates.length / 2)));
   const pct = (x) => `${(100 * x).toFixed(3)} %`;
+  const out = left > 0 ? `; ${left} rows left out (${[...new Set(judged.map((x) => x.excluded).filter(Boolean))].join(', ')})` : '';
   let reason;
   let fail = true;
   if (queries === 0) reason = 'no queries ended after the warm-up';
-  else if (last > 2 * middle + slack) reason = `error rate rose: median ${pct(last)} per row in the last third against ${pct(middle)} in the middle third`;
-  else if (all > maxRate) reason = `error rate ${pct(all)} over the judged window, more than ${pct(maxRate)}`;
-  else { fail = false; reason = `${errors} of ${queries} queries, ${pct(all)} (median per row: middle third ${pct(middle)}, last third ${pct(last)})`; }
-  return { verdict: fail ? 'fail' : 'pass', reason, points: w.length, rate: all, middle, last, queries, errors };
+  else if (trend > slack && secondHalf > slack / 4) reason = `error rate rose: trend +${pct(trend)} of queries over the window, +${pct(secondHalf)} over its second half${out}`;
+  else if (all > maxRate) reason = `error rate ${pct(all)} over the judged window, more than ${pct(maxRate)}${out}`;
+  else { fail = false; reason = `${errors} of ${queries} queries, ${pct(all)} (trend ${trend >= 0 ? '+' : ''}${pct(trend)})${out}`; }
+  return { verdict: fail ? 'fail' : 'pass', reason, points: w.length, excluded: left, rate: all, trend, secondHalf, queries, errors };
 }
 
 /** Answers per second must not fall: the last third's median at least (1 − ANSWERS_MAY_FALL) × the middle third's. */
@@ -185,7 +191,7 @@ export function judgeSoak({ samples, unexpected }, opts = {}) {
   const verdicts = {};
   for (const [key, tol] of Object.entries(opts.tolerances ?? TOLERANCES)) verdicts[key] = judgeGrowth(series(key), tol, opts);
   verdicts.answersPerS = judgeNoFall(series('answersPerS'), opts);
-  verdicts.errors = judgeErrors(samples.map((s) => ({ t: s.t, queries: s.queries, errors: s.errors })), opts);
+  verdicts.errors = judgeErrors(samples.map((s) => ({ t: s.t, queries: s.queries, errors: s.errors, excluded: s.excluded })), opts);
   verdicts.logLines = judgeFlowing(series('logLines'), opts);
   verdicts.unexpected = judgeUnexpected(unexpected ?? {});
   return { pass: Object.values(verdicts).every((v) => v.verdict === 'pass'), verdicts };

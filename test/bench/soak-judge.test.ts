@@ -134,10 +134,19 @@ describe('judgeErrors', () => {
     expect(judgeErrors(rows(() => 0.0005)).verdict).toBe('pass');
   });
 
-  it('fails a rate that rises in the last third', () => {
-    const v = judgeErrors(rows((t) => (t > 440 ? 0.004 : 0.0005)));
-    expect(v.verdict).toBe('fail');
+  it('fails a rate that keeps rising (0.05 % to 0.5 %)', () => {
+    const v = judgeErrors(rows((t) => 0.0005 + (0.0045 * t) / 600));
+    expect(v.verdict, v.reason).toBe('fail');
     expect(v.reason).toMatch(/rose/);
+  });
+
+  it('leaves out rows marked excluded, and cannot judge a run with most of them left out', () => {
+    const marked = rows(() => 0).map((r, i) => ({ ...r, errors: i % 7 === 3 ? 3000 : 0, excluded: i % 7 === 3 ? 'soak stalled' : null }));
+    const v = judgeErrors(marked);
+    expect(v.verdict, v.reason).toBe('pass');
+    expect(v.excluded).toBeGreaterThan(0);
+    const most = rows(() => 0).map((r, i) => ({ ...r, excluded: i % 3 ? 'upstream stalled' : null }));
+    expect(judgeErrors(most).verdict).toBe('fail');
   });
 
   it('passes one burst in the last third (a starved upstream for a second): the medians do not move', () => {
