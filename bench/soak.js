@@ -1,4 +1,4 @@
-// npm run soak [-- --minutes N] [--sample-seconds S] [--json FILE] [--qps N]
+// npm run soak [-- --minutes N] [--sample-seconds S] [--settle-seconds N] [--json FILE] [--qps N]
 //
 // intentdns under mixed load for a set time (default 10 minutes), watched for anything that grows
 // without bound (issue 11, part 4). All on 127.0.0.1, real processes and sockets:
@@ -27,7 +27,9 @@
 //   on, 50–450 exact names come and go; every 3rd good one also by SIGHUP; SIGHUP as well when the
 //   file watch did not reload within 5 s), each checked by a query; every 4th a bad config (an
 //   unknown key, or broken YAML) that must be rejected with the running one kept.
-// Shorter runs scale the periods down so each of these happens a few times.
+// Shorter runs scale the periods down so each of these happens a few times. Before the clock
+// starts, the cache is filled to max_entries and the load (not the reloads and flaps) runs for
+// --settle-seconds (default 10) unsampled; the judge's warm-up (the first 20 % of the run) comes on top.
 //
 // Every second it scrapes /metrics and reads /proc/PID/status and /proc/PID/fd; every S seconds
 // (--sample-seconds, default 10) it makes one row: RSS (median of VmRSS; process_resident_memory
@@ -51,7 +53,7 @@ import path from 'node:path';
 
 import { freePort, procCpuTicks, procFds, procStatusMiB, ROOT, start, startKnot, stop, stopAll, waitForDns, which } from './harness.js';
 import { judgeSoak, median, WARMUP } from './soak-judge.js';
-import { GrantUser, Holds, NOERROR, NXDOMAIN, query, SlowReader, TcpChurn, totals, UdpMix } from './soak-load.js';
+import { GrantUser, Holds, NOERROR, NXDOMAIN, query, SERVFAIL, SlowReader, TcpChurn, totals, UdpMix } from './soak-load.js';
 
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -61,9 +63,10 @@ const option = (name, fallback) => {
 const MINUTES = Number(option('minutes', 10));
 const SAMPLE_S = Number(option('sample-seconds', 10));
 const QPS = Number(option('qps', 1500));
+const SETTLE_S = Number(option('settle-seconds', 10));
 const JSON_FILE = option('json', null);
-if (!(MINUTES > 0 && MINUTES <= 24 * 60) || !(SAMPLE_S >= 1 && SAMPLE_S <= 600) || !(QPS >= 10 && QPS <= 20_000)) {
-  console.error('soak: --minutes 0..1440 (fractions allowed), --sample-seconds 1..600, --qps 10..20000');
+if (!(MINUTES > 0 && MINUTES <= 24 * 60) || !(SAMPLE_S >= 1 && SAMPLE_S <= 600) || !(QPS >= 10 && QPS <= 20_000) || !(SETTLE_S >= 0 && SETTLE_S <= 600)) {
+  console.error('soak: --minutes 0..1440 (fractions allowed), --sample-seconds 1..600, --qps 10..20000, --settle-seconds 0..600');
   process.exit(2);
 }
 const RUN_MS = MINUTES * 60_000;
@@ -204,6 +207,7 @@ function parseMetrics(text) {
       case 'intentdns_holds_total': m.holdsEnded[label('outcome')] = value; break;
       case 'intentdns_malformed_packets_total': malformed += value; break;
       case 'intentdns_dropped_packets_total': dropped += value; break;
+      case 'intentdns_kernel_udp_receive_errors_total': if (label('kind') === 'rcvbuf') m.rcvbufErrors = (m.rcvbufErrors ?? 0) + value; break;
       case 'intentdns_queries_total': {
         const r = label('reason');
         m.queries[r] = (m.queries[r] ?? 0) + value;
@@ -345,8 +349,8 @@ async function main() {
 }
 
 async function soak({ dir, started, knotd }) {
-  console.log(`intentdns soak: ${MINUTES} min, a row every ${SAMPLE_S} s, bulk UDP ${QPS} q/s; reloads every ${RELOAD_MS / 1000} s, ` +
-    `link flaps every ${FLAP_MS.map((x) => x / 1000).join('–')} s, a command approved every ${GRANT_MS / 1000} s; cache.max_entries ${CACHE_ENTRIES}`);
+  console.log(`intentdns soak: ${MINUTES} min after ${SETTLE_S} s of settling, a row every ${SAMPLE_S} s, bulk UDP ${QPS} q/s; reloads every ${RELOAD_MS / 1000} s, ` +
+    `link flaps every ${[...new Set(FLAP_MS)].map((x) => x / 1000).join('–')} s, a command approved every ${GRANT_MS / 1000} s; cache.max_entries ${CACHE_ENTRIES}`);
   const knot = await startKnot(dir, { knotd }, null, [{ domain: 'soak.test', records: zone() }], 's0.soak.test');
   const approval = new Approval(dir);
   await approval.start();
@@ -398,6 +402,10 @@ async function soak({ dir, started, knotd }) {
     live: () => { const now = Date.now(); return gens.filter((g) => !g.revokedAt && now - g.approvedAt > 1500 && g.expiresAt - now > 3000).map((g) => g.suffix); },
     revoked: () => { const now = Date.now(); return gens.filter((g) => g.revokedAt && now - g.revokedAt > 1500).map((g) => g.suffix); },
   });
+  // The upstream asked directly (not through intentdns), 20 a second with intentdns's 1.5 s timeout:
+  // a row in which it did not answer is one whose upstream errors are the upstream's (or the machine's).
+  const direct = new UdpMix({ port: knot.port, qps: 20, sources: ['127.0.0.9'], sockets: 2, perSocket: 1000, timeoutMs: 1500,
+    pick: (n) => ({ kind: 'direct', name: `d${n}.s0.soak.test`, expect: NOERROR }) });
   const checks = { sent: 0, answered: 0, timeout: 0 };
   const check = async (name) => {
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -412,7 +420,7 @@ async function soak({ dir, started, knotd }) {
   // --- the sampler: a probe every second, a row every SAMPLE_S seconds ---
   let scrapeFailures = 0;
   let last = await scrape(ports.httpPort);
-  const first = last;
+  let first = last;
   let probes = [];
   let cpuBefore = procCpuTicks(proxy.pid);
   // The soak's own event loop: a row in which it was not run for a while (a loaded machine) is marked.
@@ -431,11 +439,15 @@ async function soak({ dir, started, knotd }) {
       wrong: udp.wrong + tcp.wrong + h.other,
       tcpErrors: churn.errors,
       logLines: reader.lines,
+      upstreamTimeouts: direct.counts.of('direct').timeout,
     };
   };
   let countsBefore = clientCounts();
   const samples = [];
-  const tStart = performance.now();
+  let tStart = performance.now();
+  // What the soak did when, for reading the rows against (at most 5,000; t from the clock's start).
+  const events = [];
+  const event = (kind, detail = {}) => { if (events.length < 5000) events.push({ at: performance.now(), kind, ...detail }); };
   let rowStart = tStart;
   const makeRow = (afterGc) => {
     const now = performance.now();
@@ -483,7 +495,11 @@ async function soak({ dir, started, knotd }) {
       cpuPct: (100 * (cpu - cpuBefore)) / CLK_TCK / seconds,
       reasons,
       probes: probes.length, scrapeFailures: probes.filter((p) => !p.m).length,
+      upstreamTimeouts: d.upstreamTimeouts,
+      rcvbufErrors: (end.rcvbufErrors ?? 0) - (start.rcvbufErrors ?? 0),
     };
+    // Not intentdns's doing: the soak itself not run for over a second, or the upstream not answering it directly.
+    row.excluded = row.soakLagMaxMs > 1000 ? 'soak stalled' : row.upstreamTimeouts > 0 ? 'upstream stalled' : null;
     cpuBefore = cpu;
     ownLag.reset();
     Object.defineProperty(row, 'end', { value: end, enumerable: false });
@@ -491,7 +507,10 @@ async function soak({ dir, started, knotd }) {
     probes = [];
     rowStart = now;
   };
+  let startClock;
+  const clockStarted = new Promise((resolve) => { startClock = resolve; });
   const sampler = (async () => {
+    await clockStarted;
     let next = performance.now();
     while (!run.signal.aborted) {
       const at = performance.now();
@@ -505,7 +524,7 @@ async function soak({ dir, started, knotd }) {
   })();
 
   // --- reloads, flaps, approvals ---
-  const reloads = { good: 0, bySignal: 0, sighupFallback: 0, applied: 0, verified: 0, notApplied: 0, unchecked: 0, bad: 0, badRejected: 0, badApplied: 0, timeouts: 0 };
+  const reloads = { good: 0, bySignal: 0, sighupFallback: 0, applied: 0, verified: 0, notApplied: 0, unchecked: 0, bad: 0, badRejected: 0, badKept: 0, badApplied: 0, timeouts: 0 };
   const waitReload = async (result, before, ms) => {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline && !run.signal.aborted) {
@@ -516,36 +535,51 @@ async function soak({ dir, started, knotd }) {
     }
     return false;
   };
+  // A name's policy outcome: allowed is NOERROR from upstream (SERVFAIL: the upstream failed, no
+  // verdict; asked again under a fresh name), sinkholed is NXDOMAIN; no answer twice is null.
+  const outcome = async (name) => {
+    let rcode = await check(name);
+    if (rcode === SERVFAIL) rcode = await check(`r.${name}`);
+    return rcode === NOERROR || rcode === NXDOMAIN ? rcode : null;
+  };
   const reloadOnce = async (i) => {
     const bad = i % 4 === 2 ? 1 + (reloads.bad % 2) : 0;
     const result = bad ? 'failure' : 'success';
-    const before = (await scrape(ports.httpPort)).reloads[result] ?? 0;
+    const counts = (await scrape(ports.httpPort)).reloads;
+    const before = counts[result] ?? 0;
+    const successes = counts.success ?? 0;
+    // A bad config carries the next generation's names: had it been applied, they would answer.
     if (bad) reloads.bad++;
     else { gen++; reloads.good++; }
-    writeAtomic(configFile, intentdnsConfig(ports, gen, bad));
-    if (!bad && reloads.good % 3 === 0) { reloads.bySignal++; process.kill(proxy.pid, 'SIGHUP'); }
+    writeAtomic(configFile, intentdnsConfig(ports, bad ? gen + 1 : gen, bad));
+    const bySignal = !bad && reloads.good % 3 === 0;
+    if (bySignal) { reloads.bySignal++; process.kill(proxy.pid, 'SIGHUP'); }
+    event(bad ? 'reload-bad' : 'reload', { gen: bad ? gen + 1 : gen, ...(bad && { what: bad === 1 ? 'unknown key' : 'broken YAML' }), ...(bySignal && { sighup: true }) });
     let ok = await waitReload(result, before, 5000);
     if (!ok && !run.signal.aborted) { reloads.sighupFallback++; process.kill(proxy.pid, 'SIGHUP'); ok = await waitReload(result, before, 5000); }
     if (run.signal.aborted) return;
-    if (!ok) { reloads.timeouts++; return; }
-    // A check that got no answer (twice) is a timeout, counted with the errors, not a verdict on the reload.
+    if (!ok) { reloads.timeouts++; event('reload-not-seen', { gen }); return; }
     if (bad) {
       reloads.badRejected++;
-      const kept = await check(`k${i}.g${gen}.dyn.soak.test`);
-      if (kept === null) reloads.unchecked++;
-      else if (kept !== NOERROR) reloads.badApplied++;
+      const kept = await outcome(`k${i}.g${gen}.dyn.soak.test`);
+      const notTaken = await outcome(`k${i}.g${gen + 1}.dyn.soak.test`);
+      const applied = ((await scrape(ports.httpPort)).reloads.success ?? 0) > successes;
+      if (applied || kept === NXDOMAIN || notTaken === NOERROR) { reloads.badApplied++; event('bad-config-applied', { gen, kept, notTaken, applied }); }
+      else if (kept === null || notTaken === null) reloads.unchecked++;
+      else reloads.badKept++;
     } else {
       reloads.applied++;
-      const added = await check(`k${i}.g${gen}.dyn.soak.test`);
-      const removed = await check(`k${i}.g${gen - 1}.dyn.soak.test`);
-      if (added === null || removed === null) reloads.unchecked++;
-      else if (added === NOERROR && removed === NXDOMAIN) reloads.verified++;
-      else reloads.notApplied++;
+      const added = await outcome(`k${i}.g${gen}.dyn.soak.test`);
+      const removed = await outcome(`k${i}.g${gen - 1}.dyn.soak.test`);
+      if (added === NXDOMAIN || removed === NOERROR) { reloads.notApplied++; event('reload-not-applied', { gen, added, removed }); }
+      else if (added === null || removed === null) { reloads.unchecked++; event('reload-unchecked', { gen, added, removed }); }
+      else reloads.verified++;
     }
   };
   const flaps = { close: 0, closeAbrupt: 0, down: 0, restart: 0, failed: 0 };
   const flapOnce = async (i) => {
     const kind = ['close', 'down', 'restart'][i % 3];
+    event('flap', { what: kind });
     try {
       if (kind === 'restart') { await approval.restart(); flaps.restart++; }
       else if (kind === 'down') { await approval.call('/bench/flap', { down_ms: 3000 }); flaps.down++; }
@@ -563,6 +597,7 @@ async function soak({ dir, started, knotd }) {
     try {
       await approval.call('/bench/approve', { id: `cmd_g${k}`, agent: 'granted', domains: [`*.${g.suffix}`], expires_at: new Date(g.expiresAt).toISOString() });
       approvals.approved++;
+      event('approve', { k });
       gens.push(g);
       const old = gens.find((x) => x.k === k - 3);
       if (old) { await approval.call('/bench/revoke', { id: `cmd_g${old.k}` }); old.revokedAt = Date.now(); approvals.revoked++; }
@@ -587,11 +622,23 @@ async function soak({ dir, started, knotd }) {
   })();
 
   await mix.start();
+  await direct.start();
   churn.start();
   holds.start();
   grants.start();
   reader.start();
   await approveOnce(0);
+  // Settling: the load runs before the clock starts, unsampled, while V8 sizes its heap and the
+  // pools and buffers reach their working size (the judge's warm-up comes on top).
+  await sleep(SETTLE_S * 1000, run.signal);
+  last = first = await scrape(ports.httpPort);
+  cpuBefore = procCpuTicks(proxy.pid);
+  ownLag.reset();
+  try { pressureBefore = pressure(); } catch { /* no PSI */ }
+  countsBefore = clientCounts();
+  tStart = performance.now();
+  rowStart = tStart;
+  startClock();
   const loops = [
     every(() => RELOAD_MS, reloadOnce),
     every(() => FLAP_MS[0] + Math.random() * (FLAP_MS[1] - FLAP_MS[0]), flapOnce),
@@ -603,7 +650,7 @@ async function soak({ dir, started, knotd }) {
   const ranMs = performance.now() - tStart;
 
   // --- the end ---
-  await Promise.all([mix.stop(), churn.stop(), holds.stop(), grants.stop(), ...loops]);
+  await Promise.all([mix.stop(), direct.stop(), churn.stop(), holds.stop(), grants.stop(), ...loops]);
   await sampler;
   if (!exitedEarly && performance.now() - rowStart >= SAMPLE_S * 500 && probes.length > 0) makeRow(await gc.collect());
   const final = exitedEarly ? last : await scrape(ports.httpPort).catch(() => last);
@@ -645,7 +692,10 @@ async function soak({ dir, started, knotd }) {
     flaps: { ...flaps, reconnects: Math.max(0, (service.streams ?? 0) - 1), resumed: service.resumed ?? 0, replayed: service.replayed ?? 0, refusedWhileDown: service.refusedDown ?? 0 },
     log: { linesRead: reader.lines, bytesRead: reader.bytes, pauses: reader.pauses, longPauses: reader.longPauses, pausedSeconds: reader.pausedMs / 1000, stallNotices: reader.stallNotices, droppedByProxy: (final.logDropped ?? 0) - (first.logDropped ?? 0) },
     checks,
+    upstreamDirect: direct.counts.of('direct'),
+    rowsLeftOut: { soakStalled: samples.filter((x) => x.excluded === 'soak stalled').length, upstreamStalled: samples.filter((x) => x.excluded === 'upstream stalled').length },
     stepFailures: stepFailures.slice(0, 20),
+    events: events.map(({ at, ...e }) => ({ t: Math.round((at - tStart) / 100) / 10, ...e })),
     service,
   };
   const server = {
@@ -664,7 +714,7 @@ async function soak({ dir, started, knotd }) {
     command: `npm run soak -- ${argv.join(' ')}`.trim(),
     commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null,
     machine: { nproc: os.availableParallelism?.() ?? os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(), loadavg: os.loadavg(), node: process.version },
-    options: { minutes: MINUTES, sampleSeconds: SAMPLE_S, qps: QPS, reloadSeconds: RELOAD_MS / 1000, flapSeconds: FLAP_MS.map((x) => x / 1000), grantSeconds: GRANT_MS / 1000, hitNames: HIT_NAMES, cacheEntries: CACHE_ENTRIES, cacheFilled: filled, warmup: WARMUP },
+    options: { minutes: MINUTES, sampleSeconds: SAMPLE_S, settleSeconds: SETTLE_S, qps: QPS, reloadSeconds: RELOAD_MS / 1000, flapSeconds: FLAP_MS.map((x) => x / 1000), grantSeconds: GRANT_MS / 1000, hitNames: HIT_NAMES, cacheEntries: CACHE_ENTRIES, cacheFilled: filled, warmup: WARMUP },
     interrupted,
     pass: judged.pass && !interrupted,
     verdicts: judged.verdicts,
@@ -705,6 +755,7 @@ function perMinute(samples) {
       logLinesPerS: mean('logLinesPerS'), logDropped: sum('logDropped'), cacheEntries: at.cacheEntries, grantsActive: at.grantsActive,
       linkUp: Math.min(...g.map((s) => s.linkUp)), cpuPct: mean('cpuPct'),
       lagMaxMs: Math.max(...g.map((s) => s.lagMaxMs)), soakLagMaxMs: Math.max(...g.map((s) => s.soakLagMaxMs)),
+      upstreamTimeouts: g.reduce((x, s) => x + s.upstreamTimeouts, 0),
     };
   });
 }
@@ -712,18 +763,18 @@ function perMinute(samples) {
 function printReport({ samples, load, server, judged, exit, interrupted: early }) {
   const rows = perMinute(samples);
   const cols = [
-    ['t s', (r) => `${f(r.t)}${r.soakLagMaxMs > 1000 ? '*' : ''}`], ['RSS MiB', (r) => f(r.rssMiB, 1)], ['heap MiB', (r) => f(r.heapMiB, 1)], ['handles', (r) => f(r.handles)],
+    ['t s', (r) => `${f(r.t)}${r.soakLagMaxMs > 1000 ? '*' : r.upstreamTimeouts > 0 ? '+' : ''}`], ['RSS MiB', (r) => f(r.rssMiB, 1)], ['heap MiB', (r) => f(r.heapMiB, 1)], ['handles', (r) => f(r.handles)],
     ['fds', (r) => f(r.fds)], ['answers/s', (r) => f(r.answersPerS)], ['errors/s', (r) => f(r.errorsPerS, 2)], ['holds', (r) => f(r.holdsPending)],
     ['log lines/s', (r) => f(r.logLinesPerS)], ['log dropped', (r) => f(r.logDropped)], ['cache', (r) => f(r.cacheEntries)],
     ['grants', (r) => f(r.grantsActive)], ['link', (r) => (r.linkUp === 1 ? 'up' : 'flap')], ['cpu %', (r) => f(r.cpuPct, 1)], ['lag ms', (r) => f(r.lagMaxMs)],
   ];
-  console.log(`\n${rows === samples ? `one row per ${SAMPLE_S} s sample` : 'one row per minute'} (RSS: median of VmRSS; heap: heap used right after a full GC; handles, fds: medians; holds: most pending; link: down at some probe = flap; cpu, lag: intentdns's CPU and longest event-loop delay; * the soak itself was not run for over 1 s)`);
+  console.log(`\n${rows === samples ? `one row per ${SAMPLE_S} s sample` : 'one row per minute'} (RSS: median of VmRSS; heap: heap used right after a full GC; handles, fds: medians; holds: most pending; link: down at some probe = flap; cpu, lag: intentdns's CPU and longest event-loop delay; * the soak itself was not run for over 1 s, + the upstream did not answer the soak directly: rows left out of the error verdict)`);
   console.log(cols.map(([h]) => h.padStart(Math.max(7, h.length + 1))).join(''));
   for (const r of rows) console.log(cols.map(([h, fn]) => fn(r).padStart(Math.max(7, h.length + 1))).join(''));
 
   const k = load.udp;
   const kind = (x) => (x ? `${x.sent} sent, ${x.ok} right, ${x.timeout} timed out, ${x.servfail} SERVFAIL, ${x.wrong} wrong` : '—');
-  console.log(`\nload over ${f(load.ranSeconds)} s:`);
+  console.log(`\nload over ${f(load.ranSeconds)} s (and the ${SETTLE_S} s of settling before):`);
   console.log(`  UDP hits      ${kind(k.hit)}`);
   console.log(`  UDP misses    ${kind(k.miss)}`);
   console.log(`  UDP denied    ${kind(k.deny)}`);
@@ -739,14 +790,17 @@ function printReport({ samples, load, server, judged, exit, interrupted: early }
   console.log(`  grants        ${g.approved} commands approved, ${g.revoked} revoked; ${g.granted} answers by grant, ${g.notGranted} sinkholed (not yet or no longer granted), ` +
     `revoked names ${g.revokedBlocked} sinkholed / ${g.revokedAnswered} answered; ${g.timeout} timed out`);
   const r = load.reloads;
-  console.log(`  reloads       ${r.applied} applied of ${r.good} (${r.verified} checked by query, ${r.bySignal} by SIGHUP, ${r.sighupFallback} SIGHUP after the watch missed), ` +
-    `${r.badRejected} bad configs rejected of ${r.bad} (${r.badApplied} applied), ${r.timeouts} not seen; intentdns: ${Object.entries(server.reloads).map(([o, n]) => `${o} ${n}`).join(', ')}`);
+  console.log(`  reloads       ${r.applied} applied of ${r.good} (${r.verified} checked by query, ${r.notApplied} not applied, ${r.bySignal} by SIGHUP, ${r.sighupFallback} SIGHUP after the watch missed), ` +
+    `${r.badRejected} bad configs rejected of ${r.bad} (${r.badKept} checked: old config kept; ${r.badApplied} applied), ${r.unchecked} checks without an answer, ${r.timeouts} reloads not seen; ` +
+    `intentdns: ${Object.entries(server.reloads).map(([o, n]) => `${o} ${n}`).join(', ')}`);
   const fl = load.flaps;
   console.log(`  link flaps    ${fl.close + fl.closeAbrupt} closed (${fl.closeAbrupt} abruptly), ${fl.down} refused for 3 s, ${fl.restart} restarts of the service; ` +
     `${fl.reconnects} reconnects (${fl.resumed} resumed with Last-Event-ID, ${fl.replayed} events replayed, ${fl.refusedWhileDown} refused while down)`);
   const l = load.log;
   console.log(`  log reader    ${l.linesRead} lines (${f(l.bytesRead / 2 ** 20, 1)} MiB) read, ${l.pauses} pauses (${l.longPauses} long) for ${f(l.pausedSeconds)} s; ` +
     `intentdns dropped ${l.droppedByProxy} lines, ${l.stallNotices} "not keeping up" notices read`);
+  const u = load.upstreamDirect;
+  console.log(`  upstream      asked directly ${u.sent} times, ${u.timeout} unanswered in 1.5 s; rows left out of the error verdict: ${load.rowsLeftOut.soakStalled} soak stalled, ${load.rowsLeftOut.upstreamStalled} upstream stalled`);
   console.log(`  intentdns     reasons: ${Object.entries(server.reasons).map(([x, n]) => `${x} ${n}`).join(', ')}; cache hits ${server.cacheHits}, misses ${server.cacheMisses}; ` +
     `malformed ${server.malformed}, dropped ${server.droppedPackets}; peak RSS ${f(server.peakRssMiB)} MiB; exit ${exit?.code ?? exit?.signal}`);
 
