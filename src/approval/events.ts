@@ -8,6 +8,8 @@
  * fields we do not know (the service may add some). A JSON `null` in an
  * optional field counts as "absent", the usual way JSON encoders say it.
  */
+import { parseName } from '../config/pattern.js';
+import { qtypeNumber } from '../wire/qtypes.js';
 
 export interface CommandApprovedEvent {
   readonly type: 'command.approved';
@@ -35,15 +37,47 @@ export interface HoldDecidedEvent {
   readonly decidedBy?: string;
   /** When absent, the grant (or remembered denial) lasts `grant_ttl`. */
   readonly ttlSeconds?: number;
+  /**
+   * v1.1: the question that was held (`agent`, `qname`, `qtype`). With it,
+   * every replica applies the decision to its own holds for that agent and
+   * name; without it (a v1 service) only the hold with `holdId` is answered.
+   */
+  readonly question?: HeldQuestion;
 }
 
-export type ApprovalEvent = CommandApprovedEvent | CommandRevokedEvent | HoldDecidedEvent;
+/** What a reviewer decided about: an agent and a name (lower-case, no trailing dot), and the type first asked. */
+export interface HeldQuestion {
+  readonly agent: string;
+  readonly qname: string;
+  /** The type's number; absent when the service left it out. */
+  readonly qtype?: number;
+}
+
+/** v1.1: the service cut an agent off (same effect as the admin API's POST /v1/agents/{name}/quarantine). */
+export interface AgentQuarantinedEvent {
+  readonly type: 'agent.quarantined';
+  readonly agent: string;
+  readonly reason?: string;
+  readonly by?: string;
+}
+
+/** v1.1: the service lifted its quarantine of an agent. */
+export interface AgentReleasedEvent {
+  readonly type: 'agent.released';
+  readonly agent: string;
+  readonly by?: string;
+}
+
+export type ApprovalEvent =
+  | CommandApprovedEvent | CommandRevokedEvent | HoldDecidedEvent | AgentQuarantinedEvent | AgentReleasedEvent;
 export type ApprovalEventType = ApprovalEvent['type'];
 
 export const APPROVAL_EVENT_TYPES: readonly ApprovalEventType[] = [
   'command.approved',
   'command.revoked',
   'hold.decided',
+  'agent.quarantined',
+  'agent.released',
 ];
 
 /**
@@ -85,6 +119,12 @@ export function parseApprovalEvent(type: string | undefined, data: string): Pars
         return { kind: 'event', event: { type, id: nonEmptyString(json, 'id') } };
       case 'hold.decided':
         return { kind: 'event', event: holdDecided(json) };
+      case 'agent.quarantined':
+        return { kind: 'event', event: agentQuarantined(json) };
+      case 'agent.released': {
+        const by = optional(json, 'by', nonEmptyString);
+        return { kind: 'event', event: { type, agent: agentName(json, 'agent'), ...(by !== undefined && { by }) } };
+      }
     }
   } catch (err) {
     if (err instanceof FieldError) return { kind: 'malformed', reason: err.message };
@@ -113,6 +153,7 @@ function commandApproved(o: Record<string, unknown>): CommandApprovedEvent {
 function holdDecided(o: Record<string, unknown>): HoldDecidedEvent {
   const decidedBy = optional(o, 'decided_by', nonEmptyString);
   const ttlSeconds = optional(o, 'ttl_seconds', positiveInteger);
+  const question = heldQuestion(o);
   return {
     type: 'hold.decided',
     holdId: nonEmptyString(o, 'hold_id'),
@@ -120,6 +161,34 @@ function holdDecided(o: Record<string, unknown>): HoldDecidedEvent {
     scope: optional(o, 'scope', (r, k) => oneOf(r, k, ['name', 'domain'] as const)) ?? 'name',
     ...(decidedBy !== undefined && { decidedBy }),
     ...(ttlSeconds !== undefined && { ttlSeconds }),
+    ...(question !== undefined && { question }),
+  };
+}
+
+/**
+ * The v1.1 question fields: `agent` and `qname` together or neither (half a
+ * question names no hold), `qtype` only beside them.
+ */
+function heldQuestion(o: Record<string, unknown>): HeldQuestion | undefined {
+  const agent = optional(o, 'agent', agentName);
+  const qname = optional(o, 'qname', dnsName);
+  const qtype = optional(o, 'qtype', queryType);
+  if (agent === undefined && qname === undefined) {
+    if (qtype !== undefined) throw new FieldError('qtype: expected only beside agent and qname');
+    return undefined;
+  }
+  if (agent === undefined || qname === undefined) throw new FieldError('agent and qname: expected both or neither');
+  return { agent, qname, ...(qtype !== undefined && { qtype }) };
+}
+
+function agentQuarantined(o: Record<string, unknown>): AgentQuarantinedEvent {
+  const reason = optional(o, 'reason', nonEmptyString);
+  const by = optional(o, 'by', nonEmptyString);
+  return {
+    type: 'agent.quarantined',
+    agent: agentName(o, 'agent'),
+    ...(reason !== undefined && { reason }),
+    ...(by !== undefined && { by }),
   };
 }
 
@@ -143,6 +212,38 @@ const nonEmptyString: Field<string> = (o, key) => {
   const v = o[key];
   if (typeof v !== 'string' || v === '') throw new FieldError(`${key}: expected a non-empty string`);
   return v.length <= MAX_TEXT_LENGTH ? v : v.slice(0, MAX_TEXT_LENGTH);
+};
+
+/** The longest agent name, as the admin API takes it: a DNS name's bound, since `{ip}` names carry addresses. */
+export const MAX_AGENT_NAME = 253;
+
+/**
+ * An agent name as the config's `clients` spell it: never cut (a cut name
+ * would be another agent), no control characters (they would forge log lines).
+ */
+const agentName: Field<string> = (o, key) => {
+  const v = o[key];
+  if (typeof v !== 'string' || v === '') throw new FieldError(`${key}: expected a non-empty string`);
+  if (v.length > MAX_AGENT_NAME) throw new FieldError(`${key}: longer than ${MAX_AGENT_NAME} characters`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f-\x9f]/.test(v)) throw new FieldError(`${key}: contains control characters`);
+  return v;
+};
+
+/** A host name as matching sees it (config/pattern.ts parseName): lower-case, no trailing dot. */
+const dnsName: Field<string> = (o, key) => {
+  const v = o[key];
+  const parsed = typeof v === 'string' ? parseName(v) : null;
+  if (parsed === null || !parsed.ok) throw new FieldError(`${key}: expected a domain name`);
+  return parsed.value;
+};
+
+/** A query type by name ("AAAA", or "TYPE65"), as a number. */
+const queryType: Field<number> = (o, key) => {
+  const v = o[key];
+  const n = typeof v === 'string' ? qtypeNumber(v) : undefined;
+  if (n === undefined) throw new FieldError(`${key}: expected a query type name`);
+  return n;
 };
 
 const finiteNumber: Field<number> = (o, key) => {

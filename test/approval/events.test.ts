@@ -107,7 +107,7 @@ describe('parseApprovalEvent', () => {
   });
 
   it('has a closed label set for metrics', () => {
-    expect(APPROVAL_EVENT_LABELS).toEqual(['command.approved', 'command.revoked', 'hold.decided', 'unknown', 'malformed']);
+    expect(APPROVAL_EVENT_LABELS).toEqual(['command.approved', 'command.revoked', 'hold.decided', 'agent.quarantined', 'agent.released', 'unknown', 'malformed']);
   });
 });
 
@@ -137,5 +137,59 @@ describe('parseRfc3339', () => {
     ' 2026-11-24T10:00:00Z',
   ])('refuses %s', (text) => {
     expect(parseRfc3339(text)).toBeNull();
+  });
+});
+
+describe('parseApprovalEvent: v1.1 fields', () => {
+  const decided = { hold_id: 'h_4b1f0c', decision: 'allow', scope: 'name', decided_by: 'bob', ttl_seconds: 600 };
+
+  it('hold.decided carries its question: agent, qname (lower-cased, no trailing dot) and qtype as a number', () => {
+    expect(parse('hold.decided', { ...decided, agent: 'ci-runner-1', qname: 'Uploads.Untrusted.Example.', qtype: 'AAAA' })).toEqual({
+      kind: 'event',
+      event: {
+        type: 'hold.decided', holdId: 'h_4b1f0c', decision: 'allow', scope: 'name', decidedBy: 'bob', ttlSeconds: 600,
+        question: { agent: 'ci-runner-1', qname: 'uploads.untrusted.example', qtype: 28 },
+      },
+    });
+    expect(parse('hold.decided', { ...decided, agent: 'a', qname: 'x.example', qtype: null })).toMatchObject({ event: { question: { agent: 'a', qname: 'x.example' } } });
+  });
+
+  it('a v1 hold.decided (no question fields) has no question', () => {
+    const r = parse('hold.decided', decided);
+    expect(r.kind).toBe('event');
+    expect(r.kind === 'event' && 'question' in r.event).toBe(false);
+  });
+
+  it.each([
+    ['agent without qname', { agent: 'a' }, 'agent and qname: expected both or neither'],
+    ['qname without agent', { qname: 'x.example' }, 'agent and qname: expected both or neither'],
+    ['qtype alone', { qtype: 'A' }, 'qtype: expected only beside agent and qname'],
+    ['a qname that is no name', { agent: 'a', qname: 'bad name!' }, 'qname: expected a domain name'],
+    ['a qname that is not a string', { agent: 'a', qname: 7 }, 'qname: expected a domain name'],
+    ['an unknown qtype', { agent: 'a', qname: 'x.example', qtype: 'NOPE' }, 'qtype: expected a query type name'],
+    ['an agent with control characters', { agent: 'a\nb', qname: 'x.example' }, 'agent: contains control characters'],
+    ['an agent longer than 253', { agent: 'a'.repeat(254), qname: 'x.example' }, 'agent: longer than 253 characters'],
+  ])('hold.decided with %s is malformed', (_what, more, reason) => {
+    expect(parse('hold.decided', { ...decided, ...more })).toEqual({ kind: 'malformed', reason });
+  });
+
+  it('agent.quarantined and agent.released', () => {
+    expect(parse('agent.quarantined', { agent: 'ci-runner-1', reason: 'risk score', by: 'alice' })).toEqual({
+      kind: 'event', event: { type: 'agent.quarantined', agent: 'ci-runner-1', reason: 'risk score', by: 'alice' },
+    });
+    expect(parse('agent.quarantined', { agent: 'ci-runner-1' })).toEqual({ kind: 'event', event: { type: 'agent.quarantined', agent: 'ci-runner-1' } });
+    expect(parse('agent.released', { agent: 'ci-runner-1', by: 'alice', reason: 'ignored' })).toEqual({
+      kind: 'event', event: { type: 'agent.released', agent: 'ci-runner-1', by: 'alice' },
+    });
+  });
+
+  it.each([
+    ['agent.quarantined', {}, 'agent: expected a non-empty string'],
+    ['agent.quarantined', { agent: '' }, 'agent: expected a non-empty string'],
+    ['agent.quarantined', { agent: 'a', reason: 5 }, 'reason: expected a non-empty string'],
+    ['agent.released', { agent: ['a'] }, 'agent: expected a non-empty string'],
+    ['agent.released', { agent: 'a\u0085' }, 'agent: contains control characters'],
+  ])('%s %j is malformed', (type, data, reason) => {
+    expect(parse(type, data)).toEqual({ kind: 'malformed', reason });
   });
 });

@@ -138,7 +138,7 @@ describe('ApprovalLink: events', () => {
     ]);
     expect(h.link.lastEventId).toBe('e3');
     expect(h.link.stats).toEqual({
-      received: { 'command.approved': 1, 'command.revoked': 1, 'hold.decided': 1 },
+      received: { 'command.approved': 1, 'command.revoked': 1, 'hold.decided': 1, 'agent.quarantined': 0, 'agent.released': 0 },
       malformed: 0,
       unknown: 0,
     });
@@ -161,7 +161,7 @@ describe('ApprovalLink: events', () => {
     await waitFor(() => h.link.stats.malformed === 3, { what: 'third malformed event' });
     expect(h.link.lastEventId).toBe('poison');
     expect(h.link.stats).toEqual({
-      received: { 'command.approved': 1, 'command.revoked': 0, 'hold.decided': 0 },
+      received: { 'command.approved': 1, 'command.revoked': 0, 'hold.decided': 0, 'agent.quarantined': 0, 'agent.released': 0 },
       malformed: 3,
       unknown: 1,
     });
