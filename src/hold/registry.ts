@@ -3,8 +3,11 @@
  * "Holds"). It lives in the server's shared state, so holds survive a config
  * reload; each call brings the current config's limits.
  *
- *   - One hold per (agent, name, type). The first query opens it and POSTs it
- *     once; retransmits and parallel queries join it.
+ *   - One hold per (agent, name), whatever the type (approval-link.md v1.1
+ *     "One hold per name": stubs ask A and AAAA at once, and a reviewer should
+ *     see one request). The first query opens it and POSTs it once, with its
+ *     type; retransmits, parallel queries and the other types join it, and
+ *     each joined query is answered for its own type.
  *   - Each waiting query waits at most `hold_timeout` from its own arrival,
  *     then gets `timeout`; the hold itself stays open (at most `grant_ttl`) so
  *     a late `allow` still creates the grant and the agent's retry succeeds.
@@ -16,6 +19,10 @@
  *   - `allow` creates the grant and releases every waiter as approved, together
  *     with the agent's other pending holds the new grant covers; `deny` does the
  *     same as denied and is remembered for its span, so retries are not held again.
+ *   - A decision that carries its question (v1.1 `agent`, `qname`) is applied by
+ *     agent and name, whatever the hold id: so another replica's decision
+ *     answers this replica's holds for that question, and a `deny` is
+ *     remembered here even when this replica never held the name.
  *   - Bounded: `max_pending_holds` pending holds overall;
  *     `max_pending_holds_per_agent` per agent, and as many per client entry,
  *     so neither one agent nor one `{ip}` template (which makes an agent per
@@ -66,6 +73,8 @@ export interface HoldDecision {
   readonly decidedBy?: string;
   /** When absent, the grant (or remembered denial) lasts `grant_ttl`. */
   readonly ttlSeconds?: number;
+  /** v1.1: the agent and name that were held (and the type first asked), when the service sends them. */
+  readonly question?: { readonly agent: string; readonly qname: string; readonly qtype?: number };
 }
 
 /** How the approval link feeds the holds: decisions, and grants that came some other way. */
@@ -228,7 +237,7 @@ export class HoldRegistry implements HoldDecisions {
   }
 
   /**
-   * Holds one query: joins the pending hold for its agent, name and type or
+   * Holds one query: joins the pending hold for its agent and name (any type) or
    * opens one. Resolves with what happened; never rejects. Answers at once
    * when the name was denied recently, the link is down, or there is no room.
    */
@@ -240,7 +249,7 @@ export class HoldRegistry implements HoldDecisions {
     if (!this.#linkUp()) return Promise.resolve({ kind: 'link_down' });
     this.#limits = limits;
 
-    const key = holdKey(q.agent, q.qname, q.qtype);
+    const key = holdKey(q.agent, q.qname);
     let hold = this.#byKey.get(key);
     if (hold === undefined) {
       if (!this.#roomFor(q, limits)) return Promise.resolve({ kind: 'capacity', full: 'holds' });
@@ -266,37 +275,57 @@ export class HoldRegistry implements HoldDecisions {
   /**
    * Applies a reviewer's decision. `allow` creates the grant (scope name or
    * domain, for ttl_seconds or grant_ttl) and releases the waiters; `deny`
-   * releases them denied and remembers it for the same span. Returns 'unknown'
-   * for a hold id that is not pending here (decided, dropped, or never ours).
+   * releases them denied and remembers it for the same span.
+   *
+   * Which holds it answers: the hold with that id when it is ours, and every
+   * open hold of the agent whose name the decision covers. The question is
+   * our own hold's when we have it (v1), else the one the event carries
+   * (v1.1, another replica's hold). The event's `qtype` never narrows the
+   * match: a hold is per name, with queries of several types joined, and the
+   * grant or denial the decision makes is per name too, so a hold of that
+   * name left waiting would only be answered by that grant a moment later.
+   *
+   * A `deny` is remembered even when nothing here was held, so the agent's
+   * retry on this replica is answered at once. An `allow` that answers
+   * nothing here makes no grant: the event has no decision time, so a
+   * replayed one (a cold start replays `grant_ttl`) would open the name for
+   * a whole span again on every restart. A denial stretched that way is
+   * harmless. Returns 'unknown' when the decision changed nothing here.
    */
   decide(event: HoldDecision, settings: DecisionSettings): 'approved' | 'denied' | 'unknown' {
-    const hold = this.#byId.get(event.holdId);
-    if (hold === undefined) return 'unknown';
-    const now = this.#now();
-    const { agent, qname, qtype } = hold.query;
+    const own = this.#byId.get(event.holdId);
+    const question = own !== undefined ? own.query : event.question;
+    if (question === undefined) return 'unknown';
+    const { agent, qname } = question;
+    const qtype = own !== undefined ? own.query.qtype : event.question?.qtype;
+    const allow = event.decision === 'allow';
     const pattern = scopePattern(qname, event.scope, settings.internalSuffixes);
+    const answered = this.#coveredBy(agent, pattern, own);
+    if (allow && answered.length === 0) return 'unknown';
+    const now = this.#now();
     const spanMs = Math.min(event.ttlSeconds !== undefined ? event.ttlSeconds * 1000 : settings.grantTtlMs, settings.maxGrantTtlMs);
     const ref: GrantRef = {
-      id: hold.id,
-      command: `held query ${qname} ${qtypeName(qtype)}`,
+      // The decided hold's id on every replica, so each replica's grant names the same decision.
+      id: event.holdId,
+      command: qtype === undefined ? `held query ${qname}` : `held query ${qname} ${qtypeName(qtype)}`,
       approvedBy: event.decidedBy ?? null,
       expiresAt: now + spanMs,
     };
-    const allow = event.decision === 'allow';
     if (allow) this.#grants.add(agent, [pattern], ref, now, 'hold');
     else this.#denials.add(agent, [pattern], ref, now, 'hold');
     this.#log.info(
       {
-        hold_id: hold.id, agent, qname, qtype: qtypeName(qtype), decision: event.decision,
+        hold_id: event.holdId, agent, qname, ...(qtype !== undefined && { qtype: qtypeName(qtype) }), decision: event.decision,
         scope: pattern.scope, name: pattern.name, decided_by: event.decidedBy, expires_at: new Date(ref.expiresAt).toISOString(),
+        // Which of our holds it answered: another replica's decision answers holds with ids of our own.
+        matched_by: own !== undefined ? 'hold_id' : 'question', answered: answered.map((h) => h.id),
       },
       allow ? 'hold approved' : 'hold denied',
     );
-    // This hold, and the agent's other pending holds the decision covers.
-    for (const other of this.#coveredBy(agent, pattern, hold)) {
-      this.#end(other, allow ? 'approved' : 'denied');
-      const outcome: HoldOutcome = allow ? { kind: 'approved', holdId: other.id, grant: ref } : { kind: 'denied', holdId: other.id };
-      this.#settleAll(other, outcome);
+    for (const hold of answered) {
+      this.#end(hold, allow ? 'approved' : 'denied');
+      const outcome: HoldOutcome = allow ? { kind: 'approved', holdId: hold.id, grant: ref } : { kind: 'denied', holdId: hold.id };
+      this.#settleAll(hold, outcome);
     }
     return allow ? 'approved' : 'denied';
   }
@@ -379,9 +408,9 @@ export class HoldRegistry implements HoldDecisions {
     }
   }
 
-  /** Open holds of `agent` (pending and late) that `pattern` covers, `decided` first. */
-  #coveredBy(agent: string, pattern: GrantPattern, decided: Hold): Hold[] {
-    const out = [decided];
+  /** Open holds of `agent` (pending and late) that `pattern` covers, `decided` (when ours) first. */
+  #coveredBy(agent: string, pattern: GrantPattern, decided: Hold | undefined): Hold[] {
+    const out = decided === undefined ? [] : [decided];
     for (const h of this.#ofAgent(agent)) {
       if (h !== decided && covers(pattern, h.query.qname)) out.push(h);
     }
@@ -478,9 +507,9 @@ function failureOf(err: unknown): { status: number | null; problem: HoldPostProb
   };
 }
 
-function holdKey(agent: string, qname: string, qtype: number): string {
+function holdKey(agent: string, qname: string): string {
   // NUL cannot occur in an agent name from the config or in a validated qname.
-  return `${agent}\u0000${qname}\u0000${qtype}`;
+  return `${agent}\u0000${qname}`;
 }
 
 /** "h_" and 12 random hex digits: unguessable enough that nobody decides a hold they did not see. */

@@ -94,13 +94,21 @@ describe('HoldRegistry: one hold, one POST', () => {
     expect(service.holds).toHaveLength(1);
   });
 
-  it('another type or another agent is another hold', async () => {
+  it('another type joins the hold of the name (one POST, with the first type); another agent is another hold', async () => {
+    // v1.1 "One hold per name": stubs ask A and AAAA at once; the reviewer sees one request.
     const { service, registry } = await setup();
-    void registry.wait(held('x.example'), LIMITS);
-    void registry.wait(held('x.example', 'ci-1', QTYPE.AAAA), LIMITS);
+    const a = registry.wait(held('x.example'), LIMITS);
+    const aaaa = registry.wait(held('x.example', 'ci-1', QTYPE.AAAA), LIMITS);
     void registry.wait(held('x.example', 'ci-2'), LIMITS);
-    await waitFor(() => service.holds.length === 3, { what: 'three POSTs' });
-    expect(registry.stats.pending).toBe(3);
+    await waitFor(() => service.holds.length === 2, { what: 'two POSTs' });
+    await delay(50);
+    expect(service.holds).toHaveLength(2);
+    expect(registry.stats).toMatchObject({ pending: 2, waiting: 3 });
+    const mine = registry.list().find((l) => l.agent === 'ci-1')!;
+    expect(mine).toMatchObject({ qname: 'x.example', qtype: 'A', waiting: 2 });
+    expect(registry.decide(decided(mine.hold_id, 'allow'), SETTINGS)).toBe('approved');
+    expect(await a).toMatchObject({ kind: 'approved', holdId: mine.hold_id });
+    expect(await aaaa).toMatchObject({ kind: 'approved', holdId: mine.hold_id });
   });
 });
 
@@ -191,13 +199,14 @@ describe('HoldRegistry: deny', () => {
 });
 
 describe('HoldRegistry: allow with scope domain', () => {
-  it('grants the registrable domain and releases the agent\'s covered holds (another type included)', async () => {
+  it('grants the registrable domain and releases the agent\'s covered holds (another type joined to one of them)', async () => {
     const { service, grants, registry } = await setup();
     const a = registry.wait(held('a.b.example.co.uk'), LIMITS);
     const aaaa = registry.wait(held('a.b.example.co.uk', 'ci-1', QTYPE.AAAA), LIMITS);
     const sibling = registry.wait(held('www.example.co.uk'), LIMITS);
     const unrelated = registry.wait(held('other.example'), { ...LIMITS, timeoutMs: 100 });
-    await waitFor(() => service.holds.length === 4, { what: 'four POSTs' });
+    // The AAAA query joined the A hold of its name: three holds, three POSTs.
+    await waitFor(() => service.holds.length === 3, { what: 'three POSTs' });
     const id = registry.list().find((l) => l.qname === 'a.b.example.co.uk' && l.qtype === 'A')!.hold_id;
     registry.decide(decided(id, 'allow', { scope: 'domain' }), SETTINGS);
     const results: HoldOutcome[] = await Promise.all([a, aaaa, sibling]);
@@ -352,5 +361,73 @@ describe('HoldRegistry: late holds', () => {
     await lateOne(held('b.example', 'ci-2'));
     expect(registry.list().map((h) => `${h.agent} ${h.qname}`)).toEqual(['ci-1 a3.example', 'agent-2 t.example', 'agent-3 t.example', 'ci-2 b.example']);
     expect(registry.stats).toMatchObject({ pending: 0, late: 4, ended: { evicted: 3 } });
+  });
+});
+
+describe('HoldRegistry: a decision that carries its question (v1.1, replicas)', () => {
+  const question = (qname: string, agent = 'ci-1', qtype: number = QTYPE.A) => ({ question: { agent, qname, qtype } });
+
+  it('another replica\'s decision answers our holds for that agent and name, whatever their id and type', async () => {
+    const { service, grants, registry } = await setup();
+    const aaaa = registry.wait(held('x.example', 'ci-1', QTYPE.AAAA), LIMITS);
+    const a = registry.wait(held('x.example'), LIMITS);
+    const otherAgent = registry.wait(held('x.example', 'ci-2'), { ...LIMITS, timeoutMs: 100 });
+    const otherName = registry.wait(held('y.x.example'), { ...LIMITS, timeoutMs: 100 });
+    await waitFor(() => service.holds.length === 3, { what: 'three POSTs' });
+    const ours = registry.list().find((l) => l.agent === 'ci-1' && l.qname === 'x.example')!.hold_id;
+
+    expect(registry.decide(decided('h_elsewhere00', 'allow', question('x.example')), SETTINGS)).toBe('approved');
+    // Our hold is answered under its own id; the grant names the decided hold, as on the replica that held it.
+    expect(await aaaa).toMatchObject({ kind: 'approved', holdId: ours, grant: { id: 'h_elsewhere00', command: 'held query x.example A' } });
+    expect(await a).toMatchObject({ kind: 'approved', holdId: ours });
+    expect((await otherAgent).kind).toBe('timeout');
+    expect((await otherName).kind).toBe('timeout');
+    expect(grants.find('ci-1', 'x.example', Date.now())?.id).toBe('h_elsewhere00');
+    expect(grants.find('ci-2', 'x.example', Date.now())).toBeUndefined();
+    expect(registry.list().map((l) => `${l.agent} ${l.qname}`).sort()).toEqual(['ci-1 y.x.example', 'ci-2 x.example']);
+  });
+
+  it('scope domain answers the agent\'s holds for every name under the registrable domain', async () => {
+    const { service, registry } = await setup();
+    const deep = registry.wait(held('a.b.example.co.uk'), LIMITS);
+    const sibling = registry.wait(held('www.example.co.uk', 'ci-1', QTYPE.AAAA), LIMITS);
+    await waitFor(() => service.holds.length === 2, { what: 'two POSTs' });
+    registry.decide(decided('h_elsewhere01', 'deny', { scope: 'domain', ...question('cdn.example.co.uk') }), SETTINGS);
+    expect(await deep).toMatchObject({ kind: 'denied' });
+    expect(await sibling).toMatchObject({ kind: 'denied' });
+  });
+
+  it('a deny for a name never held here is remembered: the retry is denied at once, with no POST', async () => {
+    const { service, registry } = await setup();
+    expect(registry.decide(decided('h_elsewhere02', 'deny', question('bad.example')), SETTINGS)).toBe('denied');
+    expect(await registry.wait(held('bad.example', 'ci-1', QTYPE.AAAA), LIMITS)).toEqual({ kind: 'denied', holdId: 'h_elsewhere02' });
+    // Only that agent's.
+    const other = registry.wait(held('bad.example', 'ci-2'), { ...LIMITS, timeoutMs: 50 });
+    expect((await other).kind).toBe('timeout');
+    expect(service.holds.map((p) => (p.body as { agent: string }).agent)).toEqual(['ci-2']);
+  });
+
+  it('an allow for a name never held here makes no grant (a replayed event cannot reopen a name)', async () => {
+    const { grants, registry } = await setup();
+    expect(registry.decide(decided('h_elsewhere03', 'allow', question('good.example')), SETTINGS)).toBe('unknown');
+    expect(grants.find('ci-1', 'good.example', Date.now())).toBeUndefined();
+  });
+
+  it('without the question (a v1 service) a hold id that is not ours changes nothing', async () => {
+    const { service, registry } = await setup();
+    const pending = registry.wait(held('x.example'), { ...LIMITS, timeoutMs: 100 });
+    await holdIdOf(service, 'x.example');
+    expect(registry.decide(decided('h_elsewhere04', 'deny'), SETTINGS)).toBe('unknown');
+    expect((await pending).kind).toBe('timeout');
+    expect(registry.list()).toHaveLength(1);
+  });
+
+  it('with our own hold id, our hold\'s question wins over the event\'s', async () => {
+    const { service, grants, registry } = await setup();
+    const pending = registry.wait(held('x.example'), LIMITS);
+    const id = await holdIdOf(service, 'x.example');
+    registry.decide(decided(id, 'allow', question('x.example')), SETTINGS);
+    expect(await pending).toMatchObject({ kind: 'approved', holdId: id, grant: { id } });
+    expect(grants.find('ci-1', 'x.example', Date.now())?.id).toBe(id);
   });
 });
