@@ -24,7 +24,7 @@ interface SharedState {
   readonly cache: AnswerCache;
   readonly grants: GrantStore;
   readonly holds: HoldRegistry;
-  /** Agents, client entries and ranges cut off through the admin API; it learns each snapshot's names. */
+  /** Agents, client entries and ranges cut off through the admin API or by the approval service; it learns each snapshot's names. */
   readonly quarantine: Quarantine;
   /** Tunneling budgets per agent and registrable domain: a reload keeps what each agent has sent. */
   readonly budgets: DomainBudgets;
@@ -77,7 +77,9 @@ export class Server {
       linkUp: () => this.#approvals.linkState === 'up',
       log,
     });
-    this.#approvals = new Approvals({ log, grants, holds, onRevoke: (id) => this.#closeGrant(id) });
+    // Made before the shared state: the approval service's quarantine events change it too.
+    const quarantine = new Quarantine();
+    this.#approvals = new Approvals({ log, grants, holds, quarantine, onRevoke: (id) => this.#closeGrant(id) });
     this.#approvals.configure(config.approval, approvalToken(config));
     // The fd limit is read once: Node has raised the soft limit to the hard one by now.
     const l = config.limits;
@@ -91,7 +93,7 @@ export class Server {
     const upstreamSockets = new SocketBudget(bound.upstreamSockets);
     this.#shared = {
       cache: new AnswerCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes }), grants, holds,
-      quarantine: new Quarantine(), budgets: new DomainBudgets(), upstreamHealth: new UpstreamHealth(),
+      quarantine, budgets: new DomainBudgets(), upstreamHealth: new UpstreamHealth(),
       buckets: new TokenBuckets(MAX_LIMITED_SOURCES),
       sampler: new LineSampler(),
       upstreamSockets, upstreamPools: new UdpPools({ budget: upstreamSockets }),

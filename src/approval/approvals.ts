@@ -9,7 +9,11 @@
  *                      the built-in presets and approval.internal_suffixes);
  *                      until min(expires_at, approved_at + grant_ttl).
  *   command.revoked  → every grant of that command ends.
- *   hold.decided     → HoldDecisions.decide (hold/registry.ts).
+ *   hold.decided     → HoldDecisions.decide (hold/registry.ts); with the v1.1
+ *                      question fields, by agent and name, so a decision made
+ *                      for another replica's hold answers ours too.
+ *   agent.quarantined / agent.released (v1.1)
+ *                    → the quarantine, as the approval service's (quarantine/).
  *
  * The server creates one Approvals and keeps it across reloads, like the
  * grants and pending holds it feeds. `configure` takes each config's approval
@@ -26,7 +30,7 @@ import { loadPreset } from '../config/presets.js';
 import type { ApprovalConfig } from '../config/types.js';
 import type { BackoffOptions } from './backoff.js';
 import { namesFromCommand } from './command-names.js';
-import type { ApprovalEvent, CommandApprovedEvent } from './events.js';
+import type { AgentQuarantinedEvent, AgentReleasedEvent, ApprovalEvent, CommandApprovedEvent } from './events.js';
 import { patternsFromNames, type GrantPattern, type GrantStore } from '../grants/grants.js';
 import { postHold } from './hold-client.js';
 import { HoldPostQueue } from './hold-queue.js';
@@ -68,10 +72,23 @@ function presetNames(name: string): readonly string[] | undefined {
   }
 }
 
+/**
+ * How the service's quarantine events reach the quarantine
+ * (quarantine/quarantine.ts `setByService`): the same effect as the admin
+ * API's POST / DELETE, recorded as the service's.
+ */
+export interface ServiceQuarantine {
+  setByService(agent: string, on: boolean, detail?: { readonly reason?: string; readonly by?: string }): {
+    readonly value: string; readonly known: boolean; readonly quarantined: boolean; readonly changed: boolean;
+  };
+}
+
 export interface ApprovalsOptions {
   readonly log: Logger;
   readonly grants: GrantStore;
   readonly holds: HoldDecisions;
+  /** Absent: `agent.quarantined` / `agent.released` are logged and ignored. */
+  readonly quarantine?: ServiceQuarantine;
   readonly now?: () => number;
   /** Told the id of every revoked approval whose grants ended (firewall sync closes what they opened). */
   readonly onRevoke?: (id: string) => void;
@@ -82,6 +99,7 @@ export interface ApprovalsOptions {
 export class Approvals {
   readonly #grants: GrantStore;
   readonly #holds: HoldDecisions;
+  readonly #quarantine: ServiceQuarantine | undefined;
   readonly #onRevoke: ((id: string) => void) | undefined;
   readonly #log: Logger;
   readonly #now: () => number;
@@ -99,6 +117,7 @@ export class Approvals {
     this.#linkOptions = opts.link;
     this.#grants = opts.grants;
     this.#holds = opts.holds;
+    this.#quarantine = opts.quarantine;
     this.#onRevoke = opts.onRevoke;
   }
 
@@ -176,10 +195,42 @@ export class Approvals {
         const result = this.#holds.decide(event, {
           grantTtlMs: config.grantTtlMs, maxGrantTtlMs: config.maxGrantTtlMs, internalSuffixes: config.internalSuffixes,
         });
-        if (result === 'unknown') this.#log.info({ hold_id: event.holdId, decision: event.decision }, 'decision for a hold not pending here; ignored');
+        if (result === 'unknown') {
+          this.#log.info(
+            { hold_id: event.holdId, decision: event.decision, ...(event.question !== undefined && { agent: event.question.agent, qname: event.question.qname }) },
+            'decision for a hold not pending here; ignored',
+          );
+        }
         return;
       }
+      case 'agent.quarantined':
+      case 'agent.released':
+        this.#serviceQuarantine(event);
+        return;
     }
+  }
+
+  #serviceQuarantine(event: AgentQuarantinedEvent | AgentReleasedEvent): void {
+    const on = event.type === 'agent.quarantined';
+    const said = { ...(event.by !== undefined && { reviewer: event.by }), ...(on && event.reason !== undefined && { reason: event.reason }) };
+    if (this.#quarantine === undefined) {
+      this.#log.warn({ agent: event.agent, ...said }, `${event.type} from the approval service, but no quarantine here; ignored`);
+      return;
+    }
+    let result: ReturnType<ServiceQuarantine['setByService']>;
+    try {
+      result = this.#quarantine.setByService(event.agent, on, {
+        ...(on && event.reason !== undefined && { reason: event.reason }), ...(event.by !== undefined && { by: event.by }),
+      });
+    } catch (err) {
+      // The quarantine list is full (QuarantineFullError): the admin API answers 409; here a log line is all we can do.
+      this.#log.error({ err, agent: event.agent, ...said }, 'quarantine from the approval service could not be applied');
+      return;
+    }
+    const fields = { audit: 'quarantine', agent: result.value, known: result.known, quarantined: result.quarantined, by: 'approval service', ...said };
+    // A replayed event (cold start, reconnect) changes nothing: no second audit line.
+    if (result.changed) this.#log.warn(fields, on ? 'agent quarantined by the approval service' : 'approval service lifted its quarantine');
+    else if (!on && result.quarantined) this.#log.info(fields, 'approval service released an agent it had not quarantined; it stays quarantined');
   }
 
   #approved(event: CommandApprovedEvent, config: ApprovalConfig): void {

@@ -98,6 +98,8 @@ function answer(run: () => QuarantineStatus): Reply {
     known: status.known,
     quarantined: status.quarantined,
     ...(status.coveredBy.length > 0 && { covered_by: status.coveredBy }),
+    // Who set an agent's own entry: the operator (admin), the approval service, or both.
+    ...(status.setBy.length > 0 && { set_by: status.setBy }),
   });
 }
 

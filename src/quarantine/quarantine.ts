@@ -24,6 +24,27 @@ const NO_NAMES: AgentNames = { agentNamed: () => null, entryNamed: () => null, o
 /** One entry, as the admin API shows it: `{ "agent": "ci-1" }`, `{ "client": "pool-{ip}" }`, `{ "cidr": "10.0.0.0/8" }`. */
 export type QuarantineEntry = Readonly<Partial<Record<QuarantineKind, string>>>;
 
+/**
+ * Who set an agent's quarantine: the operator through the admin API, or the
+ * approval service (`agent.quarantined`, approval-link.md v1.1). Both may hold
+ * one agent at once; the service's release lifts only its own.
+ */
+export type QuarantineOrigin = 'admin' | 'service';
+
+/** What the approval service said when it quarantined an agent. */
+export interface ServiceQuarantineDetail {
+  readonly reason?: string;
+  /** The reviewer who did it, as the service names them. */
+  readonly by?: string;
+}
+
+/** An agent the approval service quarantined, as `GET /v1/quarantine` lists it under `service`. */
+export interface ServiceQuarantineEntry extends ServiceQuarantineDetail {
+  readonly agent: string;
+  /** RFC 3339: when this process applied it. */
+  readonly since: string;
+}
+
 export interface QuarantineStatus {
   readonly kind: QuarantineKind;
   /** Canonical: the agent or entry name as the config spells it, the range as network/prefix. */
@@ -36,6 +57,8 @@ export interface QuarantineStatus {
    */
   readonly quarantined: boolean;
   readonly coveredBy: readonly QuarantineEntry[];
+  /** For an agent's own entry: who set it (empty when it is not listed). */
+  readonly setBy: readonly QuarantineOrigin[];
 }
 
 export interface QuarantineChange extends QuarantineStatus {
@@ -49,6 +72,8 @@ export interface QuarantineList {
   readonly cidrs: readonly string[];
   /** Entries the running config cannot reach (a typo, a renamed or removed entry); kept all the same. */
   readonly unknown: readonly QuarantineEntry[];
+  /** The agents among `agents` that the approval service quarantined, with what it said. */
+  readonly service: readonly ServiceQuarantineEntry[];
 }
 
 /** Entries of all kinds together; far more than any operator types, few enough to keep and list. */
@@ -75,6 +100,8 @@ export const MAX_QUARANTINE_ENTRIES = 10_000;
 export class Quarantine {
   /** Canonical agent name → the rule text the decision log shows. */
   readonly #agents = new Map<string, string>();
+  /** Canonical agent name → who set it; every key of #agents has an entry. */
+  readonly #origins = new Map<string, Origins>();
   /** Entry name as written in `clients:` → rule text. */
   readonly #clients = new Map<string, string>();
   /** "network/prefix" → the range, its rule text, and a BlockList of it alone (to say which range matched). */
@@ -82,10 +109,12 @@ export class Quarantine {
   /** All ranges at once; null while there are none, so the query path skips the check. */
   #blocks: BlockList | null = null;
   #names: AgentNames;
+  readonly #now: () => number;
 
   /** Until `useNames` brings the first snapshot's names, no name is known. */
-  constructor(names: AgentNames = NO_NAMES) {
+  constructor(names: AgentNames = NO_NAMES, now: () => number = Date.now) {
     this.#names = names;
+    this.#now = now;
   }
 
   get size(): number {
@@ -123,7 +152,36 @@ export class Quarantine {
       if (on) this.#add(kind, value);
       else this.#delete(kind, value);
     }
+    // The operator's DELETE lifts the agent whoever set it; a POST makes it the operator's too.
+    if (on && kind === 'agent') this.#origins.get(value)!.admin = true;
     return { ...this.#status(kind, spelled, value, known), changed: on !== listed };
+  }
+
+  /**
+   * The approval service quarantines (`on`) or releases an agent
+   * (`agent.quarantined` / `agent.released`). Its release lifts only its own
+   * quarantine: an agent the operator also quarantined stays cut off until
+   * the admin API lifts it.
+   * @throws QuarantineFullError as `set`.
+   */
+  setByService(spelled: string, on: boolean, detail: ServiceQuarantineDetail = {}): QuarantineChange {
+    const { value, known } = this.#canonical('agent', spelled);
+    const origins = this.#origins.get(value);
+    let changed = false;
+    if (on) {
+      if (origins === undefined) {
+        if (this.size >= MAX_QUARANTINE_ENTRIES) throw new QuarantineFullError(MAX_QUARANTINE_ENTRIES);
+        this.#add('agent', value);
+      }
+      const mine = this.#origins.get(value)!;
+      changed = mine.service === null;
+      mine.service = { ...detail, at: this.#now() };
+    } else if (origins !== undefined && origins.service !== null) {
+      changed = true;
+      origins.service = null;
+      if (!origins.admin) this.#delete('agent', value);
+    }
+    return { ...this.#status('agent', spelled, value, known), changed };
   }
 
   /** The entry as it stands, without changing it. @throws QuarantineTargetError as `set`. */
@@ -137,11 +195,20 @@ export class Quarantine {
     for (const [kind, value] of this.#entries()) {
       if (!this.#known(kind, value)) unknown.push({ [kind]: value });
     }
+    const service: ServiceQuarantineEntry[] = [];
+    for (const [agent, { service: set }] of this.#origins) {
+      if (set === null) continue;
+      service.push({
+        agent, ...(set.reason !== undefined && { reason: set.reason }), ...(set.by !== undefined && { by: set.by }),
+        since: new Date(set.at).toISOString(),
+      });
+    }
     return {
       agents: [...this.#agents.keys()].sort(),
       clients: [...this.#clients.keys()].sort(),
       cidrs: [...this.#cidrs.keys()].sort(),
       unknown,
+      service: service.sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0)),
     };
   }
 
@@ -157,8 +224,10 @@ export class Quarantine {
       if (kind === 'cidr') continue;
       const { value: canonical } = this.#canonical(kind, value);
       if (canonical === value || this.#has(kind, canonical)) continue;
+      const origins = this.#origins.get(value);
       this.#delete(kind, value);
       this.#add(kind, canonical);
+      if (origins !== undefined) this.#origins.set(canonical, origins);
     }
     return this.list().unknown;
   }
@@ -166,7 +235,11 @@ export class Quarantine {
   #status(kind: QuarantineKind, spelled: string, value: string, known: boolean): QuarantineStatus {
     const listed = this.#has(kind, value);
     const coveredBy = kind === 'agent' ? this.#covering(spelled) : [];
-    return { kind, value, known, quarantined: listed || coveredBy.length > 0, coveredBy };
+    const origins = kind === 'agent' ? this.#origins.get(value) : undefined;
+    const setBy: QuarantineOrigin[] = [];
+    if (origins?.admin === true) setBy.push('admin');
+    if (origins !== undefined && origins.service !== null) setBy.push('service');
+    return { kind, value, known, quarantined: listed || coveredBy.length > 0, coveredBy, setBy };
   }
 
   /** The entries of other kinds that reach the agent an operator named. */
@@ -210,8 +283,10 @@ export class Quarantine {
   }
 
   #add(kind: QuarantineKind, value: string): void {
-    if (kind === 'agent') this.#agents.set(value, `agent ${value}`);
-    else if (kind === 'client') this.#clients.set(value, `client ${value}`);
+    if (kind === 'agent') {
+      this.#agents.set(value, `agent ${value}`);
+      this.#origins.set(value, { admin: false, service: null });
+    } else if (kind === 'client') this.#clients.set(value, `client ${value}`);
     else {
       const parsed = parseCidr(value);
       if (!parsed.ok) throw new QuarantineTargetError(`cidr: ${parsed.error}`);   // canonical already: cannot happen
@@ -221,8 +296,10 @@ export class Quarantine {
   }
 
   #delete(kind: QuarantineKind, value: string): void {
-    if (kind === 'agent') this.#agents.delete(value);
-    else if (kind === 'client') this.#clients.delete(value);
+    if (kind === 'agent') {
+      this.#agents.delete(value);
+      this.#origins.delete(value);
+    } else if (kind === 'client') this.#clients.delete(value);
     else if (this.#cidrs.delete(value)) this.#rebuildBlocks();
   }
 
@@ -253,6 +330,12 @@ export class Quarantine {
       ...[...this.#cidrs.keys()].map((v): [QuarantineKind, string] => ['cidr', v]),
     ];
   }
+}
+
+/** Who holds one agent's quarantine; the entry goes when neither does. */
+interface Origins {
+  admin: boolean;
+  service: (ServiceQuarantineDetail & { readonly at: number }) | null;
 }
 
 /** One quarantined range. */

@@ -53,6 +53,58 @@ function quarantine(): Quarantine {
   return q;
 }
 
+describe('Quarantine.setByService: the approval service\'s quarantine (v1.1)', () => {
+  it('cuts the agent off like the admin API, canonical name included, and records who and why', () => {
+    const q = new Quarantine(table, () => Date.UTC(2026, 10, 24, 10));
+    expect(q.setByService('CI-RUNNER-1', true, { reason: 'risk score', by: 'alice' })).toMatchObject({
+      kind: 'agent', value: 'ci-runner-1', known: true, quarantined: true, setBy: ['service'], changed: true,
+    });
+    expect(q.match(agentAt('10.20.0.11'))).toBe('agent ci-runner-1');
+    expect(q.list()).toMatchObject({
+      agents: ['ci-runner-1'],
+      service: [{ agent: 'ci-runner-1', reason: 'risk score', by: 'alice', since: '2026-11-24T10:00:00.000Z' }],
+    });
+    // A replayed event changes nothing.
+    expect(q.setByService('ci-runner-1', true, { reason: 'risk score' }).changed).toBe(false);
+  });
+
+  it('the service\'s release lifts its own quarantine', () => {
+    const q = quarantine();
+    q.setByService('ci-runner-1', true);
+    expect(q.setByService('ci-runner-1', false)).toMatchObject({ quarantined: false, setBy: [], changed: true });
+    expect(q.match(agentAt('10.20.0.11'))).toBeUndefined();
+    expect(q.list()).toMatchObject({ agents: [], service: [] });
+    expect(q.setByService('ci-runner-1', false).changed).toBe(false);
+  });
+
+  it('the admin API\'s DELETE lifts a quarantine the service set', () => {
+    const q = quarantine();
+    q.setByService('ci-runner-1', true);
+    expect(q.set('agent', 'ci-runner-1', false)).toMatchObject({ quarantined: false, changed: true });
+    expect(q.list().service).toEqual([]);
+  });
+
+  it('an agent the operator also quarantined stays cut off when the service releases it', () => {
+    const q = quarantine();
+    q.set('agent', 'ci-runner-1', true);
+    expect(q.setByService('ci-runner-1', true)).toMatchObject({ setBy: ['admin', 'service'], changed: true });
+    expect(q.setByService('ci-runner-1', false)).toMatchObject({ quarantined: true, setBy: ['admin'], changed: true });
+    expect(q.match(agentAt('10.20.0.11'))).toBe('agent ci-runner-1');
+    // And the other way round: the operator's POST on a service quarantine makes it the operator's too.
+    const r = quarantine();
+    r.setByService('ci-runner-1', true);
+    expect(r.set('agent', 'ci-runner-1', true)).toMatchObject({ setBy: ['admin', 'service'], changed: false });
+    r.setByService('ci-runner-1', false);
+    expect(r.match(agentAt('10.20.0.11'))).toBe('agent ci-runner-1');
+  });
+
+  it('a name the config cannot produce is kept, unknown, like the admin API\'s', () => {
+    const q = quarantine();
+    expect(q.setByService('ci-runner-9', true)).toMatchObject({ value: 'ci-runner-9', known: false, quarantined: true });
+    expect(q.list().unknown).toEqual([{ agent: 'ci-runner-9' }]);
+  });
+});
+
 describe('Quarantine.match: what each kind of entry reaches', () => {
   it('nothing listed: nobody is cut off', () => {
     const q = quarantine();
@@ -122,7 +174,7 @@ describe('Quarantine.set: canonical names, known or not', () => {
     ['a template that was not expanded', 'analytics-{ip}'],
   ])('%s is kept as typed and said to be unknown', (_what, spelled) => {
     const q = quarantine();
-    expect(q.set('agent', spelled, true)).toEqual({ kind: 'agent', value: spelled, known: false, quarantined: true, coveredBy: [], changed: true });
+    expect(q.set('agent', spelled, true)).toEqual({ kind: 'agent', value: spelled, known: false, quarantined: true, coveredBy: [], setBy: ['admin'], changed: true });
     expect(q.list().unknown).toEqual([{ agent: spelled }]);
   });
 
@@ -156,7 +208,7 @@ describe('Quarantine.set: canonical names, known or not', () => {
     q.set('cidr', 'fd00:20:1::/64', true);
     expect(q.status('agent', 'analytics-fd00:20:1::7')).toEqual({
       kind: 'agent', value: 'analytics-fd00:20:1::7', known: true, quarantined: true,
-      coveredBy: [{ client: 'analytics-{ip}' }, { cidr: 'fd00:20:1::/64' }],
+      coveredBy: [{ client: 'analytics-{ip}' }, { cidr: 'fd00:20:1::/64' }], setBy: [],
     });
     expect(q.set('agent', 'analytics-fd00:20:1::7', false)).toMatchObject({ changed: false, quarantined: true });
     expect(q.status('agent', 'analytics-10.20.1.7')).toMatchObject({ quarantined: true, coveredBy: [{ client: 'analytics-{ip}' }] });
