@@ -5,8 +5,12 @@
  *   node examples/approval-service/server.mjs [--port 8080] [--token-file FILE] [--grant-ttl 10m]
  *
  * It implements the service side of the approval link (docs: approval-link.md):
- *   GET  /v1/dns/events   Server-Sent Events: command.approved, command.revoked, hold.decided
+ *   GET  /v1/dns/events   Server-Sent Events: command.approved, command.revoked, hold.decided,
+ *                         agent.quarantined, agent.released
  *   POST /v1/dns/holds    intentdns announces a held query; a human decides here
+ * with the v1.1 additions: a decision names its question (agent, qname, qtype), so
+ * every intentdns replica applies it, and holds for an agent and name that is
+ * already pending join that hold (the reviewer sees one request, not one per replica).
  * and a line-based terminal UI for the human. Plain Node, no dependencies,
  * everything in memory: a real service keeps its events in a database.
  *
@@ -33,6 +37,8 @@ const HELP = `commands:
   d <hold>                deny the held name             dd <hold>  deny its whole domain
   run <agent> <command…>  approve a command for an agent (intentdns opens the names it uses)
   revoke <cmd>            revoke an approved command (its grants end at once)
+  quarantine <agent> [reason…]   cut an agent off on every intentdns (agent.quarantined)
+  release <agent>         lift that quarantine (agent.released)
   list                    pending holds and approved commands
   help, quit
   <hold> may be any unique prefix of a pending hold id, as in "a h_4b".`;
@@ -76,7 +82,8 @@ let commandSeq = 0;
 const MAX_EVENTS = 10_000;   // the replay window; older events are forgotten
 const MAX_HOLDS = 1_000;    // remembered holds, pending or decided; the oldest goes first
 const events = [];           // { id, type, data (JSON text), at (ms) }, oldest first
-const holds = new Map();     // hold_id -> { hold: { agent, qname, qtype }, decision: null | 'allow' | 'deny' }
+const holds = new Map();     // hold_id -> { hold: { agent, qname, qtype }, decision: null | 'allow' | 'deny', joined: [hold_id…] | undefined, joinedTo: hold_id | undefined }
+const pendingByQuestion = new Map(); // "agent\0qname" -> hold_id of the pending hold every later one joins
 const commands = new Map();  // command id -> { agent, command, revoked }
 const streams = new Set();   // open event-stream responses
 
@@ -153,13 +160,38 @@ async function receiveHold(req, res) {
   if (missing.length > 0) return sendJson(res, 400, { error: `missing or empty: ${missing.join(', ')}` });
   // intentdns may post the same hold again (a retry): accept it, announce it once.
   if (holds.has(hold.hold_id)) return sendJson(res, 202, { hold_id: hold.hold_id });
-  holds.set(hold.hold_id, { hold: { agent: hold.agent, qname: hold.qname, qtype: hold.qtype }, decision: null });
-  if (holds.size > MAX_HOLDS) holds.delete(holds.keys().next().value);
+  // One hold per agent and name: another replica (or a retry after intentdns forgot) asking the same
+  // question joins the pending hold, and the one decision answers both.
+  const question = questionKey(hold.agent, hold.qname);
+  const first = pendingByQuestion.get(question);
+  const entry = { hold: { agent: hold.agent, qname: hold.qname, qtype: hold.qtype }, decision: null };
+  if (first !== undefined && holds.get(first)?.decision === null) {
+    holds.set(hold.hold_id, { ...entry, joinedTo: first });
+    holds.get(first).joined.push(hold.hold_id);
+    forgetOldest();
+    say(`[${clean(hold.hold_id)}] joins [${clean(first)}]: ${clean(hold.agent)} wants ${clean(hold.qname)} ${clean(hold.qtype)} (from ${clean(hold.client ?? '?')})`);
+    return sendJson(res, 201, { hold_id: hold.hold_id });
+  }
+  holds.set(hold.hold_id, { ...entry, joined: [] });
+  pendingByQuestion.set(question, hold.hold_id);
+  forgetOldest();
   const recent = Array.isArray(hold.recent_commands) && hold.recent_commands.length > 0
     ? ` — recent: ${hold.recent_commands.map(clean).join(', ')}` : '';
   const role = typeof hold.role === 'string' ? ` (${clean(hold.role)})` : '';
   say(`[${clean(hold.hold_id)}] ${clean(hold.agent)}${role} wants ${clean(hold.qname)} ${clean(hold.qtype)}${recent}`);
   sendJson(res, 201, { hold_id: hold.hold_id });
+}
+
+function questionKey(agent, qname) {
+  return `${agent}\0${qname.toLowerCase().replace(/\.$/, '')}`;
+}
+
+function forgetOldest() {
+  if (holds.size <= MAX_HOLDS) return;
+  const [id, entry] = holds.entries().next().value;
+  holds.delete(id);
+  const key = questionKey(entry.hold.agent, entry.hold.qname);
+  if (pendingByQuestion.get(key) === id) pendingByQuestion.delete(key);
 }
 
 function readBody(req, limit) {
@@ -214,6 +246,13 @@ function command(line) {
     }
     case 'revoke':
       return arg === '' ? say('usage: revoke <cmd>') : revoke(arg);
+    case 'quarantine': {
+      const m = /^quarantine\s+(\S+)(?:\s+(\S.*))?$/.exec(line.trim());
+      if (m === null) return say('usage: quarantine <agent> [reason…]');
+      return quarantine(m[1], m[2]);
+    }
+    case 'release':
+      return arg === '' ? say('usage: release <agent>') : release(arg);
     case 'list':
       return list();
     case 'help':
@@ -229,16 +268,26 @@ function command(line) {
 function decide(prefix, decision, scope) {
   if (prefix === '') return say(`usage: ${decision === 'allow' ? 'a' : 'd'}${scope === 'domain' ? 'd' : ''} <hold>`);
   // A full id names any hold; a prefix only the pending ones, so old decided holds never make it ambiguous.
-  const found = [...holds].filter(([id, h]) => h.decision === null && id.startsWith(prefix)).map(([id]) => id);
+  // A hold that joined another is decided with it, so a prefix names only the first.
+  const found = [...holds].filter(([id, h]) => h.decision === null && h.joinedTo === undefined && id.startsWith(prefix)).map(([id]) => id);
   const id = holds.has(prefix) ? prefix : found.length === 1 ? found[0] : null;
   if (id === null) return say(found.length === 0 ? `no pending hold ${clean(prefix)}` : `"${clean(prefix)}" matches ${found.length} pending holds; type more of the id`);
-  const entry = holds.get(id);
+  let entry = holds.get(id);
   if (entry.decision !== null) return say(`${clean(id)} was already decided: ${entry.decision}`);
+  const firstId = entry.joinedTo ?? id;
+  entry = holds.get(firstId) ?? entry;
   entry.decision = decision;
+  for (const joined of entry.joined ?? []) holds.get(joined).decision = decision;
+  const key = questionKey(entry.hold.agent, entry.hold.qname);
+  if (pendingByQuestion.get(key) === firstId) pendingByQuestion.delete(key);
+  // One event with the question answers every joined hold on every intentdns (v1.1): each applies it
+  // to its own holds for that agent and name, whatever their ids.
   publish('hold.decided', {
-    hold_id: id, decision, scope, decided_by: operator, ...(grantTtlS !== null && { ttl_seconds: grantTtlS }),
+    hold_id: firstId, decision, scope, decided_by: operator, ...(grantTtlS !== null && { ttl_seconds: grantTtlS }),
+    agent: entry.hold.agent, qname: entry.hold.qname, qtype: entry.hold.qtype,
   });
-  say(`${decision === 'allow' ? 'allowed' : 'denied'} ${clean(entry.hold.qname)}${scope === 'domain' ? ' and its domain' : ''} for ${clean(entry.hold.agent)} (${clean(id)})`);
+  const joined = entry.joined?.length ? ` and ${entry.joined.length} joined` : '';
+  say(`${decision === 'allow' ? 'allowed' : 'denied'} ${clean(entry.hold.qname)}${scope === 'domain' ? ' and its domain' : ''} for ${clean(entry.hold.agent)} (${clean(firstId)}${joined})`);
 }
 
 function approve(agent, commandLine) {
@@ -261,14 +310,32 @@ function revoke(id) {
   say(`${clean(id)} revoked${entry === undefined ? ' (not approved in this session; sent anyway)' : ''}`);
 }
 
+const quarantined = new Map(); // agent -> reason (or null)
+
+function quarantine(agent, reason) {
+  quarantined.set(agent, reason ?? null);
+  publish('agent.quarantined', { agent, ...(reason !== undefined && { reason }), by: operator });
+  say(`${agent} quarantined on every intentdns${reason === undefined ? '' : `: ${reason}`}`);
+}
+
+function release(agent) {
+  const known = quarantined.delete(agent);
+  publish('agent.released', { agent, by: operator });
+  say(`${agent} released${known ? '' : ' (not quarantined in this session; sent anyway)'}`);
+}
+
 function list() {
   const pending = [...holds].filter(([, h]) => h.decision === null);
   const live = [...commands].filter(([, c]) => !c.revoked);
   say(`${streams.size} proxy stream(s) open`);
   say(pending.length === 0 ? 'no pending holds' : 'pending holds:');
-  for (const [id, { hold }] of pending) say(`  [${clean(id)}] ${clean(hold.agent)} wants ${clean(hold.qname)} ${clean(hold.qtype)}`);
+  for (const [id, { hold, joinedTo }] of pending) {
+    say(`  [${clean(id)}] ${clean(hold.agent)} wants ${clean(hold.qname)} ${clean(hold.qtype)}${joinedTo === undefined ? '' : ` (joins [${clean(joinedTo)}])`}`);
+  }
   say(live.length === 0 ? 'no approved commands' : 'approved commands:');
   for (const [id, c] of live) say(`  ${id} ${c.agent}: ${c.command}`);
+  if (quarantined.size > 0) say('quarantined agents:');
+  for (const [agent, reason] of quarantined) say(`  ${agent}${reason === null ? '' : `: ${reason}`}`);
 }
 
 // ---- start and stop ------------------------------------------------------

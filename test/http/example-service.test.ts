@@ -97,6 +97,9 @@ async function openStream(url: string, headers: Record<string, string> = auth, q
   return stream;
 }
 
+/** The v1.1 question fields every hold.decided carries, for hold(). */
+const question = { agent: 'ci-runner-1', qname: 'uploads.untrusted.example', qtype: 'A' };
+
 const hold = (id: string, extra: Record<string, unknown> = {}) => ({
   hold_id: id,
   agent: 'ci-runner-1',
@@ -210,7 +213,7 @@ describe('example approval service: terminal UI', () => {
     await waitFor(() => stream.events.length === 1, { ...WAIT, what: 'hold.decided' });
     expect(stream.events[0]).toMatchObject({
       event: 'hold.decided',
-      data: { hold_id: 'h_x', decision: 'allow', scope: 'name', decided_by: OPERATOR },
+      data: { hold_id: 'h_x', decision: 'allow', scope: 'name', decided_by: OPERATOR, ...question },
     });
     expect(stream.events[0]?.data).not.toHaveProperty('ttl_seconds');
     await waitFor(() => s.lines.includes('allowed uploads.untrusted.example for ci-runner-1 (h_x)'), WAIT);
@@ -224,7 +227,7 @@ describe('example approval service: terminal UI', () => {
     const s = await startService(['--token-file', tokenFile, '--grant-ttl', '10m']);
     const stream = await openStream(s.url);
     await postHold(s.url, hold('h_aaa111'));
-    await postHold(s.url, hold('h_bbb222'));
+    await postHold(s.url, hold('h_bbb222', { qname: 'other.untrusted.example' }));
     await waitFor(() => s.lines.some((l) => l.startsWith('[h_bbb222]')), WAIT);
     s.type('a h_'); // both pending holds start with h_: ambiguous, nothing sent
     await waitFor(() => s.lines.includes('"h_" matches 2 pending holds; type more of the id'), WAIT);
@@ -232,8 +235,8 @@ describe('example approval service: terminal UI', () => {
     s.type('dd h_'); // h_aaa111 is decided now: h_bbb222 is the only pending match
     await waitFor(() => stream.events.length === 2, WAIT);
     expect(stream.events.map((e) => e.data)).toEqual([
-      { hold_id: 'h_aaa111', decision: 'allow', scope: 'domain', decided_by: OPERATOR, ttl_seconds: 600 },
-      { hold_id: 'h_bbb222', decision: 'deny', scope: 'domain', decided_by: OPERATOR, ttl_seconds: 600 },
+      { hold_id: 'h_aaa111', decision: 'allow', scope: 'domain', decided_by: OPERATOR, ttl_seconds: 600, ...question },
+      { hold_id: 'h_bbb222', decision: 'deny', scope: 'domain', decided_by: OPERATOR, ttl_seconds: 600, ...question, qname: 'other.untrusted.example' },
     ]);
     s.type('a h_');
     await waitFor(() => s.lines.includes('no pending hold h_'), WAIT);
@@ -273,6 +276,47 @@ describe('example approval service: terminal UI', () => {
     s.type('frobnicate');
     await waitFor(() => s.lines.includes('unknown command "frobnicate"; type "help"'), WAIT);
     expect(s.lines.some((l) => l.startsWith('  run <agent> <command…>'))).toBe(true);
+  });
+
+  it('a hold for an agent and name already pending joins it: one decision, with the question, answers both', async () => {
+    const s = await startService();
+    const stream = await openStream(s.url);
+    expect((await postHold(s.url, hold('h_replicaA'))).status).toBe(201);
+    // Another replica holds the same question, asking another type: the same hold.
+    expect((await postHold(s.url, hold('h_replicaB', { client: '10.20.0.12', qtype: 'AAAA' }))).status).toBe(201);
+    await waitFor(() => s.lines.includes('[h_replicaB] joins [h_replicaA]: ci-runner-1 wants uploads.untrusted.example AAAA (from 10.20.0.12)'), WAIT);
+    // Another agent, or another name, is another hold.
+    await postHold(s.url, hold('h_other', { agent: 'ci-runner-2' }));
+    await waitFor(() => s.lines.some((l) => l.startsWith('[h_other] ci-runner-2')), WAIT);
+    s.type('list');
+    await waitFor(() => s.lines.includes('  [h_replicaB] ci-runner-1 wants uploads.untrusted.example AAAA (joins [h_replicaA])'), WAIT);
+    s.type('d h_replicaB'); // the joined id names its hold too
+    await waitFor(() => stream.events.length === 1, WAIT);
+    expect(stream.events[0]).toMatchObject({
+      event: 'hold.decided', data: { hold_id: 'h_replicaA', decision: 'deny', scope: 'name', ...question },
+    });
+    await waitFor(() => s.lines.includes('denied uploads.untrusted.example for ci-runner-1 (h_replicaA and 1 joined)'), WAIT);
+    s.type('a h_replicaA');
+    await waitFor(() => s.lines.includes('h_replicaA was already decided: deny'), WAIT);
+    // Decided: the next hold for the question is a new one.
+    expect((await postHold(s.url, hold('h_again'))).status).toBe(201);
+    await waitFor(() => s.lines.some((l) => l.startsWith('[h_again] ci-runner-1 (coding) wants')), WAIT);
+  });
+
+  it('"quarantine" and "release" send agent.quarantined / agent.released from the operator', async () => {
+    const s = await startService();
+    const stream = await openStream(s.url);
+    s.type('quarantine ci-runner-1 risk score too high');
+    s.type('list');
+    await waitFor(() => s.lines.includes('  ci-runner-1: risk score too high'), WAIT);
+    s.type('release ci-runner-1');
+    s.type('quarantine');
+    await waitFor(() => stream.events.length === 2, WAIT);
+    expect(stream.events.map((e) => [e.event, e.data])).toEqual([
+      ['agent.quarantined', { agent: 'ci-runner-1', reason: 'risk score too high', by: OPERATOR }],
+      ['agent.released', { agent: 'ci-runner-1', by: OPERATOR }],
+    ]);
+    await waitFor(() => s.lines.includes('usage: quarantine <agent> [reason…]'), WAIT);
   });
 
   it('"quit" ends the open streams and exits 0', async () => {
