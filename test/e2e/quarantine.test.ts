@@ -90,11 +90,11 @@ describe('quarantine (b): names are canonicalised, and a name nobody can be is s
         roles: { coding: { allow: [github.com] } }`,
     });
     const upper = await api(proxy, 'POST', '/v1/agents/CI-1/quarantine');
-    expect(upper).toEqual({ status: 200, body: { agent: 'ci-1', known: true, quarantined: true } });
+    expect(upper).toEqual({ status: 200, body: { agent: 'ci-1', known: true, quarantined: true, set_by: ['admin'] } });
     expect((await proxy.query('github.com')).log).toMatchObject({ agent: 'ci-1', reason: 'quarantine' });
 
     const longhand = await api(proxy, 'POST', `/v1/agents/${encodeURIComponent('V6-0:0:0:0:0:0:0:1')}/quarantine`);
-    expect(longhand).toEqual({ status: 200, body: { agent: 'v6-::1', known: true, quarantined: true } });
+    expect(longhand).toEqual({ status: 200, body: { agent: 'v6-::1', known: true, quarantined: true, set_by: ['admin'] } });
     expect((await proxy.query('github.com', 'AAAA', { family: 6 })).log).toMatchObject({ agent: 'v6-::1', reason: 'quarantine' });
 
     // The list shows the canonical names, and DELETE takes any spelling too.
@@ -113,13 +113,13 @@ describe('quarantine (b): names are canonicalised, and a name nobody can be is s
     });
     for (const name of ['nobody', 'pool-127.0.0.99', 'pool-not-an-address']) {
       const res = await api(proxy, 'POST', `/v1/agents/${name}/quarantine`);
-      expect(res).toEqual({ status: 200, body: { agent: name, known: false, quarantined: true } });
+      expect(res).toEqual({ status: 200, body: { agent: name, known: false, quarantined: true, set_by: ['admin'] } });
     }
     expect(proxy.lines.filter((l) => l.audit === 'quarantine').map((l) => [l.agent, l.known])).toEqual([
       ['nobody', false], ['pool-127.0.0.99', false], ['pool-not-an-address', false],
     ]);
     const known = await api(proxy, 'POST', '/v1/agents/pool-127.0.0.9/quarantine');
-    expect(known.body).toEqual({ agent: 'pool-127.0.0.9', known: true, quarantined: true });
+    expect(known.body).toEqual({ agent: 'pool-127.0.0.9', known: true, quarantined: true, set_by: ['admin'] });
   });
 });
 
@@ -161,7 +161,7 @@ describe('quarantine (c): a client entry or a CIDR, so an {ip} agent cannot walk
     expect(await reasonFrom('127.0.0.16')).toBe('quarantine');
 
     expect((await api(proxy, 'GET', '/v1/quarantine')).body).toEqual({
-      agents: [], clients: [], cidrs: ['127.0.0.16/32', '127.0.0.4/30'], unknown: [],
+      agents: [], clients: [], cidrs: ['127.0.0.16/32', '127.0.0.4/30'], unknown: [], service: [],
     });
     await api(proxy, 'DELETE', '/v1/quarantine', { cidr: '127.0.0.4/30' });
     expect(await reasonFrom('127.0.0.7')).toBe('allowlist');
@@ -184,7 +184,7 @@ describe('quarantine (c): a client entry or a CIDR, so an {ip} agent cannot walk
     expect(await reasonFrom('127.0.0.2')).toBe('allowlist');
     expect((await api(proxy, 'GET', '/v1/quarantine')).body).toEqual({
       agents: ['other'], clients: ['pool-{ip}'], cidrs: ['127.0.0.16/32'],
-      unknown: [{ agent: 'other' }, { client: 'pool-{ip}' }, { cidr: '127.0.0.16/32' }],
+      unknown: [{ agent: 'other' }, { client: 'pool-{ip}' }, { cidr: '127.0.0.16/32' }], service: [],
     });
     expect(proxy.lines.find((l) => String(l.msg).startsWith('quarantine names what the config does not have'))).toMatchObject({
       level: 40, agents: ['other'], clients: ['pool-{ip}'], cidrs: ['127.0.0.16/32'],
@@ -208,7 +208,7 @@ describe('quarantine (c): a client entry or a CIDR, so an {ip} agent cannot walk
       const res = await fetch(`http://127.0.0.1:${address.port}/v1/quarantine`, { method: 'POST', ...(body !== undefined && { body }) });
       expect([res.status, await res.json()]).toEqual([400, { error }]);
     }
-    expect((await api(proxy, 'GET', '/v1/quarantine')).body).toEqual({ agents: [], clients: [], cidrs: [], unknown: [] });
+    expect((await api(proxy, 'GET', '/v1/quarantine')).body).toEqual({ agents: [], clients: [], cidrs: [], unknown: [], service: [] });
     expect(await reasonFrom('127.0.0.2')).toBe('allowlist');
   });
 });

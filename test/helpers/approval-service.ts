@@ -23,6 +23,15 @@
  * socket took are counted in `holdBodyBytes`. `holdsInFlight` and
  * `maxHoldsInFlight` count POSTs not yet answered (concurrency tests).
  *
+ * Decisions and quarantines (approval-link.md v1.1): decide(holdId, 'allow')
+ * sends the `hold.decided` for a posted hold. Holds are coalesced by agent
+ * and name, as a v1.1 service may: a POST for an agent and name already
+ * pending is the same hold, so decide() answers every id of it, with one
+ * event carrying the question fields (agent, qname, qtype) — or, with
+ * `questionFields: false` (a v1 service), with one event per id and no
+ * question. quarantine(agent) / release(agent) send `agent.quarantined` /
+ * `agent.released`.
+ *
  * Everything is torn down by close(): streams, sockets, timers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -33,6 +42,16 @@ export interface ApprovalServiceOptions {
   readonly token?: string;
   /** Write `: ping` on every open stream this often; 0 (default) pings only when the test calls ping(). */
   readonly pingIntervalMs?: number;
+  /** decide() adds agent, qname and qtype to hold.decided (v1.1); false behaves as a v1 service. Default true. */
+  readonly questionFields?: boolean;
+}
+
+/** The holds posted for one agent and name while it was pending: the first POST's question, every id. */
+interface CoalescedHold {
+  readonly agent: string;
+  readonly qname: string;
+  readonly qtype: string;
+  readonly ids: string[];
 }
 
 /** One `GET /v1/dns/events`, as the service saw it. */
@@ -82,6 +101,9 @@ export class FakeApprovalService {
 
   private readonly server: Server;
   private readonly token: string | undefined;
+  private readonly questionFields: boolean;
+  /** Pending holds by "agent\0qname". */
+  private readonly pending = new Map<string, CoalescedHold>();
   private readonly streams = new Set<Stream>();
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -97,6 +119,7 @@ export class FakeApprovalService {
   private constructor(server: Server, opts: ApprovalServiceOptions) {
     this.server = server;
     this.token = opts.token;
+    this.questionFields = opts.questionFields ?? true;
     const { port } = server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}`;
     server.on('connection', (socket) => {
@@ -137,8 +160,49 @@ export class FakeApprovalService {
     this.autoId += 1;
     const eventId = id ?? `e${this.autoId}`;
     this.history.push({ id: eventId, event, data: typeof data === 'string' ? data : JSON.stringify(data) });
+    // A decision sent by hand ends its hold too, so a later POST for the question is a new hold.
+    if (event === 'hold.decided' && typeof data === 'object' && data !== null) {
+      const id = (data as { hold_id?: unknown }).hold_id;
+      for (const [key, h] of this.pending) if (h.ids.includes(id as string)) this.pending.delete(key);
+    }
     for (const s of this.streams) this.flush(s);
     return eventId;
+  }
+
+  /**
+   * A reviewer decides the hold `holdId` (any id of a coalesced hold): one
+   * `hold.decided` with the question fields, or (questionFields: false) one
+   * per id without them. Returns the ids answered. `more` goes into every
+   * event (scope, ttl_seconds, …).
+   */
+  decide(holdId: string, decision: 'allow' | 'deny', more: Record<string, unknown> = {}): string[] {
+    const hold = [...this.pending.values()].find((h) => h.ids.includes(holdId));
+    const base = { decision, scope: 'name', decided_by: 'bob', ...more };
+    if (hold === undefined) {
+      this.send('hold.decided', { hold_id: holdId, ...base });
+      return [holdId];
+    }
+    this.pending.delete(questionKey(hold.agent, hold.qname));
+    if (this.questionFields) {
+      this.send('hold.decided', { hold_id: hold.ids[0], ...base, agent: hold.agent, qname: hold.qname, qtype: hold.qtype });
+    } else {
+      for (const id of hold.ids) this.send('hold.decided', { hold_id: id, ...base });
+    }
+    return [...hold.ids];
+  }
+
+  /** The service cuts an agent off on every proxy it feeds. */
+  quarantine(agent: string, more: { reason?: string; by?: string } = {}): string {
+    return this.send('agent.quarantined', { agent, ...more });
+  }
+
+  release(agent: string, more: { by?: string } = {}): string {
+    return this.send('agent.released', { agent, ...more });
+  }
+
+  /** The ids of the pending hold that `holdId` belongs to (itself alone when not coalesced). */
+  coalesced(holdId: string): string[] {
+    return [...this.pending.values()].find((h) => h.ids.includes(holdId))?.ids.slice() ?? [holdId];
   }
 
   /** Writes raw text to every open stream, outside the history (for framing tests). No-op while paused. */
@@ -269,6 +333,17 @@ export class FakeApprovalService {
     this.flush(stream);
   }
 
+  /** A posted hold joins the pending one for its agent and name, or becomes it. */
+  private coalesce(body: unknown): void {
+    if (typeof body !== 'object' || body === null) return;
+    const { hold_id: id, agent, qname, qtype } = body as Record<string, unknown>;
+    if (typeof id !== 'string' || typeof agent !== 'string' || typeof qname !== 'string') return;
+    const key = questionKey(agent, qname);
+    const pending = this.pending.get(key);
+    if (pending === undefined) this.pending.set(key, { agent, qname, qtype: typeof qtype === 'string' ? qtype : 'A', ids: [id] });
+    else if (!pending.ids.includes(id)) pending.ids.push(id);
+  }
+
   private flush(s: Stream): void {
     if (this.paused) return;
     for (; s.next < this.history.length; s.next += 1) {
@@ -323,6 +398,7 @@ export class FakeApprovalService {
       status,
     };
     this.holds.push(hold);
+    if (status >= 200 && status < 300) this.coalesce(body);
     const answer = (): void => {
       if (this.holdBody === 'endless') {
         res.writeHead(status, { 'content-type': 'application/json' });
@@ -342,6 +418,10 @@ export class FakeApprovalService {
 }
 
 const ENDLESS_CHUNK = Buffer.alloc(16 * 1024, 0x20);
+
+function questionKey(agent: string, qname: string): string {
+  return `${agent}\u0000${qname.toLowerCase()}`;
+}
 
 function header(req: IncomingMessage, name: string): string | null {
   const v = req.headers[name];
