@@ -362,7 +362,7 @@ log: { level: info, queries: all }
       expect(afterDecision, out.output).toBeLessThan(FAST_MS);
       const lines = await decisions(qname, stub.qtypes);
       expect(lines.map((l) => l.qtype).sort(), out.output).toEqual([...stub.qtypes].sort());
-      // The decision covers the other type's hold too (or, when it came later, the grant answers it).
+      // The other type joined the hold (or, when it came after the decision, the grant answers it).
       for (const l of lines) {
         expect(l).toMatchObject({ ...agentOf(ci!, 'ci-1', 'ci'), action: expect.stringMatching(/^(hold|forward)$/), reason: expect.stringMatching(/^(hold_approved|grant)$/) });
       }
@@ -400,13 +400,13 @@ log: { level: info, queries: all }
         expect(out.error, out.output).toMatch(/timed out/);
         tookBetween(out, 6000 - 100, 3000 + HOLD_MS);
       }
-      // The stub asked again (each type twice), and the retry joined: one hold per type. The
-      // retry's line comes when its own wait ends, 7 s in.
+      // The stub asked again (each type twice), and the retry joined: one hold for the name, whatever
+      // the type (v1.1 "One hold per name"). The retry's line comes when its own wait ends, 7 s in.
       const lines = await decisions(qname, stub.qtypes, 2, 3000 + HOLD_MS);
-      expect(holdPosts(qname)).toHaveLength(stub.qtypes.length);
+      expect(holdPosts(qname)).toHaveLength(1);
       for (const l of lines) expect(l).toMatchObject({ ...agentOf(ci!, 'ci-1', 'ci'), action: 'hold', reason: 'hold_timeout' });
       const asked = stub.qtypes.map((t) => `${lines.filter((l) => l.qtype === t).length}×${t}`).join(' ');
-      record(stub, 'held, undecided, stub timeout 3 s × 2', `${took(stub, out)}: ${out.error} (${asked}, one hold per type)`);
+      record(stub, 'held, undecided, stub timeout 3 s × 2', `${took(stub, out)}: ${out.error} (${asked}, one hold for the name)`);
     }));
   }, 30_000);
 
@@ -420,10 +420,10 @@ log: { level: info, queries: all }
       tookBetween(gaveUp, 2000 - 100, HOLD_MS - 500);
       const hold = await holdFor(qname);
       service!.send('hold.decided', { hold_id: hold.hold_id, decision: 'allow', scope: 'name', decided_by: 'bob' });
-      // The retries joined the pending holds (one POST per type), and the allow answers every one
-      // of them, to a client that is gone.
+      // The retries joined the pending hold (one POST for the name, every type), and the allow
+      // answers every one of them, to a client that is gone.
       const answered = await decisions(qname, stub.qtypes, 2);
-      expect(holdPosts(qname)).toHaveLength(stub.qtypes.length);
+      expect(holdPosts(qname)).toHaveLength(1);
       for (const l of answered) expect(l).toMatchObject({ ...agentOf(ci!, 'ci-1', 'ci'), action: 'hold', reason: 'hold_approved' });
       const again = await runIn(ci!, stub, qname).done;
       expect(again.ok, again.output).toBe(true);
