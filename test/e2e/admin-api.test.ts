@@ -37,7 +37,7 @@ describe('admin API on a running proxy', () => {
 
     const put = await api(ap, 'POST', '/v1/agents/ci-1/quarantine');
     expect(put.status).toBe(200);
-    expect(await put.json()).toEqual({ agent: 'ci-1', known: true, quarantined: true });
+    expect(await put.json()).toEqual({ agent: 'ci-1', known: true, quarantined: true, set_by: ['admin'] });
 
     for (const name of ['github.com', 'api.example.com']) {
       const r = await ap.proxy.query(name);

@@ -266,7 +266,7 @@ describe('http: quarantine', () => {
     const h = await start();
     const on = await call(h.port, 'POST', '/v1/agents/ci-runner-1/quarantine', admin);
     expect(on.status).toBe(200);
-    expect(JSON.parse(on.body)).toEqual({ agent: 'ci-runner-1', known: true, quarantined: true });
+    expect(JSON.parse(on.body)).toEqual({ agent: 'ci-runner-1', known: true, quarantined: true, set_by: ['admin'] });
     expect(h.quarantine.list().agents).toEqual(['ci-runner-1']);
     expect(audits(h)).toEqual([
       expect.objectContaining({ level: 40, msg: 'agent quarantined', agent: 'ci-runner-1', known: true, quarantined: true, by: '127.0.0.1' }),
@@ -274,11 +274,12 @@ describe('http: quarantine', () => {
 
     h.quarantine.set('agent', 'analytics-10.20.1.7', true); // added by someone else: the list shows the store as it is
     const list = await call(h.port, 'GET', '/v1/quarantine', admin);
-    expect(JSON.parse(list.body)).toEqual({ agents: ['analytics-10.20.1.7', 'ci-runner-1'], clients: [], cidrs: [], unknown: [] });
+    expect(JSON.parse(list.body)).toEqual({ agents: ['analytics-10.20.1.7', 'ci-runner-1'], clients: [], cidrs: [], unknown: [], service: [] });
     expect(JSON.parse((await call(h.port, 'GET', '/v1/agents/ci-runner-1/quarantine', admin)).body)).toEqual({
       agent: 'ci-runner-1',
       known: true,
       quarantined: true,
+      set_by: ['admin'],
     });
 
     const off = await call(h.port, 'DELETE', '/v1/agents/ci-runner-1/quarantine', admin);
@@ -290,7 +291,7 @@ describe('http: quarantine', () => {
   it('repeating a POST or DELETE answers the same and logs nothing new', async () => {
     const h = await start();
     await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin);
-    expect(JSON.parse((await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', known: false, quarantined: true });
+    expect(JSON.parse((await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', known: false, quarantined: true, set_by: ['admin'] });
     await call(h.port, 'DELETE', '/v1/agents/a1/quarantine', admin);
     expect(JSON.parse((await call(h.port, 'DELETE', '/v1/agents/a1/quarantine', admin)).body)).toEqual({ agent: 'a1', known: false, quarantined: false });
     expect(audits(h).map((l) => l.quarantined)).toEqual([true, false]);
@@ -299,7 +300,7 @@ describe('http: quarantine', () => {
   it('agent names are percent-decoded and canonicalised: any case, any spelling of the address', async () => {
     const h = await start();
     const res = await call(h.port, 'POST', `/v1/agents/${encodeURIComponent('Analytics-FD00:20:1::0:7')}/quarantine`, admin);
-    expect(JSON.parse(res.body)).toEqual({ agent: 'analytics-fd00:20:1::7', known: true, quarantined: true });
+    expect(JSON.parse(res.body)).toEqual({ agent: 'analytics-fd00:20:1::7', known: true, quarantined: true, set_by: ['admin'] });
     expect(h.quarantine.list().agents).toEqual(['analytics-fd00:20:1::7']);
   });
 
@@ -309,7 +310,7 @@ describe('http: quarantine', () => {
     expect(JSON.parse((await post({ client: 'ANALYTICS-{IP}' })).body)).toEqual({ client: 'analytics-{ip}', known: true, quarantined: true });
     expect(JSON.parse((await post({ cidr: '10.20.0.0/16' })).body)).toEqual({ cidr: '10.20.0.0/16', known: true, quarantined: true });
     expect(JSON.parse((await post({ agent: 'ci-runner-1' })).body)).toEqual({
-      agent: 'ci-runner-1', known: true, quarantined: true,
+      agent: 'ci-runner-1', known: true, quarantined: true, set_by: ['admin'],
     });
     expect(JSON.parse((await call(h.port, 'GET', '/v1/agents/analytics-10.20.1.7/quarantine', admin)).body)).toEqual({
       agent: 'analytics-10.20.1.7', known: true, quarantined: true, covered_by: [{ client: 'analytics-{ip}' }, { cidr: '10.20.0.0/16' }],
