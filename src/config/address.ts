@@ -66,7 +66,8 @@ export function canonicalIp(ip: string): string {
   return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 }
 
-function ipToBigInt(ip: string, family: number): bigint {
+/** An address as a number, for range arithmetic (lint/clients.ts splits ranges with it). */
+export function ipToBigInt(ip: string, family: number): bigint {
   if (family === 4) return ip.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n);
   // The URL parser folds an embedded dotted quad into hex groups, leaving only "::" to expand.
   const [head = '', tail] = canonicalIp(ip).split('::');
@@ -76,7 +77,7 @@ function ipToBigInt(ip: string, family: number): bigint {
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(`0x${g}`), 0n);
 }
 
-function bigIntToIp(value: bigint, family: number): string {
+export function bigIntToIp(value: bigint, family: number): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
   const groups = Array.from({ length: 8 }, (_, i) => ((value >> BigInt(112 - 16 * i)) & 0xffffn).toString(16));
   return canonicalIp(groups.join(':'));

@@ -36,14 +36,21 @@ const readText = (path: string): string => readFileSync(path, 'utf8');
  * @throws ConfigError listing every problem found, each with file, line and column.
  */
 export function loadConfig(file: string, opts: LoadOptions = {}): Config {
-  let text: string;
+  return parseConfig(readConfigText(file, opts), file, opts);
+}
+
+/**
+ * The text of a config file, for a caller that needs it beside the Config
+ * (check locates its lints in the same bytes it validated).
+ * @throws ConfigError when the file cannot be read.
+ */
+export function readConfigText(file: string, opts: LoadOptions = {}): string {
   try {
-    text = (opts.readFile ?? readText)(file);
+    return (opts.readFile ?? readText)(file);
   } catch (e) {
     const why = errnoCode(e) ?? String(e);
     throw new ConfigError([{ file, line: 0, col: 0, message: `cannot read config file: ${why}` }], { cause: e });
   }
-  return parseConfig(text, file, opts);
 }
 
 /**

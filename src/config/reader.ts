@@ -37,8 +37,13 @@ export class Reader {
   }
 
   reportAt(offset: number, message: string): void {
+    this.issues.push({ file: this.file, ...this.positionAt(offset), message });
+  }
+
+  /** The 1-based line and column of an offset into the text, as issues carry them. */
+  positionAt(offset: number): { line: number; col: number } {
     const { line, col } = this.lines.linePos(offset);
-    this.issues.push({ file: this.file, line, col, message });
+    return { line, col };
   }
 
   /** A node without a position (an absent document) reports at the start of the file. */
