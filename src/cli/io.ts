@@ -3,12 +3,15 @@ export interface Io {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;
+  /** What `--log -` reads; absent: the process's stdin. */
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 export const processIo: Io = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
   env: process.env,
+  stdin: process.stdin,
 };
 
 export const DEFAULT_CONFIG = 'config/intentdns.yaml';

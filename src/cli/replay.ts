@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import { DomainBudgets } from '../decide/domain-budgets.js';
 import { qtypeNumber } from '../wire/qtypes.js';
-import { readDecisionLog, type LoggedQuery } from './decision-log.js';
+import { readDecisionLog, UnreadableLines, type LoggedQuery } from './decision-log.js';
 import { configPath, UsageError, type Io } from './io.js';
 import { OfflineDecider } from './offline.js';
 
@@ -16,14 +16,14 @@ import { OfflineDecider } from './offline.js';
 export const replay = {
   name: 'replay',
   summary: 're-decide a decision log under a config and print what would change',
-  usage: 'intentdns replay --log FILE [--config FILE] [--json]',
+  usage: 'intentdns replay --log FILE|- [--config FILE] [--json]',
   options: {
     log: { type: 'string' },
     config: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(values: { log?: string; config?: string; json?: boolean }, io: Io): Promise<number> {
-    if (!values.log) throw new UsageError('--log needs a decision log file');
+    if (!values.log) throw new UsageError('--log needs a decision log file (- for stdin)');
     const config = loadConfig(configPath(values.config, io));
     // Enforce: the question is what the new policy decides, whatever mode either config runs in.
     const decider = new OfflineDecider(config, 'enforce', new DomainBudgets());
@@ -31,7 +31,8 @@ export const replay = {
     let total = 0;
     let notReplayed = 0;
 
-    for await (const q of readDecisionLog(values.log)) {
+    const unreadable = new UnreadableLines();
+    for await (const q of readDecisionLog(values.log, unreadable, io.stdin)) {
       total++;
       const before = policyOutcome(q);
       const qtype = qtypeNumber(q.qtype);
@@ -47,6 +48,8 @@ export const replay = {
       else changes.set(key, { role, from: before, to: after, qname: q.qname, qtype: q.qtype, count: 1 });
     }
 
+    const note = unreadable.describe(values.log === '-' ? 'stdin' : values.log);
+    if (note) io.err(note);
     const summary = summarise([...changes.values()]);
     if (values.json) {
       for (const c of changes.values()) io.out(JSON.stringify(c));

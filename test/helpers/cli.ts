@@ -7,6 +7,7 @@
  *   expect(r.out).toContain('decision: forward');
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/run.js';
@@ -20,12 +21,16 @@ export interface CliResult {
   readonly err: string;
 }
 
-/** One CLI invocation. `env` replaces the environment the command sees (default: none, so INTENTDNS_CONFIG is unset). */
-export async function cli(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/**
+ * One CLI invocation. `env` replaces the environment the command sees
+ * (default: none, so INTENTDNS_CONFIG is unset); `stdin` is what it reads
+ * for `--log -` (default: nothing).
+ */
+export async function cli(argv: readonly string[], env: NodeJS.ProcessEnv = {}, stdin = ''): Promise<CliResult> {
   let out = '';
   let err = '';
   const line = (text: string): string => (text.endsWith('\n') ? text : `${text}\n`);
-  const io: Io = { out: (t) => void (out += line(t)), err: (t) => void (err += line(t)), env };
+  const io: Io = { out: (t) => void (out += line(t)), err: (t) => void (err += line(t)), env, stdin: Readable.from([stdin]) };
   const code = await run(argv, io);
   return { code, out, err };
 }
