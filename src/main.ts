@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-import { processIo } from './cli/io.js';
+import { exitQuietlyWhenStdoutCloses, processIo } from './cli/io.js';
 import { run } from './cli/run.js';
+
+exitQuietlyWhenStdoutCloses();
 
 try {
   process.exitCode = await run(process.argv.slice(2), processIo);

@@ -14,6 +14,18 @@ export const processIo: Io = {
   stdin: process.stdin,
 };
 
+/**
+ * `intentdns replay … | head`: once the reader has what it wants and closes
+ * the pipe, the rest of the output has nowhere to go, which is not a fault.
+ * Exit 0 at the first EPIPE instead of dying on an unhandled stream error.
+ */
+export function exitQuietlyWhenStdoutCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
+}
+
 export const DEFAULT_CONFIG = 'config/intentdns.yaml';
 
 /** --config, else INTENTDNS_CONFIG, else the default path (the spec's order). */

@@ -16,13 +16,14 @@ import { OfflineDecider } from './offline.js';
 export const replay = {
   name: 'replay',
   summary: 're-decide a decision log under a config and print what would change',
-  usage: 'intentdns replay --log FILE|- [--config FILE] [--json]',
+  usage: 'intentdns replay --log FILE|- [--config FILE] [--blocked] [--json]',
   options: {
     log: { type: 'string' },
     config: { type: 'string' },
+    blocked: { type: 'boolean' },
     json: { type: 'boolean' },
   },
-  async run(values: { log?: string; config?: string; json?: boolean }, io: Io): Promise<number> {
+  async run(values: { log?: string; config?: string; blocked?: boolean; json?: boolean }, io: Io): Promise<number> {
     if (!values.log) throw new UsageError('--log needs a decision log file (- for stdin)');
     const config = loadConfig(configPath(values.config, io));
     // Enforce: the question is what the new policy decides, whatever mode either config runs in.
@@ -40,7 +41,8 @@ export const replay = {
       const { agent, verdict } = await decider.decide(q.client, q.qname, qtype, q.time ?? Date.now()).catch(() => ({ agent: undefined, verdict: undefined }));
       if (verdict === undefined) { notReplayed++; continue; }
       const after = `${verdict.action}/${verdict.reason}`;
-      if (after === before) continue;
+      // --blocked: what the config would still keep from the agents, changed or not; otherwise what changed.
+      if (values.blocked ? verdict.serve === 'upstream' : after === before) continue;
       const role = agent?.role.name ?? q.role ?? '-';
       const key = `${role}\0${q.qname}\0${q.qtype}\0${before}\0${after}`;
       const change = changes.get(key);
@@ -57,7 +59,8 @@ export const replay = {
       return 0;
     }
     for (const c of changes.values()) io.out(`${c.role}\t${c.qname} ${c.qtype}\t${c.from} -> ${c.to}\t(${c.count}×)`);
-    io.out(`${summary.changed} of ${total} queries would be decided differently (${notReplayed} not replayable: grants, holds, answer checks)`);
+    const what = values.blocked ? 'would still be blocked under enforce' : 'would be decided differently';
+    io.out(`${summary.changed} of ${total} queries ${what} (${notReplayed} not replayable: grants, holds, answer checks)`);
     for (const [role, reasons] of Object.entries(summary.byRole)) {
       io.out(`  ${role}: ${Object.entries(reasons).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     }

@@ -90,6 +90,29 @@ describe('intentdns replay', () => {
     ]);
   });
 
+  it('--blocked prints only what enforce would still block, changed or not', async () => {
+    const r = await cli(['replay', '--log', log, '--blocked', '--config', files.write('blocked.yaml', config(['*.github.com']))]);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')).toEqual([
+      'coding\tpkg.unlisted.test A\tsinkhole/unlisted -> sinkhole/unlisted\t(2×)',
+      'coding\tgist.github.com A\tsinkhole/denylist -> sinkhole/denylist\t(1×)',
+      '-\tapi.github.com A\trefuse/unknown_client -> refuse/unknown_client\t(1×)',
+      '4 of 6 queries would still be blocked under enforce (1 not replayable: grants, holds, answer checks)',
+      '  coding: sinkhole/unlisted -> sinkhole/unlisted 2, sinkhole/denylist -> sinkhole/denylist 1',
+      '  -: refuse/unknown_client -> refuse/unknown_client 1',
+      '',
+    ]);
+    const allowed = await cli(['replay', '--log', log, '--blocked', '--config', files.write('blocked-fewer.yaml', config(['*.github.com', 'pkg.unlisted.test']))]);
+    expect(allowed.out).not.toContain('pkg.unlisted.test');
+    expect(allowed.out).toContain('2 of 6 queries would still be blocked under enforce');
+  });
+
+  it('reads the log from stdin with --log -, and reports lines it could not read on stderr', async () => {
+    const r = await cli(['replay', '--log', '-', '--config', files.write('stdin.yaml', config(['*.github.com']))], {}, `${LOG}\n`);
+    expect(r.out.trimEnd()).toBe('0 of 6 queries would be decided differently (1 not replayable: grants, holds, answer checks)');
+    expect(r.err.trimEnd()).toBe('stdin: skipped 2 lines that are not decision log lines, the first: not json, but mentions "query"');
+  });
+
   it('exits 2 without --log, 1 when the config is broken', async () => {
     expect((await cli(['replay'])).code).toBe(2);
     const r = await cli(['replay', '--log', log, '--config', files.write('broken.yaml', 'version: 2\n')]);
