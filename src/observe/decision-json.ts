@@ -40,6 +40,8 @@ function decisionFields(query: Query, answer: Answer, seconds: number, agent: st
   const { reply, verdict, fetched } = answer;
   let s = `"client":"${query.client}","transport":"${query.transport}"${agent}`;
   s += `,"qname":${json(query.qname)},"qtype":"${qtypeName(query.qtype)}","action":"${answer.action}","reason":"${answer.reason}"`;
+  s += answer.reply.kind === 'upstream' ? ',"blocked":false' : ',"blocked":true';
+  if (answer.wouldBlock) s += ',"would_block":true';
   if (verdict?.rule !== undefined) s += `,"rule":${json(verdict.rule)}`;
   s += `,"rcode":"${rcodeName(reply.kind === 'synthetic' ? reply.rcode : reply.view.rcode)}","duration_ms":${Math.round(seconds * 1e6) / 1e3}`;
   const grant = verdict?.grant;
@@ -51,7 +53,6 @@ function decisionFields(query: Query, answer: Answer, seconds: number, agent: st
     if (reply.view.cnames.length > 0) s += `,"cnames":${json(reply.view.cnames)}`;
   }
   if (fetched?.kind === 'answer') s += `,"upstream":${json(fetched.source)}`;
-  if (answer.wouldBlock) s += ',"would_block":true';
   const error = answer.error ?? (fetched?.kind === 'failed' ? fetched.error : undefined);
   if (error !== undefined) s += `,"error":${json(error)}`;
   if (limited !== undefined) s += `,"limited":${limited}`;

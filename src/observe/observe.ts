@@ -118,6 +118,8 @@ export function limitedLine(limited: LimitedQuery, count: number): Record<string
     qtype: limited.qtype === undefined ? undefined : qtypeName(limited.qtype),
     action: limited.action,
     reason: 'rate_limit',
+    // Dropped or refused: never the upstream's answer.
+    blocked: true,
     rcode: limited.action === 'refuse' ? 'REFUSED' : undefined,
     limited: count,
   };
@@ -139,6 +141,8 @@ export function decisionLine(query: Query, answer: Answer, seconds: number): Rec
     qtype: qtypeName(query.qtype),
     action: answer.action,
     reason: answer.reason,
+    blocked: answer.reply.kind !== 'upstream',
+    would_block: answer.wouldBlock ? true : undefined,
     rule: verdict?.rule,
     rcode: rcodeName(reply.kind === 'synthetic' ? reply.rcode : reply.view.rcode),
     duration_ms: Math.round(seconds * 1e6) / 1e3,
@@ -153,7 +157,6 @@ export function decisionLine(query: Query, answer: Answer, seconds: number): Rec
     if (reply.view.cnames.length > 0) line.cnames = reply.view.cnames;
   }
   if (fetched?.kind === 'answer') line.upstream = fetched.source;
-  if (answer.wouldBlock) line.would_block = true;
   const error = answer.error ?? (fetched?.kind === 'failed' ? fetched.error : undefined);
   if (error !== undefined) line.error = error;
   return line;

@@ -55,8 +55,17 @@ const QTYPE_LABEL_INDEX = (() => {
 })();
 
 const ACTION_INDEX: Readonly<Record<Action, number>> = { forward: 0, sinkhole: 1, hold: 2, refuse: 3, drop: 4 };
+const ACTION_COUNT = Object.keys(ACTION_INDEX).length;
+
+/**
+ * The `mode` label of queries_total: whether the query was decided under audit.
+ * An audit query keeps the action enforce would have taken (as its log line
+ * does) but was forwarded, so "blocked" selectors add `mode="enforce"`.
+ */
+export type QueryMode = 'enforce' | 'audit';
+export const QUERY_MODES: readonly QueryMode[] = ['enforce', 'audit'];
 const REASON_INDEX = new Map<Reason, number>(REASONS.map((r, i) => [r, i]));
-// #countQuery packs action, reason and qtype label into one number, 64 values each.
+// #countQuery packs mode, action, reason and qtype label into one number: reason and qtype 64 values each.
 if (REASONS.length > 64 || QTYPE_LABELS.length > 64) throw new Error('query series keys: more than 64 reasons or qtype labels');
 
 
@@ -70,7 +79,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #perAgent: boolean;
 
-  readonly queries = new KeyedCounter('intentdns_queries_total', 'Queries by role, action, reason and type.');
+  readonly queries = new KeyedCounter('intentdns_queries_total', 'Queries by role, action, reason, type and mode (audit: decided as enforce would, but forwarded).');
   readonly queryDuration = new LabelledHistogram('intentdns_query_duration_seconds', 'Time from receiving a query to its answer.', 'action', DNS_BUCKETS);
   readonly upstreamRequests = new KeyedCounter('intentdns_upstream_requests_total', 'Upstream attempts by upstream and outcome.');
   readonly upstreamSkips = this.#counter('intentdns_upstream_skipped_total', 'Attempts not made because the upstream was down (its last attempt timed out or failed on the network) and another answered.', ['upstream']);
@@ -107,17 +116,18 @@ export class Metrics {
 
   /** The QueryObserver for observe/observe.ts: one count and one duration per finished query. */
   readonly observeQuery = (query: Query, answer: Answer, seconds: number): void => {
-    this.#countQuery(query.agent?.role.name ?? '', query.agent?.entry, answer.action, answer.reason, query.qtype);
+    this.#countQuery(query.agent?.role.name ?? '', query.agent?.entry, answer.action, answer.reason, query.qtype, query.audit);
     this.queryDuration.observe(answer.action, seconds);
   };
 
   /**
    * The LimitObserver for observe/: a rate-limited query is counted in
    * queries_total like any other. It is not timed: a dropped one has no
-   * answer, and a flood of them would drown the histogram.
+   * answer, and a flood of them would drown the histogram. Always
+   * mode="enforce": the limit runs before the chain and binds in audit mode too.
    */
   readonly observeLimited = (limited: LimitedQuery): void => {
-    this.#countQuery(limited.agent?.role.name ?? '', limited.agent?.entry, limited.action, 'rate_limit', limited.qtype);
+    this.#countQuery(limited.agent?.role.name ?? '', limited.agent?.entry, limited.action, 'rate_limit', limited.qtype, false);
   };
 
   /**
@@ -125,14 +135,15 @@ export class Metrics {
    * expanded name: an {ip} template over a /64 is one label value, so the series stay bounded
    * by the config. Per-host detail is in the decision log.
    */
-  #countQuery(role: string, entry: string | undefined, action: Action, reason: Reason, qtypeNumber: number | undefined): void {
+  #countQuery(role: string, entry: string | undefined, action: Action, reason: Reason, qtypeNumber: number | undefined, audit: boolean): void {
     const q = qtypeNumber === undefined ? 0 : QTYPE_LABEL_INDEX[qtypeNumber] ?? 0;
-    const key = (ACTION_INDEX[action] * 64 + REASON_INDEX.get(reason)!) * 64 + q;
+    const key = (((audit ? 1 : 0) * ACTION_COUNT + ACTION_INDEX[action]) * 64 + REASON_INDEX.get(reason)!) * 64 + q;
     // Per agent, the group is role and entry: an entry may move to another role on reload.
     const agent = this.#perAgent ? (entry ?? '') : undefined;
     const group = agent === undefined ? role : `${role}\0${agent}`;
     if (this.queries.add(group, key)) return;
-    this.queries.create(group, key, { role, action, reason, qtype: QTYPE_LABELS[q]!, ...(agent !== undefined && { agent }) });
+    const mode: QueryMode = audit ? 'audit' : 'enforce';
+    this.queries.create(group, key, { role, action, reason, qtype: QTYPE_LABELS[q]!, mode, ...(agent !== undefined && { agent }) });
   }
 
   readonly upstreamAttempt = (upstream: string, outcome: string, seconds: number): void => {

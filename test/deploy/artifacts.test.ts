@@ -24,6 +24,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import type { Action } from '../../src/pipeline/types.js';
 import { REASONS } from '../../src/pipeline/types.js';
+import { QUERY_MODES } from '../../src/telemetry/metrics.js';
 import { DROP_REASONS } from '../../src/receive/types.js';
 import { SHED_REASONS } from '../../src/http/index.js';
 import type { Zone } from '../helpers/authority.js';
@@ -160,7 +161,7 @@ const PROMETHEUS_MADE = new Set(['up']);
 const ACTIONS: readonly Action[] = ['forward', 'sinkhole', 'hold', 'refuse', 'drop'];
 /** The closed label sets, from the code that produces them. */
 const CLOSED: Record<string, Record<string, readonly string[]>> = {
-  intentdns_queries_total: { action: ACTIONS, reason: REASONS },
+  intentdns_queries_total: { action: ACTIONS, reason: REASONS, mode: QUERY_MODES },
   intentdns_query_duration_seconds: { action: ACTIONS },
   intentdns_upstream_requests_total: { outcome: ATTEMPT_OUTCOMES },
   intentdns_holds_total: { outcome: HOLD_ENDS },

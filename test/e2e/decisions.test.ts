@@ -90,7 +90,7 @@ describe('decisions through the running proxy', () => {
     expect(r.packet.rcode).toBe('REFUSED');
     expect(r.packet.answers).toEqual([]);
     expect(r.ede).toEqual({ infoCode: 18, text: 'intentdns: unknown client' });
-    expect(r.log).toMatchObject({ client: '127.0.0.2', action: 'refuse', reason: 'unknown_client', rcode: 'REFUSED' });
+    expect(r.log).toMatchObject({ client: '127.0.0.2', action: 'refuse', reason: 'unknown_client', blocked: true, rcode: 'REFUSED' });
     expect(r.log).not.toHaveProperty('agent');
     // The same name from a known client does reach the authority: the refusal above did not.
     expect(asked('api.github.com')).toBe(0);
@@ -102,7 +102,7 @@ describe('decisions through the running proxy', () => {
     expect(r.ede?.infoCode).toBe(15);
     expect(r.ede?.text).toContain('qtype');
     expect(r.ede?.text).toContain('role coding');
-    expect(r.log).toMatchObject({ qtype: 'MX', action: 'refuse', reason: 'qtype', rcode: 'REFUSED' });
+    expect(r.log).toMatchObject({ qtype: 'MX', action: 'refuse', reason: 'qtype', blocked: true, rcode: 'REFUSED' });
   });
 
   it('forwards an allowed name and logs every field of the spec', async () => {
@@ -120,6 +120,7 @@ describe('decisions through the running proxy', () => {
       qtype: 'A',
       action: 'forward',
       reason: 'allowlist',
+      blocked: false,
       rule: '*.github.com',
       rcode: 'NOERROR',
       answers: ['140.82.121.6'],
@@ -139,7 +140,7 @@ describe('decisions through the running proxy', () => {
     expect(soa.ttl).toBe(7);
     expect(soa.data.minimum).toBe(7);
     expect(r.ede).toEqual({ infoCode: 15, text: 'intentdns: denylist (role coding)' });
-    expect(r.log).toMatchObject({ action: 'sinkhole', reason: 'denylist', rule: 'gist.github.com', rcode: 'NXDOMAIN' });
+    expect(r.log).toMatchObject({ action: 'sinkhole', reason: 'denylist', blocked: true, rule: 'gist.github.com', rcode: 'NXDOMAIN' });
     expect(asked('gist.github.com')).toBe(before);
   });
 
@@ -349,7 +350,7 @@ describe('audit mode', () => {
     expect(addresses(r.packet)).toEqual(['140.82.121.4']);
     expect(r.ede).toBeUndefined();
     expect(r.log).toMatchObject({
-      action: 'sinkhole', reason: 'denylist', rule: 'gist.github.com', would_block: true,
+      action: 'sinkhole', reason: 'denylist', rule: 'gist.github.com', blocked: false, would_block: true,
       rcode: 'NOERROR', answers: ['140.82.121.4'], upstream: proxy.authority.hostPort.text,
     });
   });
@@ -372,7 +373,7 @@ describe('audit mode', () => {
 
   it('does not log would_block for what enforce mode allows too', async () => {
     const r = await proxy.query('api.github.com', 'A');
-    expect(r.log).toMatchObject({ action: 'forward', reason: 'allowlist' });
+    expect(r.log).toMatchObject({ action: 'forward', reason: 'allowlist', blocked: false });
     expect(r.log).not.toHaveProperty('would_block');
   });
 
@@ -381,7 +382,7 @@ describe('audit mode', () => {
     expect(r.packet.rcode).toBe('REFUSED');
     expect(r.packet.answers).toEqual([]);
     expect(r.ede?.infoCode).toBe(18);
-    expect(r.log).toMatchObject({ action: 'refuse', reason: 'unknown_client' });
+    expect(r.log).toMatchObject({ action: 'refuse', reason: 'unknown_client', blocked: true });
   });
 });
 
@@ -409,7 +410,7 @@ describe('log.queries', () => {
       proxy.authority.behave({ mode: 'drop' });
       const failed = await proxy.query('api.github.com', 'A', { timeoutMs: 3000 });
       expect(failed.packet.rcode).toBe('SERVFAIL');
-      expect(failed.log).toMatchObject({ action: 'forward', reason: 'upstream_error', rcode: 'SERVFAIL' });
+      expect(failed.log).toMatchObject({ action: 'forward', reason: 'upstream_error', blocked: true, rcode: 'SERVFAIL' });
       expect(failed.log?.error).toEqual(expect.stringContaining('all upstreams failed'));
     } finally {
       await proxy.close();

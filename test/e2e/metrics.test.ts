@@ -60,9 +60,9 @@ describe('/metrics after a known sequence of queries', () => {
     const { text, values } = await scrape(proxy);
     const upstream = proxy.authority.hostPort.text;
     expect(Object.fromEntries([...values].filter(([k]) => k.startsWith('intentdns_queries_total')))).toEqual({
-      'intentdns_queries_total{role="coding",action="forward",reason="allowlist",qtype="A"}': 3,
-      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A"}': 2,
-      'intentdns_queries_total{role="coding",action="refuse",reason="qtype",qtype="TXT"}': 1,
+      'intentdns_queries_total{role="coding",action="forward",reason="allowlist",qtype="A",mode="enforce"}': 3,
+      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A",mode="enforce"}': 2,
+      'intentdns_queries_total{role="coding",action="refuse",reason="qtype",qtype="TXT",mode="enforce"}': 1,
     });
     expect(values.get('intentdns_cache_misses_total')).toBe(1);
     expect(values.get('intentdns_cache_hits_total')).toBe(2);
@@ -106,8 +106,42 @@ describe('metrics.per_agent', () => {
     await proxy.query('gist.github.com');
     const { values } = await scrape(proxy);
     expect(Object.fromEntries([...values].filter(([k]) => k.startsWith('intentdns_queries_total')))).toEqual({
-      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A",agent="pool-{ip}"}': SOURCES,
-      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A",agent="ci-1"}': 1,
+      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A",mode="enforce",agent="pool-{ip}"}': SOURCES,
+      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A",mode="enforce",agent="ci-1"}': 1,
     });
+  });
+});
+
+describe('audit mode in queries_total', () => {
+  // Before: an audit query was counted with the action enforce would have taken and nothing else,
+  // so every "blocked" panel and alert (action!="forward") counted queries the agents got answers to.
+  it('counts a forwarded audit query under mode="audit", so a blocked selector with mode="enforce" leaves it out', async () => {
+    proxy = await startProxy({
+      zone: ZONE, http: true,
+      yaml: `
+        version: 1
+        mode: audit
+        clients: [{ name: ci-1, match: ["127.0.0.1/32"], role: coding }]
+        roles: { coding: { allow: [github.com], deny: [gist.github.com], qtypes: [A] } }
+      `,
+    });
+    const audited = await proxy.query('gist.github.com');
+    expect(audited.packet.rcode).toBe('NOERROR');
+    expect(audited.log).toMatchObject({ action: 'sinkhole', reason: 'denylist', blocked: false, would_block: true });
+    expect((await proxy.query('github.com')).packet.rcode).toBe('NOERROR');
+    // A stranger is refused in every mode: blocked, and counted under enforce.
+    expect((await proxy.query('github.com', 'A', { from: '127.0.0.2' })).packet.rcode).toBe('REFUSED');
+    const { values } = await scrape(proxy);
+    const counted = Object.fromEntries([...values].filter(([k]) => k.startsWith('intentdns_queries_total')));
+    expect(counted).toEqual({
+      'intentdns_queries_total{role="coding",action="sinkhole",reason="denylist",qtype="A",mode="audit"}': 1,
+      'intentdns_queries_total{role="coding",action="forward",reason="allowlist",qtype="A",mode="audit"}': 1,
+      'intentdns_queries_total{role="",action="refuse",reason="unknown_client",qtype="A",mode="enforce"}': 1,
+    });
+    // What the dashboard's and the alerts' blocked selector sums: the stranger only.
+    const blocked = Object.entries(counted)
+      .filter(([k]) => !k.includes('action="forward"') && !k.includes('reason="hold_approved"') && k.includes('mode="enforce"'))
+      .reduce((sum, [, v]) => sum + v, 0);
+    expect(blocked).toBe(1);
   });
 });

@@ -170,7 +170,7 @@ describe('upstream health', () => {
     expect(cached.ms).toBeLessThan(TIMEOUT_MS / 2);
     expect(asked('fail.test')).toBe(2);
     expect(await proxy.server.metrics.registry.metrics())
-      .toContain('intentdns_queries_total{role="coding",action="forward",reason="upstream_error",qtype="A"} 2');
+      .toContain('intentdns_queries_total{role="coding",action="forward",reason="upstream_error",qtype="A",mode="enforce"} 2');
 
     // Another question is not affected by it.
     const other = await proxy.query('other.test', 'A');

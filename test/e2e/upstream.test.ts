@@ -84,7 +84,7 @@ describe('upstream faults', () => {
     // Its own reason, in the log and in the metrics, not the reason that forwarded it; the rule stays in the log.
     expect(r.log).toMatchObject({ action: 'forward', reason: 'upstream_error', rule: '*.test', rcode: 'SERVFAIL' });
     expect(await proxy.server.metrics.registry.metrics())
-      .toContain('intentdns_queries_total{role="coding",action="forward",reason="upstream_error",qtype="A"} 1');
+      .toContain('intentdns_queries_total{role="coding",action="forward",reason="upstream_error",qtype="A",mode="enforce"} 1');
     expect(r.log?.error).toEqual(expect.stringContaining('all upstreams failed'));
     expect(r.log?.error).toEqual(expect.stringContaining(`${first().hostPort.text} udp timeout`));
     expect(r.log?.error).toEqual(expect.stringContaining(`${second().hostPort.text} udp timeout`));

@@ -61,6 +61,7 @@ function query(verdict: Verdict, opts: { audit: boolean; stranger: boolean; tcp:
 describe('decision line as text', () => {
   it('is JSON.stringify of decisionLine, byte for byte, for every verdict, fetch, mode and client', () => {
     const lines = new DecisionJson();
+    const blocked = new Set<boolean>();
     let compared = 0;
     for (const verdict of VERDICTS) {
       for (const fetched of FETCHED) {
@@ -70,7 +71,9 @@ describe('decision line as text', () => {
             const answers: Answer[] = [makeAnswer(q, fetched, config.sinkhole), faultAnswer(q, new Error('bo"om'))];
             for (const answer of answers) {
               const seconds = (compared % 7) * 0.0012345;
-              expect(`{${lines.fields(q, answer, seconds)}}`).toBe(JSON.stringify(decisionLine(q, answer, seconds)));
+              const text = `{${lines.fields(q, answer, seconds)}}`;
+              expect(text).toBe(JSON.stringify(decisionLine(q, answer, seconds)));
+              blocked.add((JSON.parse(text) as { blocked: boolean }).blocked);
               compared++;
             }
           }
@@ -78,6 +81,8 @@ describe('decision line as text', () => {
       }
     }
     expect(compared).toBe(VERDICTS.length * FETCHED.length * 2 * 2 * 2);
+    // Both values of blocked were compared, not one case repeated.
+    expect([...blocked].sort()).toEqual([false, true]);
   });
 
   it('adds the sampler count last, as the line of a sampled stranger has it', () => {

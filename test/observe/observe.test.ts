@@ -182,6 +182,25 @@ describe('Observe: the decision line', () => {
     expect(o.lines[0]).not.toHaveProperty('answers');
   });
 
+  it('blocked: true whenever the agent did not get the upstream\'s answer (block, our SERVFAIL, fault), false for a forward and an audit forward', () => {
+    const o = observing('all');
+    everyOutcome(o);
+    o.record(finished(DENIED, { audit: true }), FAILED);
+    o.record(finished({ action: 'refuse', reason: 'qtype', serve: 'refused', rule: 'qtypes of coding (TXT)' }), null);
+    expect(o.lines.map((l) => [l.reason, l.rcode, l.blocked, l.would_block ?? false])).toEqual([
+      ['allowlist', 'NOERROR', false, false],
+      ['denylist', 'NXDOMAIN', true, false],
+      ['upstream_error', 'SERVFAIL', true, false],
+      ['denylist', 'NOERROR', false, true],
+      ['error', 'SERVFAIL', true, false],
+      // Audit forwarded it, but no upstream answered: the agent got our SERVFAIL.
+      ['denylist', 'SERVFAIL', true, true],
+      ['qtype', 'REFUSED', true, false],
+    ]);
+    // Next to action and reason, in the same place on every line.
+    for (const line of o.lines) expect(Object.keys(line).slice(Object.keys(line).indexOf('reason') + 1)[0]).toBe('blocked');
+  });
+
   it("audit mode: would_block true, with the upstream's answers the agent got", () => {
     const o = observing('all');
     o.record(finished(DENIED, { audit: true }), ANSWERED);
@@ -238,7 +257,7 @@ describe('sampled lines: refused strangers and rate-limited queries', () => {
     expect(o.limited).toHaveLength(3);
     expect(o.lines).toEqual([expect.objectContaining({
       msg: 'query', client: '10.20.0.11', transport: 'udp', agent: 'ci-runner-1', role: 'coding', qname: NAME, qtype: 'A',
-      action: 'drop', reason: 'rate_limit', limited: 1,
+      action: 'drop', reason: 'rate_limit', blocked: true, limited: 1,
     })]);
     expect(o.lines[0]).not.toHaveProperty('rcode');
     expect(o.observe.wouldLog('10.20.0.11', performance.now())).toBe(false);
