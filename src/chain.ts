@@ -27,6 +27,7 @@ import type { HoldRegistry } from './hold/registry.js';
 import { ClientTable } from './identify/clients.js';
 import { IdentifyStage } from './identify/identify.js';
 import { RateLimit, type LineSampler, type SocketBudget, type TokenBuckets } from './limit/index.js';
+import type { DecisionSink } from './observe/decision-sink.js';
 import { Observe } from './observe/observe.js';
 import { chain, Query, type Agent, type Answer, type Fetched, type Next } from './pipeline/types.js';
 import type { Peer } from './receive/types.js';
@@ -63,6 +64,8 @@ export interface ChainState {
   readonly upstreamPools: UdpPools;
   /** The nftables writer, made at start when the config had a `firewall` section. */
   readonly firewall: SetWriter | null;
+  /** The live decision stream (GET /v1/decisions): every snapshot's Observe feeds the same one. None: no stream. */
+  readonly decisions?: DecisionSink | null;
 }
 
 /**
@@ -109,7 +112,7 @@ export function buildPipeline(
     new UpstreamStage(upstreams).handle,
   );
   const observe = new Observe(log, config.log.queries, [metrics.observeQuery], {
-    limitObservers: [metrics.observeLimited], sampler: shared.sampler,
+    limitObservers: [metrics.observeLimited], sampler: shared.sampler, sink: shared.decisions ?? null,
   });
   return new Pipeline(config, clients, handle, observe, log, (peer) => metrics.malformed(peer.transport), rateLimit);
 }

@@ -12,7 +12,7 @@ import { IntentdnsError } from './errors.js';
 import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from './firewall/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
 import { startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
-import { startHttp, type HttpServer } from './http/index.js';
+import { DecisionStream, startHttp, type DecisionStreamLimits, type HttpServer } from './http/index.js';
 import { Quarantine } from './quarantine/quarantine.js';
 import { Metrics } from './telemetry/metrics.js';
 import { UpstreamHealth } from './upstream/health.js';
@@ -35,6 +35,8 @@ interface SharedState {
   readonly upstreamPools: UdpPools;
   /** The nftables writer (firewall:), made once at start: it remembers what it wrote. */
   readonly firewall: SetWriter | null;
+  /** GET /v1/decisions: its subscribers stay through reloads and HTTP listener moves. */
+  readonly decisions: DecisionStream;
 }
 
 /** What only tests and embedders set. */
@@ -44,6 +46,8 @@ export interface ServerOptions {
    * Tests run it inside a network namespace: ["ip", "netns", "exec", ns, "nft"].
    */
   readonly nftCommand?: readonly string[] | undefined;
+  /** The decision stream's bounds (http/decision-stream.ts); tests make them small. */
+  readonly decisionStream?: Partial<DecisionStreamLimits> | undefined;
 }
 
 /** Rate-limit buckets kept: one per source address, the least recently seen forgotten beyond it. */
@@ -100,6 +104,7 @@ export class Server {
       firewall: config.firewall
         ? new SetWriter({ table: config.firewall.table, run: nftRunner(options.nftCommand ?? ['nft']), onBatch: this.metrics.firewallBatch })
         : null,
+      decisions: new DecisionStream(options.decisionStream),
     };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
@@ -146,6 +151,7 @@ export class Server {
       holds: this.#shared.holds,
       quarantine: this.#shared.quarantine,
       onShed: this.metrics.httpConnectionShed,
+      decisions: this.#shared.decisions,
     });
   }
 
@@ -162,6 +168,11 @@ export class Server {
   /** Pending holds. */
   get holds(): HoldRegistry {
     return this.#shared.holds;
+  }
+
+  /** GET /v1/decisions's subscribers. */
+  get decisions(): DecisionStream {
+    return this.#shared.decisions;
   }
 
   /** A revoked grant's addresses get `grace` from now in the firewall sets: they never outlive the grant + grace. */
@@ -328,6 +339,7 @@ export class Server {
       limitedSources: () => this.#shared.buckets.size,
       tunnelingKeys: () => this.#shared.budgets.size,
       firewallElements: () => (this.#shared.firewall ? elementSeries(this.config, this.#shared.firewall.liveCounts()) : {}),
+      decisionStream: () => ({ subscribers: this.#shared.decisions.subscribers, dropped: this.#shared.decisions.dropped }),
     });
   }
 }

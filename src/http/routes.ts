@@ -2,14 +2,19 @@
  * The route table's vocabulary. A handler gets a parsed request and returns
  * a Reply value; it never touches the socket. server.ts owns the wire
  * (authentication, bodies, timeouts, writing the reply), so a handler is a
- * plain function that is easy to read and to test.
+ * plain function that is easy to read and to test. The one exception is a
+ * reply that stays open (the decision stream): a Streaming value, which
+ * server.ts hands the response to once it has written the headers.
  */
+import type { ServerResponse } from 'node:http';
 
 export type Method = 'GET' | 'POST' | 'DELETE';
 
 export interface HttpRequest {
   readonly method: Method;
   readonly path: string;                 // pathname, still percent-encoded
+  /** The query string's parameters, decoded. */
+  readonly query: URLSearchParams;
   /** The route pattern's capture groups, still percent-encoded. */
   readonly params: readonly string[];
   /** The peer's address (IPv4-mapped IPv6 unwrapped), for audit lines. */
@@ -25,7 +30,14 @@ export interface Reply {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export type Handler = (req: HttpRequest) => Reply | Promise<Reply>;
+/** A 200 whose body is written as things happen; `open` gets the response after its headers went out. */
+export interface Streaming {
+  readonly kind: 'stream';
+  readonly contentType: string;
+  open(res: ServerResponse): void;
+}
+
+export type Handler = (req: HttpRequest) => Reply | Streaming | Promise<Reply>;
 
 export interface Route {
   /** Anchored; capture groups become `params`. */

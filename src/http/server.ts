@@ -18,9 +18,11 @@ import { clip } from '../telemetry/log.js';
 import { adminRoutes, type Lister, type QuarantineStore } from './admin.js';
 import { AdminAuth } from './auth.js';
 import { ConnectionGuard, type ShedReason } from './connections.js';
+import { decisionRoutes } from './decisions.js';
+import type { DecisionStream } from './decision-stream.js';
 import { HttpListenError } from './errors.js';
 import { probeRoutes } from './probes.js';
-import { jsonError, matchRoute, type Method, type Reply, type Route } from './routes.js';
+import { jsonError, matchRoute, type Method, type Reply, type Route, type Streaming } from './routes.js';
 
 export interface HttpLimits {
   /** Whole header block must arrive within this (slowloris). */
@@ -79,6 +81,8 @@ export interface HttpOptions {
   readonly limits?: Partial<HttpLimits> | undefined;
   /** Told about every connection closed to make room for another (e.g. for a counter). */
   readonly onShed?: ((reason: ShedReason) => void) | undefined;
+  /** Served on GET /v1/decisions; without one, that path is 404. Shared by the listeners a reload swaps. */
+  readonly decisions?: DecisionStream | undefined;
 }
 
 export interface HttpServer {
@@ -97,7 +101,10 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const routes: Route[] = [
     ...probeRoutes({ ready: opts.ready, registry: opts.registry }),
     ...adminRoutes({ grants: opts.grants, holds: opts.holds, quarantine: opts.quarantine, log, now: opts.now ?? Date.now }),
+    ...(opts.decisions ? decisionRoutes(opts.decisions) : []),
   ];
+  /** Responses that stay open (the decision stream): ended by close(), which would otherwise wait closeGraceMs for them. */
+  const streaming = new Set<ServerResponse>();
 
   const server = createServer({
     maxHeaderSize: limits.maxHeaderBytes,
@@ -123,7 +130,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? '';
-    const path = pathOf(req.url ?? '');
+    const { path, query } = targetOf(req.url ?? '');
     const client = peer(req);
     res.once('finish', () => log.debug({ client, method, path: clip(path, MAX_LOGGED_PATH), status: res.statusCode }, 'http request'));
 
@@ -152,14 +159,32 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     if (match.kind === 'method') {
       return send(res, jsonError(405, 'method not allowed', { allow: match.allow.join(', ') }));
     }
-    let reply: Reply;
+    let reply: Reply | Streaming;
     try {
-      reply = await match.handler({ method: (method === 'HEAD' ? 'GET' : method) as Method, path, params: match.params, client, body });
+      reply = await match.handler({ method: (method === 'HEAD' ? 'GET' : method) as Method, path, query, params: match.params, client, body });
     } catch (err) {
       log.error({ err, method, path: clip(path, MAX_LOGGED_PATH) }, 'http handler failed');
       reply = jsonError(500, 'internal error');
     }
+    if ('kind' in reply) return openStream(res, reply, method === 'HEAD');
     send(res, reply);
+  }
+
+  function openStream(res: ServerResponse, reply: Streaming, headOnly: boolean): void {
+    res.writeHead(200, {
+      'content-type': reply.contentType,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      // nginx would buffer the stream otherwise.
+      'x-accel-buffering': 'no',
+    });
+    if (headOnly) {
+      res.end();
+      return;
+    }
+    streaming.add(res);
+    res.once('close', () => streaming.delete(res));
+    reply.open(res);
   }
 
   try {
@@ -192,6 +217,8 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
           clearTimeout(cut);
           resolve();
         });
+        // A stream never finishes by itself; its client reconnects (to the new listener, after a move).
+        for (const res of streaming) res.end();
         // Keep-alive connections with nothing in flight would otherwise hold close() open.
         server.closeIdleConnections();
       })),
@@ -239,17 +266,21 @@ function readBody(req: IncomingMessage, max: number): Promise<string | null> {
   });
 }
 
-/** The path of a request target: origin-form ("/v1/x?y") or absolute-form ("http://h/v1/x"), no query. */
-function pathOf(target: string): string {
+/** The path and query of a request target: origin-form ("/v1/x?y") or absolute-form ("http://h/v1/x?y"). */
+function targetOf(target: string): { path: string; query: URLSearchParams } {
   if (!target.startsWith('/')) {
     try {
-      return new URL(target).pathname;
+      const url = new URL(target);
+      return { path: url.pathname, query: url.searchParams };
     } catch {
-      return target;
+      return { path: target, query: new URLSearchParams() };
     }
   }
   const end = target.search(/[?#]/);
-  return end === -1 ? target : target.slice(0, end);
+  if (end === -1) return { path: target, query: new URLSearchParams() };
+  const hash = target.indexOf('#', end);
+  const search = target[end] === '?' ? target.slice(end + 1, hash === -1 ? undefined : hash) : '';
+  return { path: target.slice(0, end), query: new URLSearchParams(search) };
 }
 
 function peer(req: IncomingMessage): string {

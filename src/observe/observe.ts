@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { QueryLogging } from '../config/types.js';
 import { DecisionJson } from './decision-json.js';
-import { infoWriter, type InfoWriter } from './line-writer.js';
+import type { DecisionSink } from './decision-sink.js';
+import { infoLines, type InfoLines } from './line-writer.js';
 import type { Agent, Answer, Query, Reason, Transport } from '../pipeline/types.js';
 import type { DecodedQuery } from '../wire/query.js';
 import { rcodeName } from '../wire/constants.js';
@@ -47,6 +48,8 @@ export interface ObserveOptions {
   readonly limitObservers?: readonly LimitObserver[];
   /** Without it every refused and limited query gets its line. */
   readonly sampler?: LineSampling | null;
+  /** The live decision stream; it outlives the snapshot (a reload builds a new Observe around the same). */
+  readonly sink?: DecisionSink | null;
 }
 
 /**
@@ -58,43 +61,61 @@ export class Observe {
   private readonly limitObservers: readonly LimitObserver[];
   private readonly sampler: LineSampling | null;
   /** The decision lines' way out: pino's destination, without pino's per-line work. */
-  private readonly writeLine: InfoWriter;
+  private readonly out: InfoLines;
   private readonly lines = new DecisionJson();
+  private readonly sink: DecisionSink | null;
 
   constructor(
-    private readonly log: Logger,
+    log: Logger,
     private readonly logging: QueryLogging,
     private readonly observers: readonly QueryObserver[] = [],
     opts: ObserveOptions = {},
   ) {
     this.limitObservers = opts.limitObservers ?? [];
     this.sampler = opts.sampler ?? null;
-    this.writeLine = infoWriter(log);
+    this.sink = opts.sink ?? null;
+    this.out = infoLines(log);
   }
 
+  /**
+   * The stream gets every decision whatever log.queries and log.level say (an
+   * operator watching it wants what happens now, not what the log keeps), and
+   * the same sampling of strangers and rate-limited queries as the log: those
+   * are what a flood is made of. The line is made once, for both.
+   */
   record(query: Query, answer: Answer): void {
     const seconds = (performance.now() - query.receivedAt) / 1000;
     for (const observe of this.observers) observe(query, answer, seconds);
-    if (!this.#shouldLog(answer)) return;
+    const logs = this.#shouldLog(answer) && this.out.enabled();
+    const sink = this.sink !== null && this.sink.listening ? this.sink : null;
+    if (!logs && sink === null) return;
     let limited: number | undefined;
     if (this.sampler && SAMPLED_REASONS.has(answer.reason)) {
       limited = this.sampler.take(query.client, query.receivedAt);
       if (limited === 0) return;
     }
-    this.writeLine(this.lines.fields(query, answer, seconds, limited), 'query');
+    const line = this.out.format(this.lines.fields(query, answer, seconds, limited), 'query');
+    if (logs) this.out.write(line);
+    sink?.publish({ line, agent: query.agent?.name, role: query.agent?.role.name, action: answer.action, reason: answer.reason });
   }
 
   /** Whether a rate-limited query from `client` would get a line now: the pipeline decodes only those (or refused ones). */
   wouldLog(client: string, now: number): boolean {
-    return this.logging !== 'none' && (this.sampler?.due(client, now) ?? true);
+    return (this.logging !== 'none' || this.sink?.listening === true) && (this.sampler?.due(client, now) ?? true);
   }
 
   /** Counts a rate-limited query and writes its line when the sampler says so (`blocked` logs it too: it was not answered). */
   recordLimited(limited: LimitedQuery): void {
     for (const observe of this.limitObservers) observe(limited);
-    if (this.logging === 'none') return;
+    const logs = this.logging !== 'none' && this.out.enabled();
+    const sink = this.sink !== null && this.sink.listening ? this.sink : null;
+    if (!logs && sink === null) return;
     const count = this.sampler ? this.sampler.take(limited.client, limited.receivedAt) : 1;
-    if (count > 0) this.log.info(limitedLine(limited, count), 'query');
+    if (count === 0) return;
+    // Rare (sampled), so the object is made and stringified: the fields are those of limitedLine.
+    const line = this.out.format(JSON.stringify(limitedLine(limited, count)).slice(1, -1), 'query');
+    if (logs) this.out.write(line);
+    sink?.publish({ line, agent: limited.agent?.name, role: limited.agent?.role.name, action: limited.action, reason: 'rate_limit' });
   }
 
   #shouldLog(answer: Answer): boolean {

@@ -18,6 +18,7 @@ import type { ResponseView } from '../wire/response.js';
 export type Transport = 'udp' | 'tcp';
 /** `drop`: no answer at all (a query over its rate limit). */
 export type Action = 'forward' | 'sinkhole' | 'hold' | 'refuse' | 'drop';
+export const ACTIONS: readonly Action[] = ['forward', 'sinkhole', 'hold', 'refuse', 'drop'];
 
 /** Closed set, so it is safe as a metric label. */
 export type Reason =

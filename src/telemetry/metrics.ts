@@ -30,6 +30,8 @@ export interface MetricSources {
   tunnelingKeys(): number;
   /** Addresses in each firewall set (set name → count), already bounded by the config (firewall/start.ts elementSeries). */
   firewallElements(): Record<string, number>;
+  /** GET /v1/decisions: subscribers now, and events dropped for subscribers that did not keep up. */
+  decisionStream(): { subscribers: number; dropped: number };
 }
 
 /** Sub-millisecond (cache hits, blocks) to seconds (upstream failover, holds). */
@@ -248,6 +250,8 @@ export class Metrics {
           }
         },
       });
+    gauge('intentdns_decision_stream_subscribers', 'Clients subscribed to GET /v1/decisions now.', (s) => s.decisionStream().subscribers);
+    mirror('intentdns_decision_stream_dropped_total', 'Decision events not sent to a /v1/decisions subscriber because it had too much unread (it did not keep up); queries never wait for one.', [], (s) => ({ '': s.decisionStream().dropped }));
     mirror('intentdns_cache_hits_total', 'Forwarded queries answered from the cache.', [], (s) => ({ '': s.cacheHits() }));
     mirror('intentdns_cache_misses_total', 'Forwarded queries the cache could not answer.', [], (s) => ({ '': s.cacheMisses() }));
     mirror('intentdns_holds_total', 'Holds ended, by outcome.', ['outcome'], (s) => s.holdsEnded());
