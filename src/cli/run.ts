@@ -7,6 +7,7 @@ import { UsageError, type Io } from './io.js';
 import { replay } from './replay.js';
 import { serve } from './serve.js';
 import { suggest } from './suggest.js';
+import { tail } from './tail.js';
 import { VERSION } from '../version.js';
 
 interface Command {
@@ -17,7 +18,7 @@ interface Command {
   run(values: Record<string, unknown>, io: Io): number | Promise<number>;
 }
 
-const COMMANDS: readonly Command[] = [serve, check, explain, suggest, replay] as unknown as readonly Command[];
+const COMMANDS: readonly Command[] = [serve, check, explain, suggest, replay, tail] as unknown as readonly Command[];
 
 
 function mainHelp(): string {
