@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TUNNELING_DEFAULTS } from '../../src/config/sections/tunneling.js';
 import { DomainBudgets, NO_BUDGETS } from '../../src/decide/domain-budgets.js';
 import { NameFactsMemo, splitAtRegistrable, tunnelingRule } from '../../src/decide/tunneling.js';
+import { prng } from '../helpers/prng.js';
 
 const limits = TUNNELING_DEFAULTS;
 /** A role that sets the spec's stricter per-name limits. */
@@ -75,5 +76,46 @@ describe('tunnelingRule', () => {
 
   it('is undefined for an ordinary name', () => {
     expect(tunnelingRule('a', 'registry.npmjs.org', limits, new DomainBudgets(), T0)).toBeUndefined();
+  });
+});
+
+describe('NameFactsMemo: the fast path of the tunneling check', () => {
+  // Seeded: a failure names its seed and reproduces with TUNNEL_MEMO_SEED=<seed>.
+  const SEED = Number(process.env.TUNNEL_MEMO_SEED ?? Math.floor(Math.random() * 1e6));
+
+  it(`decides every query as the check without the memo does, over random names, roles and time (TUNNEL_MEMO_SEED=${SEED})`, () => {
+    const r = prng(SEED);
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz0234567-_';
+    const label = (n: number): string => Array.from({ length: n }, () => alphabet[r.int(alphabet.length)]).join('');
+    const domains = ['example.com', 'example.co.uk', 'alice.github.io', 'bench.test', 'com'];
+    // A few roles' limits, each its own object as a config snapshot makes them.
+    const roles = Array.from({ length: 4 }, () => ({
+      ...TUNNELING_DEFAULTS,
+      maxLabelLength: 20 + r.int(44), maxNameLength: 40 + r.int(140), maxLabelEntropy: 3 + r.int(20) / 10,
+      maxNamesPerDomain: 5 + r.int(40), maxBytesPerDomain: 100 + r.int(2000),
+    }));
+    // Names asked again and again (so most come from the memo), some fresh.
+    const names = Array.from({ length: 300 }, () => {
+      const labels = Array.from({ length: 1 + r.int(3) }, () => label(1 + r.int(40)));
+      return `${labels.join('.')}.${domains[r.int(domains.length)]}`;
+    });
+    const memo = new NameFactsMemo();
+    const withMemo = new DomainBudgets({ seed: 7 });
+    const without = new DomainBudgets({ seed: 7 });
+    let now = T0;
+    let tripped = 0;
+    for (let q = 0; q < 20_000; q++) {
+      const agent = `agent-${r.int(3)}`;
+      const name = r.int(10) === 0 ? `${label(1 + r.int(60))}.${domains[r.int(domains.length)]}` : names[r.int(names.length)]!;
+      const limits = roles[r.int(roles.length)]!;
+      now += r.int(2000);
+      const fast = tunnelingRule(agent, name, limits, withMemo, now, memo);
+      const plain = tunnelingRule(agent, name, limits, without, now);
+      expect(fast, `query ${q}: ${agent} ${name}`).toBe(plain);
+      if (plain !== undefined) tripped++;
+    }
+    // The comparison meant something: both outcomes occurred often.
+    expect(tripped).toBeGreaterThan(1000);
+    expect(tripped).toBeLessThan(19_000);
   });
 });
