@@ -30,7 +30,7 @@ import { loadPreset } from '../config/presets.js';
 import type { ApprovalConfig } from '../config/types.js';
 import type { BackoffOptions } from './backoff.js';
 import { namesFromCommand } from './command-names.js';
-import type { AgentQuarantinedEvent, AgentReleasedEvent, ApprovalEvent, CommandApprovedEvent } from './events.js';
+import { MAX_TEXT_LENGTH, type AgentQuarantinedEvent, type AgentReleasedEvent, type ApprovalEvent, type CommandApprovedEvent } from './events.js';
 import { patternsFromNames, type GrantPattern, type GrantStore } from '../grants/grants.js';
 import { postHold } from './hold-client.js';
 import { HoldPostQueue } from './hold-queue.js';
@@ -242,7 +242,7 @@ export class Approvals {
       this.#log.warn({ ...where, names: MAX_NAMES_PER_EVENT + dropped, kept: MAX_NAMES_PER_EVENT }, 'approved command names too many hosts; the rest are dropped');
     }
     if (rejected.length > 0) this.#log.warn({ ...where, rejected: rejected.slice(0, 10).map((name) => clip(name, MAX_LOGGED_NAME)) }, 'approved command names that are not host names; left out');
-    const ref = { id: event.id, command: event.command, approvedBy: event.approvedBy ?? null, expiresAt };
+    const ref = { id: event.id, command: clip(event.command, MAX_TEXT_LENGTH), approvedBy: event.approvedBy ?? null, expiresAt };
     // Also when nothing is added: a replayed approval that has expired since replaces (ends) its old grants.
     const added = this.#grants.add(event.agent, patterns, ref, now);
     if (expiresAt <= now) {

@@ -64,7 +64,7 @@ export interface CommandNameOptions {
 }
 
 /** Longer commands are not something a reviewer read; they give no names. */
-const MAX_COMMAND_LENGTH = 64 * 1024;
+export const MAX_COMMAND_LENGTH = 64 * 1024;
 
 /** How many commands-within-commands (`bash -c`, `sudo`, `xargs`…) are followed. */
 const MAX_DEPTH = 8;

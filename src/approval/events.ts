@@ -9,12 +9,18 @@
  * optional field counts as "absent", the usual way JSON encoders say it.
  */
 import { parseName } from '../config/pattern.js';
+import { MAX_COMMAND_LENGTH } from './command-names.js';
 import { qtypeNumber } from '../wire/qtypes.js';
 
 export interface CommandApprovedEvent {
   readonly type: 'command.approved';
   readonly id: string;
   readonly agent: string;
+  /**
+   * Whole, for the names it gives (up to MAX_COMMAND_LENGTH, one character more marking one
+   * that was longer): cut to 512 characters, a command loses the hosts after the cut. Whoever
+   * keeps it (a grant, a log line) cuts it to MAX_TEXT_LENGTH.
+   */
   readonly command: string;
   readonly approvedAt: number;          // epoch ms
   readonly approvedBy?: string;
@@ -140,8 +146,8 @@ function commandApproved(o: Record<string, unknown>): CommandApprovedEvent {
   return {
     type: 'command.approved',
     id: nonEmptyString(o, 'id'),
-    agent: nonEmptyString(o, 'agent'),
-    command: nonEmptyString(o, 'command'),
+    agent: agentName(o, 'agent'),
+    command: commandText(o, 'command'),
     approvedAt: rfc3339(o, 'approved_at'),
     ...(approvedBy !== undefined && { approvedBy }),
     ...(riskScore !== undefined && { riskScore }),
@@ -212,6 +218,13 @@ const nonEmptyString: Field<string> = (o, key) => {
   const v = o[key];
   if (typeof v !== 'string' || v === '') throw new FieldError(`${key}: expected a non-empty string`);
   return v.length <= MAX_TEXT_LENGTH ? v : v.slice(0, MAX_TEXT_LENGTH);
+};
+
+/** A command as names-from-command reads it: a longer one gives no names, so it is kept one character too long. */
+const commandText: Field<string> = (o, key) => {
+  const v = o[key];
+  if (typeof v !== 'string' || v === '') throw new FieldError(`${key}: expected a non-empty string`);
+  return v.length <= MAX_COMMAND_LENGTH ? v : v.slice(0, MAX_COMMAND_LENGTH + 1);
 };
 
 /** The longest agent name, as the admin API takes it: a DNS name's bound, since `{ip}` names carry addresses. */

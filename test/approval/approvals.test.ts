@@ -85,6 +85,14 @@ describe('Approvals: command events', () => {
     expect(names).toEqual(['db.corp.internal', 'registry.npmjs.org', 'registry.yarnpkg.com', 'uploads.example.org']);
   });
 
+  it('a long command grants the hosts after its 512th character too; the grant keeps it cut to 512', async () => {
+    const { service } = await setup();
+    const command = `echo ${'x'.repeat(600)} && curl https://late.example.com/upload`;
+    service.send('command.approved', { id: 'cmd_long', agent: 'ci-1', approved_at: iso(Date.now()), command });
+    const grant = await waitFor(() => side.grants.find('ci-1', 'late.example.com', Date.now()), { what: 'grant for the host after 512 characters' });
+    expect(grant.command).toBe(`${command.slice(0, 512)}…`);
+  });
+
   it('an approval already expired adds nothing; revoke ends the grants of that command', async () => {
     const { service, approvals } = await setup();
     const now = Date.now();

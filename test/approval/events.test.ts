@@ -44,11 +44,20 @@ describe('parseApprovalEvent', () => {
     expect(r.kind === 'event' && 'expiresAt' in r.event).toBe(false);
   });
 
-  it('cuts ids and texts to 512 characters, so no event can grow the books without bound', () => {
+  it('cuts ids and texts to 512 characters, so no event can grow the books without bound; the command stays whole for its names', () => {
     const long = 'x'.repeat(5000);
     const r = parse('command.approved', { id: long, agent: 'ci-1', command: long, approved_by: long, approved_at: '2026-11-24T10:00:00Z' });
     expect(r.kind === 'event' && r.event.type === 'command.approved' && [r.event.id.length, r.event.command.length, r.event.approvedBy?.length])
-      .toEqual([512, 512, 512]);
+      .toEqual([512, 5000, 512]);
+    // Past what names-from-command reads, one character more than it reads marks it as too long.
+    const huge = parse('command.approved', { id: 'c', agent: 'ci-1', command: 'x'.repeat(100_000), approved_at: '2026-11-24T10:00:00Z' });
+    expect(huge.kind === 'event' && huge.event.type === 'command.approved' && huge.event.command.length).toBe(64 * 1024 + 1);
+  });
+
+  it("takes command.approved's agent as an agent name: never cut, no control characters", () => {
+    const at = '2026-11-24T10:00:00Z';
+    expect(parse('command.approved', { id: 'c', agent: 'ci\n{"forged":1}', command: 'ls', approved_at: at }).kind).toBe('malformed');
+    expect(parse('command.approved', { id: 'c', agent: 'a'.repeat(254), command: 'ls', approved_at: at }).kind).toBe('malformed');
   });
 
   it('ignores fields it does not know', () => {
