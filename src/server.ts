@@ -148,6 +148,7 @@ export class Server {
       adminToken: token,
       registry: this.metrics.registry,
       grants: this.#shared.grants,
+      noGrants: this.#approvals.noGrants,
       holds: this.#shared.holds,
       quarantine: this.#shared.quarantine,
       onShed: this.metrics.httpConnectionShed,
@@ -328,6 +329,7 @@ export class Server {
       grantsAdded: () => grants.stats.added,
       approvalLinkUp: () => this.#approvals.linkState === 'up',
       upstreamsUp: () => upstreamHealth.upStates(this.config.upstreams.servers),
+      approvalsWithoutGrant: () => this.#approvals.noGrants.counts,
       approvalEvents: () => {
         const stats = this.#approvals.link?.stats;
         return stats ? { ...stats.received, unknown: stats.unknown, malformed: stats.malformed } : {};

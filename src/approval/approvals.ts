@@ -35,6 +35,7 @@ import { patternsFromNames, type GrantPattern, type GrantStore } from '../grants
 import { postHold } from './hold-client.js';
 import { HoldPostQueue } from './hold-queue.js';
 import { ApprovalLink, type LinkState } from './link.js';
+import { NoGrants, type NoGrantReason } from './no-grants.js';
 
 /** Names from an approved command are cut to this in log lines. */
 const MAX_LOGGED_NAME = 64;
@@ -110,6 +111,8 @@ export class Approvals {
   #started = false;
   /** Bounds the hold POSTs in flight; one for the process, so a reload does not reset the count. */
   readonly #posts = new HoldPostQueue();
+  /** Approved commands that granted nothing; kept across reloads like the grants. */
+  readonly noGrants = new NoGrants();
 
   constructor(opts: ApprovalsOptions) {
     this.#log = opts.log;
@@ -246,9 +249,11 @@ export class Approvals {
     // Also when nothing is added: a replayed approval that has expired since replaces (ends) its old grants.
     const added = this.#grants.add(event.agent, patterns, ref, now);
     if (expiresAt <= now) {
-      this.#log.info(where, 'approved command has already expired; no grant');
+      this.#noGrant(event, 'expired', now, where, 'approved command has already expired; no grant');
     } else if (added === 0) {
-      this.#log.info({ ...where, from }, 'approved command names no host; no grant');
+      // Rejected names were logged above; no_host is the silent case (an internal name outside the suffixes, no host at all).
+      const reason: NoGrantReason = rejected.length > 0 ? 'not_host_names' : 'no_host';
+      this.#noGrant(event, reason, now, { ...where, from }, 'approved command names no host; no grant');
     } else {
       // The agent may already be waiting on a hold for one of these names (the query raced the approval).
       const released = this.#holds.release(event.agent, patterns, ref);
@@ -260,6 +265,12 @@ export class Approvals {
         'grant added',
       );
     }
+  }
+
+  /** A warning, not info: the reviewer said yes and the agent will still be refused. */
+  #noGrant(event: CommandApprovedEvent, reason: NoGrantReason, now: number, fields: Record<string, unknown>, msg: string): void {
+    this.noGrants.record(event, reason, now);
+    this.#log.warn({ ...fields, reason }, msg);
   }
 
   /**

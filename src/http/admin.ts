@@ -8,6 +8,11 @@ export interface Lister {
   list(now: number): unknown[];
 }
 
+/** A bounded list of recent events, newest first (approval/no-grants.ts: approvals that granted nothing). */
+export interface RecentList {
+  list(): unknown[];
+}
+
 /**
  * The quarantine (quarantine/quarantine.ts). The DNS side reads the same
  * object, so a change here applies to the next query, and to queries still
@@ -17,6 +22,8 @@ export type QuarantineStore = Pick<Quarantine, 'set' | 'status' | 'list'>;
 
 export interface AdminDeps {
   readonly grants: Lister;
+  /** Shown as `no_grant` in GET /v1/grants: an approval that opened nothing is the first thing asked about a refused agent. */
+  readonly noGrants?: RecentList;
   readonly holds: Lister;
   readonly quarantine: QuarantineStore;
   readonly log: Logger;
@@ -33,7 +40,7 @@ const NOUN: Readonly<Record<QuarantineKind, string>> = { agent: 'agent', client:
 
 /** The `/v1` admin API. server.ts checks the bearer token before any of these run. */
 export function adminRoutes(deps: AdminDeps): Route[] {
-  const { grants, holds, quarantine, log, now } = deps;
+  const { grants, noGrants, holds, quarantine, log, now } = deps;
 
   const change = (req: HttpRequest, kind: QuarantineKind, spelled: string, on: boolean): Reply =>
     answer(() => {
@@ -59,7 +66,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   };
 
   return [
-    { path: /^\/v1\/grants$/, methods: { GET: () => json(200, { grants: grants.list(now()) }) } },
+    { path: /^\/v1\/grants$/, methods: { GET: () => json(200, { grants: grants.list(now()), ...(noGrants !== undefined && { no_grant: noGrants.list() }) }) } },
     { path: /^\/v1\/holds$/, methods: { GET: () => json(200, { holds: holds.list(now()) }) } },
     {
       path: /^\/v1\/quarantine$/,

@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import { formatHostPort } from '../config/address.js';
 import type { HostPort } from '../config/types.js';
 import { clip } from '../telemetry/log.js';
-import { adminRoutes, type Lister, type QuarantineStore } from './admin.js';
+import { adminRoutes, type Lister, type QuarantineStore, type RecentList } from './admin.js';
 import { AdminAuth } from './auth.js';
 import { ConnectionGuard, type ShedReason } from './connections.js';
 import { decisionRoutes } from './decisions.js';
@@ -75,6 +75,8 @@ export interface HttpOptions {
   /** Served on /metrics; without one, /metrics is 404. */
   readonly registry?: Registry | undefined;
   readonly grants: Lister;
+  /** Approved commands that granted nothing, shown beside the grants; absent: not shown. */
+  readonly noGrants?: RecentList | undefined;
   readonly holds: Lister;
   readonly quarantine: QuarantineStore;
   readonly now?: (() => number) | undefined;
@@ -100,7 +102,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const auth = new AdminAuth(opts.adminToken);
   const routes: Route[] = [
     ...probeRoutes({ ready: opts.ready, registry: opts.registry }),
-    ...adminRoutes({ grants: opts.grants, holds: opts.holds, quarantine: opts.quarantine, log, now: opts.now ?? Date.now }),
+    ...adminRoutes({ grants: opts.grants, ...(opts.noGrants !== undefined && { noGrants: opts.noGrants }), holds: opts.holds, quarantine: opts.quarantine, log, now: opts.now ?? Date.now }),
     ...(opts.decisions ? decisionRoutes(opts.decisions) : []),
   ];
   /** Responses that stay open (the decision stream): ended by close(), which would otherwise wait closeGraceMs for them. */

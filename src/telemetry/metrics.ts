@@ -20,6 +20,8 @@ export interface MetricSources {
   grantsAdded(): number;
   approvalLinkUp(): boolean;
   approvalEvents(): Record<string, number>;
+  /** Approved commands that granted nothing, by reason (approval/no-grants.ts), every reason present. */
+  approvalsWithoutGrant(): Record<string, number>;
   /** Up (answering) or down (skipped), for each upstream of the running config. */
   upstreamsUp(): Record<string, boolean>;
   /** The upstream socket bound (limit/sockets.ts): open now, the bound, exchanges refused for want of one. */
@@ -257,6 +259,7 @@ export class Metrics {
     mirror('intentdns_holds_total', 'Holds ended, by outcome.', ['outcome'], (s) => s.holdsEnded());
     mirror('intentdns_grants_total', 'Grants created.', [], (s) => ({ '': s.grantsAdded() }));
     mirror('intentdns_approval_events_total', 'Approval events by type (unknown and malformed included).', ['type'], (s) => s.approvalEvents());
+    mirror('intentdns_approvals_without_grant_total', 'Approved commands that granted no name, by reason (expired, no_host, not_host_names); each is logged at warn and listed in GET /v1/grants.', ['reason'], (s) => s.approvalsWithoutGrant());
     mirror('intentdns_upstream_sockets_refused_total', 'Attempts that found no upstream socket free (every one allowed was open): answered SERVFAIL, upstream_error.', [], (s) => ({ '': s.upstreamSockets().refused }));
 
     new Counter({

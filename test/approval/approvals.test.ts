@@ -60,6 +60,28 @@ afterEach(async () => {
 });
 
 describe('Approvals: command events', () => {
+  it('an approval that grants nothing is counted by reason, logged at warn with its id and why, and listed', async () => {
+    const { service, approvals } = await setup();
+    const now = Date.now();
+    // db.other.internal: an internal name outside approval.internal_suffixes (corp.internal), so not a host intentdns accepts.
+    service.send('command.approved', { id: 'cmd_int', agent: 'ci-1', command: 'psql -h db.other.internal', approved_at: iso(now) });
+    service.send('command.approved', { id: 'cmd_ls', agent: 'ci-1', command: 'ls -la', approved_at: iso(now) });
+    service.send('command.approved', { id: 'cmd_bad', agent: 'ci-1', command: 'x', domains: ['not a host!'], approved_at: iso(now) });
+    service.send('command.approved', { id: 'cmd_old', agent: 'ci-2', command: 'curl https://old.example.com', approved_at: iso(now - 20 * MIN) });
+    service.send('command.approved', { id: 'cmd_ok', agent: 'ci-1', command: 'curl https://ok.example.com', approved_at: iso(now) });
+    await waitFor(() => side.grants.find('ci-1', 'ok.example.com', Date.now()), { what: 'the one grant' });
+
+    expect(approvals.noGrants.counts).toEqual({ expired: 1, no_host: 2, not_host_names: 1 });
+    const warned = lines.filter((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.endsWith('; no grant'));
+    expect(warned.map((l) => [l.command_id, l.reason])).toEqual([
+      ['cmd_int', 'no_host'], ['cmd_ls', 'no_host'], ['cmd_bad', 'not_host_names'], ['cmd_old', 'expired'],
+    ]);
+    const listed = approvals.noGrants.list();
+    expect(listed.map((e) => e.id)).toEqual(['cmd_old', 'cmd_bad', 'cmd_ls', 'cmd_int']);
+    expect(listed[3]).toMatchObject({ agent: 'ci-1', command: 'psql -h db.other.internal', reason: 'no_host' });
+    expect(Date.parse(listed[3]!.at)).toBeGreaterThanOrEqual(now);
+  });
+
   it('command.approved with domains grants those names to that agent until expires_at', async () => {
     const { service, approvals } = await setup();
     const now = Date.now();

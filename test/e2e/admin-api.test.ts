@@ -56,6 +56,22 @@ describe('admin API on a running proxy', () => {
     expect((await ap.proxy.query('github.com')).log).toMatchObject({ action: 'forward', reason: 'allowlist' });
   });
 
+  it('an approved command that grants nothing is in /v1/grants as no_grant, counted by reason in /metrics and logged at warn', async () => {
+    ap = await startApprovalProxy({ zone: ZONE, http: true });
+    // An internal name outside approval.internal_suffixes: the command names no host intentdns accepts.
+    ap.service.send('command.approved', { id: 'cmd_none', agent: 'ci-1', command: 'psql -h db.nowhere.internal', approved_at: new Date().toISOString() });
+    const line = await ap.proxy.waitForLine((l) => l.command_id === 'cmd_none', 'no-grant line');
+    expect(line).toMatchObject({ level: 40, reason: 'no_host', msg: 'approved command names no host; no grant' });
+
+    const grants = await (await api(ap, 'GET', '/v1/grants')).json() as { grants: unknown[]; no_grant: Array<Record<string, unknown>> };
+    expect(grants.grants).toEqual([]);
+    expect(grants.no_grant).toEqual([{ id: 'cmd_none', agent: 'ci-1', command: 'psql -h db.nowhere.internal', reason: 'no_host', at: expect.any(String) }]);
+
+    const metrics = await (await api(ap, 'GET', '/metrics')).text();
+    expect(metrics).toContain('intentdns_approvals_without_grant_total{reason="no_host"} 1\n');
+    expect(metrics).toContain('intentdns_approvals_without_grant_total{reason="expired"} 0\n');
+  });
+
   it('/v1/grants lists live grants with their command; /v1/holds lists the pending hold', async () => {
     ap = await startApprovalProxy({ zone: ZONE, http: true, approval: { hold_timeout: '300ms' } });
     ap.service.send('command.approved', {

@@ -243,6 +243,13 @@ describe('http: grants and holds', () => {
     expect(h.listCalls).toEqual([NOW]);
   });
 
+  it('GET /v1/grants also lists the approvals that granted nothing, when given them', async () => {
+    const noGrant = { id: 'cmd_9', agent: 'ci-1', command: 'ls', reason: 'no_host', at: '2026-01-01T00:00:00.000Z' };
+    const h = await start({ noGrants: { list: () => [noGrant] } });
+    const res = await call(h.port, 'GET', '/v1/grants', admin);
+    expect(JSON.parse(res.body)).toEqual({ grants: [{ id: 'cmd_812', agent: 'ci-runner-1', names: ['api.example.com'] }], no_grant: [noGrant] });
+  });
+
   it('GET /v1/holds lists the pending holds', async () => {
     const h = await start();
     const res = await call(h.port, 'GET', '/v1/holds?verbose=1', admin);
