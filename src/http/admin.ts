@@ -51,6 +51,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           { audit: 'quarantine', [kind]: result.value, known: result.known, quarantined: on, by: req.client },
           `${NOUN[kind]} ${on ? 'quarantined' : 'quarantine lifted'}`,
         );
+        // Most likely a typo or a stale name: the 200 says known: false, but a script rarely reads it, so the log says it too.
+        if (on && kind === 'agent' && !result.known) log.warn({ agent: result.value, by: req.client }, `quarantined an agent no client entry can produce: ${result.value}`);
       }
       return result;
     });

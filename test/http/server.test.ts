@@ -295,6 +295,21 @@ describe('http: quarantine', () => {
     expect(audits(h)[1]).toMatchObject({ msg: 'agent quarantine lifted', agent: 'ci-runner-1', quarantined: false, by: '127.0.0.1' });
   });
 
+  it('quarantining a name no client entry can produce answers known: false and warns, by either route', async () => {
+    const h = await start();
+    const byPath = await call(h.port, 'POST', '/v1/agents/no-such-agent/quarantine', admin);
+    expect(JSON.parse(byPath.body)).toEqual({ agent: 'no-such-agent', known: false, quarantined: true, set_by: ['admin'] });
+    const byBody = await call(h.port, 'POST', '/v1/quarantine', admin, JSON.stringify({ agent: 'ghost-7' }));
+    expect(JSON.parse(byBody.body)).toEqual({ agent: 'ghost-7', known: false, quarantined: true, set_by: ['admin'] });
+    // A known agent gets no such line.
+    await call(h.port, 'POST', '/v1/agents/ci-runner-1/quarantine', admin);
+    const warned = h.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('quarantined an agent no client entry can produce'));
+    expect(warned.map((l) => [l.level, l.msg, l.agent])).toEqual([
+      [40, 'quarantined an agent no client entry can produce: no-such-agent', 'no-such-agent'],
+      [40, 'quarantined an agent no client entry can produce: ghost-7', 'ghost-7'],
+    ]);
+  });
+
   it('repeating a POST or DELETE answers the same and logs nothing new', async () => {
     const h = await start();
     await call(h.port, 'POST', '/v1/agents/a1/quarantine', admin);
