@@ -1,11 +1,11 @@
 import { constants } from 'node:os';
 import { loadConfigFile, Reloader } from '../config/reload.js';
 import { watchConfig } from '../config/watch.js';
-import { FirewallStartError } from '../firewall/index.js';
 import { Server } from '../server.js';
 import { createLogger } from '../telemetry/log.js';
 import { LogOutput, stallNoticeLine } from '../telemetry/log-output.js';
 import { configPath, type Io } from './io.js';
+import { startFailure } from './start-failure.js';
 
 /**
  * After SIGTERM or SIGINT, the longest a shutdown may take before the process
@@ -48,10 +48,11 @@ export const serve = {
     try {
       await server.listen();
     } catch (err) {
-      // The firewall is configured and cannot work: never serve as if it did (a silent no-op).
-      if (!(err instanceof FirewallStartError)) throw err;
-      log.fatal({ err: err.message }, 'not starting');
-      io.err(`intentdns serve: ${err.message}`);
+      // Whatever stops the start (a port taken or not allowed, a firewall that cannot work: never
+      // serve as if it did) ends as one fatal JSON line a supervisor shows, with a hint where we know one.
+      const failure = startFailure(err);
+      log.fatal(failure, 'not starting');
+      io.err(`intentdns serve: ${failure.err}${failure.hint !== undefined ? ` (${failure.hint})` : ''}`);
       await output.drain(LOG_DRAIN_MS);
       return 1;
     }

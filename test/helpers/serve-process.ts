@@ -158,6 +158,11 @@ export async function spawnServe(writeConfig: (ports: Ports) => string, timeoutM
   }
 }
 
+/** Spawns `intentdns serve --config FILE` and returns at once: for a start that is meant to fail. */
+export async function spawnServeOnce(file: string): Promise<ServeProcess> {
+  return start(await ensureBuilt(), ['serve', '--config', file]);
+}
+
 function start(main: string, args: readonly string[]): ServeProcess {
   const child = reapOnExit(spawn(process.execPath, [main, ...args], { cwd: ROOT, stdio: 'pipe' }));
   const lines: LogLine[] = [];
