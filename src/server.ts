@@ -11,8 +11,8 @@ import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
 import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from './firewall/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
-import { startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
-import { DecisionStream, startHttp, type DecisionStreamLimits, type HttpServer } from './http/index.js';
+import { DROP_REASONS, startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
+import { DecisionStream, SHED_REASONS, startHttp, type DecisionStreamLimits, type HttpServer } from './http/index.js';
 import { Quarantine } from './quarantine/quarantine.js';
 import { Metrics } from './telemetry/metrics.js';
 import { UpstreamHealth } from './upstream/health.js';
@@ -74,6 +74,8 @@ export class Server {
     this.#log = log;
     this.#nftRead = config.firewall ? nftReader(options.nftCommand ?? ['nft']) : null;
     this.metrics = new Metrics({ perAgent: config.metrics.perAgent, version: VERSION });
+    this.metrics.zeroSeries({ dropReasons: DROP_REASONS, shedReasons: SHED_REASONS });
+    this.metrics.knowUpstreams(config.upstreams.servers.map((s) => s.text));
     const grants = new GrantStore();
     const holds = new HoldRegistry({
       grants,
@@ -261,6 +263,7 @@ export class Server {
     this.#pipeline = buildPipeline(config, this.#shared, this.#log, this.metrics, roles);
     // Health of upstreams the new config still lists carries over; the rest is forgotten.
     this.#shared.upstreamHealth.retain(config.upstreams.servers);
+    this.metrics.knowUpstreams(config.upstreams.servers.map((s) => s.text));
     this.#checkQuarantine();
     listening?.setLimits(listenerLimits(config));
     this.#approvals.configure(config.approval, token);

@@ -58,6 +58,8 @@ const QTYPE_LABEL_INDEX = (() => {
   return index;
 })();
 
+const TRANSPORTS: readonly Transport[] = ['udp', 'tcp'];
+
 const ACTION_INDEX: Readonly<Record<Action, number>> = { forward: 0, sinkhole: 1, hold: 2, refuse: 3, drop: 4 };
 const ACTION_COUNT = Object.keys(ACTION_INDEX).length;
 
@@ -116,6 +118,28 @@ export class Metrics {
     this.configLastReloadSuccess.setToCurrentTime();
     // A closed label set, every series there from the first scrape (an alert on rate() needs the zero).
     for (const result of ['ok', 'error', 'timeout']) this.firewallUpdates.labels(result).inc(0);
+    for (const result of ['success', 'failure']) this.configReloads.labels(result).inc(0);
+    for (const transport of TRANSPORTS) this.malformedPackets.labels(transport).inc(0);
+  }
+
+  /**
+   * The other closed label sets, whose values are owned by folders this one
+   * may not import (receive/, http/ import telemetry/): the server hands them
+   * over once, and every series is there at 0 from the first scrape, so
+   * rate() and increase() have a start to compare against.
+   */
+  zeroSeries(sets: { readonly dropReasons: readonly string[]; readonly shedReasons: readonly string[] }): void {
+    for (const transport of TRANSPORTS) for (const reason of sets.dropReasons) this.droppedPackets.labels(transport, reason).inc(0);
+    for (const reason of sets.shedReasons) this.httpShed.labels(reason).inc(0);
+  }
+
+  /**
+   * The configured upstreams (at start and after each reload): each gets its
+   * skipped series at 0. One a reload removed keeps its last count, as a
+   * counter should; it is bounded by the upstreams ever configured.
+   */
+  knowUpstreams(upstreams: readonly string[]): void {
+    for (const upstream of upstreams) this.upstreamSkips.labels(upstream).inc(0);
   }
 
   /** The QueryObserver for observe/observe.ts: one count and one duration per finished query. */

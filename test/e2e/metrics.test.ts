@@ -4,7 +4,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { NO_GRANT_REASONS } from '../../src/approval/no-grants.js';
+import { SHED_REASONS } from '../../src/http/index.js';
+import { DROP_REASONS } from '../../src/receive/index.js';
 import { VERSION } from '../../src/version.js';
+import { startApprovalProxy, type ApprovalProxy } from '../helpers/approval-proxy.js';
 import type { Zone } from '../helpers/authority.js';
 import { decodePacket, header } from '../helpers/packets.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
@@ -15,9 +19,12 @@ const ZONE: Zone = {
 };
 
 let proxy: Proxy | null = null;
+let ap: ApprovalProxy | null = null;
 afterEach(async () => {
   await proxy?.close();
+  await ap?.close();
   proxy = null;
+  ap = null;
 });
 
 /** The samples of a Prometheus text exposition: `name{labels}` → value. */
@@ -38,6 +45,38 @@ async function scrape(p: Proxy): Promise<{ text: string; values: Map<string, num
   const text = await res.text();
   return { text, values: samples(text) };
 }
+
+describe('/metrics of a fresh proxy', () => {
+  it('has every series of the small closed label sets at 0 before any traffic, so rate() has a start', async () => {
+    ap = await startApprovalProxy({ zone: ZONE, http: true });
+    const { values } = await scrape(ap.proxy);
+    const zero = (series: string) => expect(values.get(series), series).toBe(0);
+    for (const transport of ['udp', 'tcp']) {
+      zero(`intentdns_malformed_packets_total{transport="${transport}"}`);
+      for (const reason of DROP_REASONS) zero(`intentdns_dropped_packets_total{transport="${transport}",reason="${reason}"}`);
+    }
+    for (const result of ['success', 'failure']) zero(`intentdns_config_reloads_total{result="${result}"}`);
+    for (const result of ['ok', 'error', 'timeout']) zero(`intentdns_firewall_updates_total{result="${result}"}`);
+    for (const reason of SHED_REASONS) zero(`intentdns_http_connections_shed_total{reason="${reason}"}`);
+    for (const reason of NO_GRANT_REASONS) zero(`intentdns_approvals_without_grant_total{reason="${reason}"}`);
+    for (const type of ['command.approved', 'command.revoked', 'hold.decided', 'unknown', 'malformed']) zero(`intentdns_approval_events_total{type="${type}"}`);
+    for (const outcome of ['approved', 'denied', 'expired', 'evicted', 'post_failed']) zero(`intentdns_holds_total{outcome="${outcome}"}`);
+    const upstreams = ap.proxy.server.config.upstreams.servers.map((s) => s.text);
+    expect(upstreams.length).toBeGreaterThan(0);
+    for (const upstream of upstreams) zero(`intentdns_upstream_skipped_total{upstream="${upstream}"}`);
+    zero('intentdns_decision_stream_dropped_total');
+    zero('intentdns_upstream_sockets_refused_total');
+  });
+
+  it('a reload that adds an upstream adds its skipped series at 0', async () => {
+    ap = await startApprovalProxy({ zone: ZONE, http: true });
+    const config = ap.proxy.server.config;
+    const added = { ...config.upstreams.servers[0]!, port: 9, text: '127.0.0.1:9' };
+    await ap.proxy.server.reload({ ...config, upstreams: { ...config.upstreams, servers: [...config.upstreams.servers, added] } });
+    const { values } = await scrape(ap.proxy);
+    expect(values.get('intentdns_upstream_skipped_total{upstream="127.0.0.1:9"}')).toBe(0);
+  });
+});
 
 describe('/metrics after a known sequence of queries', () => {
   it('counts each query once, by role, action, reason and type; cache hits and misses; malformed packets', async () => {
