@@ -526,6 +526,10 @@ describe('deploy/compose', () => {
     for (const f of files) expect(documents(f).length, f).toBeGreaterThan(0);
   });
 
+  it('says it is for Docker Compose v2 (`docker compose`)', () => {
+    expect(read('deploy/compose/compose.yaml')).toMatch(/Docker Compose v2 \(the `docker compose` plugin/);
+  });
+
   it('runs intentdns (built from the Dockerfile), Prometheus and Grafana; every bind mount exists', () => {
     expect(Object.keys(services())).toEqual(expect.arrayContaining(['intentdns', 'prometheus', 'grafana']));
     expect(get(services(), 'intentdns.build.context')).toBe('../..');
@@ -611,7 +615,24 @@ describe('Dockerfile', () => {
     expect(inFinal('RUN').some((r) => /npm (ci|install)/.test(r.args))).toBe(false);
   });
 
-  it('copies only named paths that exist (there is no .dockerignore)', () => {
+  it('has no `# syntax=` line (BuildKit would fetch a frontend image, which fails offline)', () => {
+    expect(read('Dockerfile')).not.toMatch(/^#\s*syntax\s*=/im);
+  });
+
+  it('.dockerignore keeps the large directories out of the context, and none of what a COPY needs', () => {
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    for (const path of ['node_modules', '.git', 'dist', 'bench/results', 'test/fixtures']) expect(ignored).toContain(path);
+    // Plain paths and one *.ext pattern only, so this check can tell what each one covers.
+    for (const p of ignored) expect(p, p).toMatch(/^(\*\.\w+|[\w./-]+)$/);
+    const covers = (pattern: string, path: string) =>
+      pattern.startsWith('*.') ? path.endsWith(pattern.slice(1)) : path === pattern || path.startsWith(`${pattern}/`) || pattern.startsWith(`${path}/`);
+    const sources = instructions.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
+      .flatMap((c) => c.args.split(/\s+/).filter((p) => !p.startsWith('--')).slice(0, -1));
+    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src', 'config/presets']));
+    for (const s of sources) for (const p of ignored) expect(covers(p, s.replace(/\/$/, '')), `${p} would drop ${s}`).toBe(false);
+  });
+
+  it('copies only named paths that exist', () => {
     for (const c of instructions.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
       const parts = c.args.split(/\s+/).filter((p) => !p.startsWith('--'));
       const sources = parts.slice(0, -1);
