@@ -9,10 +9,11 @@ import { readClients } from './sections/clients.js';
 import { readFirewall } from './sections/firewall.js';
 import { LIMITS_KEYS, readLimits } from './sections/limits.js';
 import { LISTEN_KEYS, readListen } from './sections/listen.js';
+import { MODES } from './sections/mode.js';
 import { ADMIN_KEYS, LOG_KEYS, METRICS_KEYS, readAdmin, readLog, readMetrics } from './sections/operations.js';
 import { readRoles } from './sections/roles.js';
 import { UPSTREAMS_KEYS, readUpstreams } from './sections/upstreams.js';
-import type { Config, Mode } from './types.js';
+import type { Config } from './types.js';
 
 export { ConfigError, type ConfigIssue } from './errors.js';
 
@@ -27,7 +28,6 @@ const TOP_KEYS = [
   'version', 'mode', 'listen', 'upstreams', 'cache', 'answers', 'sinkhole',
   'clients', 'roles', 'approval', 'admin', 'log', 'metrics', 'limits', 'firewall',
 ] as const;
-const MODES: readonly Mode[] = ['enforce', 'audit'];
 
 const readText = (path: string): string => readFileSync(path, 'utf8');
 

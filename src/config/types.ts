@@ -46,6 +46,8 @@ export interface ClientRule {
   readonly name: string;        // may contain "{ip}", expanded with the source address
   readonly match: readonly Cidr[];
   readonly role: string;        // always names a role in `roles`
+  /** `clients[].mode`: overrides the role's and the global mode for this entry's agents; null when not set. */
+  readonly mode: Mode | null;
 }
 
 export interface RoleConfig {
@@ -58,6 +60,8 @@ export interface RoleConfig {
   readonly unlisted: UnlistedAction;
   /** `tunneling`: null when the role has no such section (the signals are off and cost nothing). */
   readonly tunneling: TunnelingConfig | null;
+  /** `roles.<name>.mode`: overrides the global mode for the role's agents (a client's own wins); null when not set. */
+  readonly mode: Mode | null;
 }
 
 /**

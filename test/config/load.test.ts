@@ -46,6 +46,17 @@ describe('the example config', () => {
   });
 });
 
+describe('mode per role and per client', () => {
+  it('reads roles.<name>.mode and clients[].mode; absent is null (inherit), apart from an explicit enforce', () => {
+    const c = parse(`version: 1\nmode: audit\nclients:\n  - {name: a, match: ["10.0.0.1"], role: r, mode: enforce}\n`
+      + `  - {name: b, match: ["10.0.0.2"], role: s}\nroles:\n  r: {mode: audit}\n  s: {}\n`);
+    expect(c.mode).toBe('audit');
+    expect(c.clients.map((cl) => cl.mode)).toEqual(['enforce', null]);
+    expect(c.roles.get('r')?.mode).toBe('audit');
+    expect(c.roles.get('s')?.mode).toBeNull();
+  });
+});
+
 describe('limits', () => {
   it('reads every key; client_burst 0 means twice client_qps', () => {
     const c = parse(`version: 1\nlimits:\n  client_qps: 50\n  over_limit: refuse\n  tcp_connections: 200\n  tcp_connections_per_client: 8\n`
@@ -70,7 +81,7 @@ describe('defaults', () => {
       cache: { maxEntries: 50_000, maxBytes: 64 * 1024 * 1024 },
       answers: { maxTtlS: 60, blockPrivate: true },
       sinkhole: { response: 'nxdomain', ttlS: 5 },
-      clients: [{ name: 'agent-{ip}', role: 'builder', match: [{ network: '10.20.0.0', prefix: 16, family: 4 }] }],
+      clients: [{ name: 'agent-{ip}', role: 'builder', mode: null, match: [{ network: '10.20.0.0', prefix: 16, family: 4 }] }],
       approval: null,
       admin: { tokenFile: null },
       log: { level: 'info', queries: 'all' },
@@ -82,7 +93,7 @@ describe('defaults', () => {
       },
     });
     expect(c.roles.get('builder')).toEqual({
-      name: 'builder', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'sinkhole', tunneling: null,
+      name: 'builder', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'sinkhole', tunneling: null, mode: null,
     });
   });
 
@@ -209,6 +220,12 @@ describe('errors point at the offending key or value', () => {
     ['list that is a string', `version: 1\nroles: {r: {allow: github.com}}\nclients: [{name: a, match: ["10.0.0.1"], role: r}]\n`,
       'test.yaml:2:20 roles.r.allow: expected a list'],
     ['bad mode', `version: 1\nmode: strict\n${TAIL}`, 'test.yaml:2:7 mode: expected one of enforce, audit, got "strict"'],
+    ['bad role mode', `version: 1\nroles: {r: {mode: warn}}\nclients: [{name: a, match: ["10.0.0.1"], role: r}]\n`,
+      'test.yaml:2:19 roles.r.mode: expected one of enforce, audit, got "warn"'],
+    ['bad client mode', `version: 1\nclients:\n  - {name: a, match: ["10.0.0.1"], role: r, mode: Audit}\nroles: {r: {}}\n`,
+      'test.yaml:3:51 clients[0].mode: expected one of enforce, audit, got "Audit"'],
+    ['a mode that is not a string', `version: 1\nclients:\n  - {name: a, match: ["10.0.0.1"], role: r, mode: [audit]}\nroles: {r: {}}\n`,
+      'test.yaml:3:51 clients[0].mode: expected a string'],
     ['duration in words', `version: 1\nupstreams:\n  timeout: 5 seconds\n${TAIL}`,
       'test.yaml:3:12 upstreams.timeout: "5 seconds" is not a duration; write a whole number and a unit (ms, s, m, h), as in 500ms or 10m'],
     ['duration without unit', `version: 1\nupstreams:\n  timeout: 1500\n${TAIL}`, 'test.yaml:3:12 upstreams.timeout: expected a string'],

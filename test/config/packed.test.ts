@@ -27,7 +27,7 @@ const EVERYTHING = dedent(`
   sinkhole: { response: null-ip, ttl: 3s, hint: "ask at https://approvals.example/" }
   clients:
     - { name: "ci-{ip}", match: ["10.20.0.0/16", "fd00::/8"], role: coding }
-    - { name: laptop, match: ["127.0.0.1"], role: plain }
+    - { name: laptop, match: ["127.0.0.1"], role: plain, mode: enforce }
   roles:
     coding:
       allow: ["@npm", "github.com", "*.github.com", "*.githubusercontent.com", "_dmarc.example.org"]
@@ -35,7 +35,8 @@ const EVERYTHING = dedent(`
       qtypes: [A, AAAA, HTTPS]
       private_ok: ["*.corp.internal"]
       unlisted: hold
-    plain: {}
+      mode: enforce
+    plain: { mode: audit }
   approval: { url: "http://127.0.0.1:8080", grant_ttl: 10m, hold_timeout: 25s, internal_suffixes: [corp.internal] }
   admin: { token_file: null }
   log: { level: debug, queries: blocked }
@@ -67,6 +68,9 @@ describe('packConfig / unpackConfig', () => {
     expect(coding.allow.some((p) => p.source.startsWith('@npm:'))).toBe(true);
     const back = await unpackConfig(structuredClone(packConfig(config).config));
     expect([...back.roles.keys()]).toEqual(['coding', 'plain']);
+    // The per-role and per-client modes cross too (toStrictEqual above covers them; named here so a drop reads plainly).
+    expect([...back.roles.values()].map((r) => r.mode)).toEqual(['enforce', 'audit']);
+    expect(back.clients.map((c) => c.mode)).toEqual([null, 'enforce']);
     expect(back.roles.get('coding')!.allow).toEqual(coding.allow);
   });
 

@@ -94,7 +94,7 @@ describe('NameSet.build (reloads: filled in time slices)', () => {
 
 describe('compileRolesAsync', () => {
   it('compiles the roles compileRoles does', async () => {
-    const role = (name: string, allow: NamePattern[]): RoleConfig => ({ name, allow, deny: [exact('evil.example')], qtypes: [1, 28], privateOk: [subtree('corp.internal')], unlisted: 'hold', tunneling: null });
+    const role = (name: string, allow: NamePattern[]): RoleConfig => ({ name, allow, deny: [exact('evil.example')], qtypes: [1, 28], privateOk: [subtree('corp.internal')], unlisted: 'hold', tunneling: null, mode: null });
     const roles = new Map([['a', role('a', [exact('github.com')])], ['b', role('b', [subtree('npmjs.org')])]]);
     const sync = compileRoles(roles);
     const sliced = await compileRolesAsync(roles, new TimeSlices(0));

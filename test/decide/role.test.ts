@@ -6,7 +6,7 @@ const exact = (name: string): NamePattern => ({ kind: 'exact', name, source: nam
 const subtree = (name: string): NamePattern => ({ kind: 'subtree', name, source: `*.${name}` });
 
 function role(allow: NamePattern[], deny: NamePattern[]): Role {
-  const config: RoleConfig = { name: 'coding', allow, deny, privateOk: [], qtypes: null, unlisted: 'sinkhole', tunneling: null };
+  const config: RoleConfig = { name: 'coding', allow, deny, privateOk: [], qtypes: null, unlisted: 'sinkhole', tunneling: null, mode: null };
   return new Role(config);
 }
 

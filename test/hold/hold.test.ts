@@ -19,7 +19,7 @@ import { waitFor } from '../helpers/wait-for.js';
 import { fakeNext, NOTHING_UPSTREAM } from '../helpers/fake-next.js';
 
 const log = pino({ level: 'silent' });
-const role = new Role({ name: 'coding', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'hold', tunneling: null });
+const role = new Role({ name: 'coding', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'hold', tunneling: null, mode: null });
 const SINKHOLE = { response: 'nxdomain', ttlS: 5, hint: '' } as const;
 const APPROVAL: ApprovalConfig = {
   url: 'http://127.0.0.1:9', tokenFile: null, grantTtlMs: 600_000, maxGrantTtlMs: 86_400_000, holdTimeoutMs: 200,

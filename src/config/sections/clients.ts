@@ -1,8 +1,9 @@
 import { parseCidr } from '../address.js';
 import { fail, ok, type Parsed, type Section } from '../reader.js';
 import type { Cidr, ClientRule, RoleConfig } from '../types.js';
+import { readModeOverride } from './mode.js';
 
-const CLIENT_KEYS = ['name', 'match', 'role'] as const;
+const CLIENT_KEYS = ['name', 'match', 'role', 'mode'] as const;
 
 /**
  * `clients`: source ranges → agent name and role, first match wins. An empty
@@ -22,7 +23,7 @@ export function readClients(root: Section, roles: ReadonlyMap<string, RoleConfig
       const known = [...roles.keys()].join(', ') || 'none';
       r.report(sec.node('role'), `clients[${i}].role: undefined role "${role}" (defined: ${known})`);
     }
-    clients.push({ name, match, role });
+    clients.push({ name, match, role, mode: readModeOverride(sec) });
   });
   return clients;
 }

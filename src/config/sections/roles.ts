@@ -5,9 +5,10 @@ import { parsePattern, patternText } from '../pattern.js';
 import { loadPreset, presetNames } from '../presets.js';
 import { fail, ok, stringOf, type Reader, type Section } from '../reader.js';
 import type { NamePattern, RoleConfig, UnlistedAction } from '../types.js';
+import { readModeOverride } from './mode.js';
 import { readTunneling } from './tunneling.js';
 
-const ROLE_KEYS = ['allow', 'deny', 'qtypes', 'private_ok', 'unlisted', 'tunneling'] as const;
+const ROLE_KEYS = ['allow', 'deny', 'qtypes', 'private_ok', 'unlisted', 'tunneling', 'mode'] as const;
 const UNLISTED: readonly UnlistedAction[] = ['forward', 'sinkhole', 'hold'];
 
 /**
@@ -28,6 +29,7 @@ export function readRoles(root: Section): Map<string, RoleConfig> {
       privateOk: readPatterns(sec, 'private_ok'),
       unlisted: sec.oneOf('unlisted', UNLISTED, 'sinkhole'),
       tunneling: readTunneling(sec),
+      mode: readModeOverride(sec),
     });
   }
   return roles;
