@@ -81,7 +81,7 @@ export function buildPipeline(
     health: shared.upstreamHealth, log, onAttempt: metrics.upstreamAttempt, onSkip: metrics.upstreamSkipped,
     sockets: shared.upstreamSockets, pools: shared.upstreamPools,
   });
-  const clients = new ClientTable(config.clients, roles);
+  const clients = new ClientTable(config.clients, roles, config.mode);
   const l = config.limits;
   const rateLimit = new RateLimit(
     { clientQps: l.clientQps, clientBurst: l.clientBurst, unknownQps: l.unknownQps, unknownBurst: 2 * l.unknownQps },
@@ -91,7 +91,7 @@ export function buildPipeline(
   const handle = chain(
     [
       // Strangers are refused before any policy runs, in every mode: never an open resolver.
-      new IdentifyStage(clients, config.mode),
+      new IdentifyStage(clients),
       // quarantine > qtype > deny > tunneling > grant > allow > unlisted; blocks end the chain here.
       // Without an approval section there are no grants ("grants and holds are off"). Around
       // everything below, so quarantine is looked up again when an answer comes back after waiting.

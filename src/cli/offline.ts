@@ -31,11 +31,12 @@ export class OfflineDecider {
   readonly #approval: boolean;
   #now = Date.now();
 
-  constructor(config: Config, mode: Mode = config.mode, budgets: DomainBudgetLookup = NO_BUDGETS) {
-    const clients = new ClientTable(config.clients, compileRoles(config.roles));
+  /** `force`: one mode for every agent (replay: enforce); null: each agent's own, as the server runs. */
+  constructor(config: Config, force: Mode | null = null, budgets: DomainBudgetLookup = NO_BUDGETS) {
+    const clients = new ClientTable(config.clients, compileRoles(config.roles), config.mode);
     // The chain stops after decide: nothing is held, cached or asked upstream.
     const decide = new DecideStage(NO_GRANTS, NO_QUARANTINE, budgets, () => this.#now);
-    this.#chain = chain([new IdentifyStage(clients, mode), decide], () => NOTHING);
+    this.#chain = chain([new IdentifyStage(clients, force), decide], () => NOTHING);
     this.#approval = config.approval !== null;
   }
 

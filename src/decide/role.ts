@@ -24,6 +24,7 @@ export class Role implements RolePolicy {
   readonly privateOk: NameSet;
   readonly unlisted: RoleConfig['unlisted'];
   readonly tunneling: RoleConfig['tunneling'];
+  readonly mode: RoleConfig['mode'];
   /** Null when the role names no qtypes: every type may be asked. */
   readonly #qtypes: ReadonlySet<number> | null;
   /**
@@ -39,6 +40,7 @@ export class Role implements RolePolicy {
     this.privateOk = sets.privateOk;
     this.unlisted = config.unlisted;
     this.tunneling = config.tunneling;
+    this.mode = config.mode;
     this.#qtypes = config.qtypes ? new Set(config.qtypes) : null;
   }
 

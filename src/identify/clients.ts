@@ -1,6 +1,6 @@
 import { BlockList, isIPv4 } from 'node:net';
-import type { Cidr, ClientRule } from '../config/types.js';
-import type { Agent, RolePolicy } from '../pipeline/types.js';
+import type { Cidr, ClientRule, Mode } from '../config/types.js';
+import type { Agent, ModeSource, RolePolicy } from '../pipeline/types.js';
 import { canonicalAddress } from './address.js';
 
 const MAX_REMEMBERED = 10_000;
@@ -10,6 +10,9 @@ interface CompiledRule {
   readonly rule: ClientRule;
   readonly blocks: BlockList;
   readonly role: RolePolicy;
+  /** The entry's effective mode and where it came from, resolved here once for every agent it produces. */
+  readonly mode: Mode;
+  readonly modeFrom: ModeSource;
   /** For a name with `{ip}`: the name with each `{ip}` as a capture group, any case. */
   readonly template: RegExp | null;
 }
@@ -36,13 +39,14 @@ export class ClientTable {
   readonly #rules: readonly CompiledRule[];
   readonly #seen = new Map<string, Agent | null>();
 
-  constructor(rules: readonly ClientRule[], roles: ReadonlyMap<string, RolePolicy>) {
+  /** `mode`: the config's global mode, for entries whose client and role set none. */
+  constructor(rules: readonly ClientRule[], roles: ReadonlyMap<string, RolePolicy>, mode: Mode) {
     this.#rules = rules.map((rule) => {
       const blocks = new BlockList();
       for (const cidr of rule.match) blocks.addSubnet(cidr.network, cidr.prefix, family(cidr));
       const role = roles.get(rule.role);
       if (!role) throw new Error(`client ${rule.name} names undefined role ${rule.role}`);   // the loader already rejects this
-      return { rule, blocks, role, template: templateOf(rule.name) };
+      return { rule, blocks, role, ...effectiveMode(rule, role, mode), template: templateOf(rule.name) };
     });
   }
 
@@ -98,11 +102,18 @@ export class ClientTable {
     // A dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d; rules are written for a.b.c.d.
     const address = raw.startsWith('::ffff:') && isIPv4(raw.slice(7)) ? raw.slice(7) : raw;
     const kind = isIPv4(address) ? 'ipv4' : 'ipv6';
-    for (const { rule, blocks, role } of this.#rules) {
-      if (blocks.check(address, kind)) return { name: rule.name.replaceAll(IP, address), entry: rule.name, address, role };
+    for (const { rule, blocks, role, mode, modeFrom } of this.#rules) {
+      if (blocks.check(address, kind)) return { name: rule.name.replaceAll(IP, address), entry: rule.name, address, role, mode, modeFrom };
     }
     return null;
   }
+}
+
+/** The client's own mode wins over its role's, the role's over the global one (the spec's order). */
+export function effectiveMode(rule: ClientRule, role: RolePolicy, global: Mode): { mode: Mode; modeFrom: ModeSource } {
+  if (rule.mode !== null) return { mode: rule.mode, modeFrom: 'client' };
+  if (role.mode !== null) return { mode: role.mode, modeFrom: 'role' };
+  return { mode: global, modeFrom: 'global' };
 }
 
 function family(cidr: Cidr): 'ipv4' | 'ipv6' {

@@ -5,13 +5,18 @@ import type { ClientTable } from './clients.js';
 /** A source that matches no client entry: refused in every mode, so intentdns is never an open resolver. */
 export const UNKNOWN_CLIENT: Verdict = { action: 'refuse', reason: 'unknown_client', serve: 'refused' };
 
-/** Ties the query to an agent and role by source address, and to the mode that applies to it. */
+/**
+ * Ties the query to an agent and role by source address, and to the mode that
+ * applies to it: the agent's own (client, else role, else global; see
+ * ClientTable), unless `force` overrides every agent's (replay asks what
+ * enforce would decide, whatever the config says).
+ */
 export class IdentifyStage implements Stage {
   readonly name = 'identify';
 
   constructor(
     private readonly clients: ClientTable,
-    private readonly mode: Mode,
+    private readonly force: Mode | null = null,
   ) {}
 
   handle(query: Query, next: Next): Flow {
@@ -21,7 +26,7 @@ export class IdentifyStage implements Stage {
       return NOTHING;
     }
     query.agent = agent;
-    query.audit = this.mode === 'audit';
+    query.audit = (this.force ?? agent.mode) === 'audit';
     return next(query);
   }
 }

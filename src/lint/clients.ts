@@ -22,7 +22,7 @@ interface Block {
  */
 export function shadowedClients(config: Config, where: ConfigLocations): ConfigIssue[] {
   // Entries renamed to their index: names need not be unique, and an {ip} name would change per address.
-  const table = new ClientTable(config.clients.map((rule, i) => ({ ...rule, name: String(i) })), compileRoles(config.roles));
+  const table = new ClientTable(config.clients.map((rule, i) => ({ ...rule, name: String(i) })), compileRoles(config.roles), config.mode);
   const ownerOf = (block: Block): number => Number(table.lookup(bigIntToIp(block.value, block.family))?.name ?? -1);
   const issues: ConfigIssue[] = [];
 

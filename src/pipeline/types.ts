@@ -1,4 +1,4 @@
-import type { TunnelingConfig, UnlistedAction } from '../config/types.js';
+import type { Mode, TunnelingConfig, UnlistedAction } from '../config/types.js';
 import type { ExtendedError } from '../wire/build.js';
 import type { DecodedQuery } from '../wire/query.js';
 import type { ResponseView } from '../wire/response.js';
@@ -53,6 +53,8 @@ export interface RolePolicy {
   readonly unlisted: UnlistedAction;
   /** The tunneling signals' limits, or null when the role has them off. */
   readonly tunneling: TunnelingConfig | null;
+  /** `roles.<name>.mode`, or null when the role leaves it to the global mode. */
+  readonly mode: Mode | null;
   allowsType(qtype: number): boolean;
   /** What the deny and allow lists say of `name`, in one lookup: decide/ asks it of every query. */
   lists(name: string): ListsMatch;
@@ -80,7 +82,17 @@ export interface Agent {
   /** The source address it was identified by, an IPv4-mapped IPv6 form unwrapped ("10.20.1.7"). */
   readonly address: string;
   readonly role: RolePolicy;
+  /**
+   * The mode that applies to this agent: its client entry's `mode`, else its
+   * role's, else the global one. Resolved once per entry (identify/clients.ts),
+   * so identify sets `query.audit` from it without looking anything up.
+   */
+  readonly mode: Mode;
+  /** Which of the three set `mode`: explain says so ("client ci-runner-1", "role coding", "global"). */
+  readonly modeFrom: ModeSource;
 }
+
+export type ModeSource = 'client' | 'role' | 'global';
 
 /** The approved command that opened a name, as the decision log shows it. */
 export interface GrantRef {

@@ -36,7 +36,7 @@ const DENIED: Verdict = { action: 'sinkhole', reason: 'denylist', serve: 'sinkho
 
 function queryWith(verdict: Verdict | undefined, opts: { audit?: boolean; agent?: boolean } = {}): Query {
   const q = new Query(mustDecode(queryBytes({ name: NAME, edns: true })), '10.20.0.11', 'udp', 0);
-  if (opts.agent !== false) q.agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role };
+  if (opts.agent !== false) q.agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', mode: 'enforce', modeFrom: 'global', role };
   q.audit = opts.audit ?? false;
   q.verdict = verdict;
   return q;

@@ -35,7 +35,7 @@ const ALLOWED: Verdict = { action: 'forward', reason: 'unlisted', serve: 'upstre
 
 function forwarded(name: string, verdict: Verdict = ALLOWED): Query {
   const q = new Query(mustDecode(queryBytes({ name, edns: true })), '10.20.0.11', 'udp', 0);
-  q.agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role };
+  q.agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', mode: 'enforce', modeFrom: 'global', role };
   q.verdict = verdict;
   return q;
 }

@@ -32,7 +32,7 @@ roles:
   watched: { unlisted: forward, tunneling: { action: log, max_names_per_domain: 1 } }
 `, 'decide.yaml');
 const roles = compileRoles(config.roles);
-const agent = (name: string, role: string): Agent => ({ name, entry: name, address: '10.20.0.11', role: roles.get(role)! });
+const agent = (name: string, role: string): Agent => ({ name, entry: name, address: '10.20.0.11', mode: 'enforce', modeFrom: 'global', role: roles.get(role)! });
 const CODING = agent('ci-runner-1', 'coding');
 const BROWSING = agent('web-1', 'browsing');
 const LOCKED = agent('locked-1', 'locked');

@@ -94,7 +94,7 @@ describe(`fast paths decide as the plain rules do (FAST_PATH_SEED=${SEED})`, () 
       const names = Array.from({ length: 40 }, () => randomName(r));
       for (let k = 0; k < 200; k++) {
         const spec = specs[r.int(specs.length)]!;
-        const agent: Agent = { name: 'a0', entry: 'a0', address: '10.0.0.1', role: roles.get(spec.name)! };
+        const agent: Agent = { name: 'a0', entry: 'a0', address: '10.0.0.1', mode: 'enforce', modeFrom: 'global', role: roles.get(spec.name)! };
         const name = names[r.int(names.length)]!;
         const qtype = r.int(4) === 0 ? 'TXT' : 'A';
         const got = decide(agent, name, QTYPE[qtype], NO_GRANTS, NO_QUARANTINE, Date.now());

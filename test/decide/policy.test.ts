@@ -23,8 +23,8 @@ roles:
 
 const config = parseConfig(CONFIG, 'policy.yaml');
 const roles = compileRoles(config.roles);
-const coding: Agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role: roles.get('coding')! };
-const open: Agent = { name: 'x', entry: 'x', address: '10.20.0.12', role: roles.get('open')! };
+const coding: Agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', mode: 'enforce', modeFrom: 'global', role: roles.get('coding')! };
+const open: Agent = { name: 'x', entry: 'x', address: '10.20.0.12', mode: 'enforce', modeFrom: 'global', role: roles.get('open')! };
 const nobodyQuarantined = { match: () => undefined };
 
 const grant: GrantRef = { id: 'cmd_812', command: 'curl https://api.example.com/x', approvedBy: 'alice', expiresAt: Date.now() + 60_000 };
@@ -89,7 +89,7 @@ roles:
   plain:
     allow: ["*.example.test"]
 `, 'tunneling.yaml');
-  const agentOf = (action: string, role = 'coding'): Agent => ({ name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role: compileRoles(TUNNEL_CONFIG(action).roles).get(role)! });
+  const agentOf = (action: string, role = 'coding'): Agent => ({ name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', mode: 'enforce', modeFrom: 'global', role: compileRoles(TUNNEL_CONFIG(action).roles).get(role)! });
   /** Three 57-character labels, as iodine fills a name: over the default max_name_length. */
   const fullSize = (parent: string) => `${Array.from({ length: 3 }, () => `${'m'.repeat(21)}0123456789abcdefghijklmnopqrstuvwxyz`).join('.')}.${parent}`;
   const TUNNEL_NAME = fullSize('t.example.test');

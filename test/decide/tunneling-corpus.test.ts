@@ -27,7 +27,7 @@ roles:
     unlisted: forward
     tunneling: ${tunneling}
 `, 'corpus.yaml');
-  return { name: 'agent-1', entry: 'agent-1', address: '10.0.0.1', role: compileRoles(config.roles).get('coding')! };
+  return { name: 'agent-1', entry: 'agent-1', address: '10.0.0.1', mode: 'enforce', modeFrom: 'global', role: compileRoles(config.roles).get('coding')! };
 }
 const atDefaults = agentWith('{}');
 

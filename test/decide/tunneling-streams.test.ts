@@ -30,7 +30,7 @@ roles:
     unlisted: sinkhole
     tunneling: {}
 `, 'streams.yaml');
-const agent: Agent = { name: 'agent-1', entry: 'agent-1', address: '10.0.0.1', role: compileRoles(config.roles).get('coding')! };
+const agent: Agent = { name: 'agent-1', entry: 'agent-1', address: '10.0.0.1', mode: 'enforce', modeFrom: 'global', role: compileRoles(config.roles).get('coding')! };
 const T0 = 1_700_000_000_000;
 const DOMAIN = 't.example.com';
 

@@ -32,7 +32,7 @@ const approval = (more: Partial<ApprovalConfig> = {}): ApprovalConfig => ({ ...A
 
 function heldQuery(name = 'held.example', verdict: Verdict = REVIEW, audit = false): Query {
   const q = new Query(mustDecode(queryBytes({ name, edns: true })), '10.20.0.11', 'udp', 0);
-  q.agent = { name: 'ci-1', entry: 'ci-1', address: '10.20.0.11', role };
+  q.agent = { name: 'ci-1', entry: 'ci-1', address: '10.20.0.11', mode: 'enforce', modeFrom: 'global', role };
   q.audit = audit;
   q.verdict = verdict;
   return q;

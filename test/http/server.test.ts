@@ -41,7 +41,7 @@ clients:
   - { name: "analytics-{ip}", match: ["10.20.1.0/24", "fd00:20:1::/64"], role: coding }
 roles: { coding: { unlisted: forward } }
 `, 'http.yaml');
-const CLIENTS = new ClientTable(CONFIG.clients, compileRoles(CONFIG.roles));
+const CLIENTS = new ClientTable(CONFIG.clients, compileRoles(CONFIG.roles), CONFIG.mode);
 const listed = (h: Harness): string[] => {
   const { agents, clients, cidrs } = h.quarantine.list();
   return [...agents, ...clients, ...cidrs];

@@ -15,7 +15,7 @@ roles:
   coding: { unlisted: sinkhole }
   analytics: { unlisted: sinkhole }
 `, 'clients.yaml');
-const table = new ClientTable(config.clients, compileRoles(config.roles));
+const table = new ClientTable(config.clients, compileRoles(config.roles), config.mode);
 
 describe('ClientTable', () => {
   it('takes the first rule that matches, in config order', () => {

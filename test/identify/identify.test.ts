@@ -1,7 +1,8 @@
 /**
  * The identify stage alone, with a fake `next`: which agent and role a source
  * address gets, the audit flag the mode sets, and that strangers are refused
- * before the chain goes on, in every mode.
+ * before the chain goes on, in every mode; which mode wins when client, role
+ * and the global `mode` disagree.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -26,8 +27,9 @@ roles:
 `, 'identify.yaml');
 const roles = compileRoles(config.roles);
 
+/** `mode`: the global mode; no client or role in `config` sets its own. */
 function stage(mode: Mode = 'enforce'): IdentifyStage {
-  return new IdentifyStage(new ClientTable(config.clients, roles), mode);
+  return new IdentifyStage(new ClientTable(config.clients, roles, mode));
 }
 
 function queryFrom(client: string, name = 'example.com'): Query {
@@ -100,5 +102,65 @@ describe('IdentifyStage', () => {
     expect(next.calls).toEqual([exact, templated]);
     expect(exact.agent?.name).toBe('ci-runner-1');
     expect(templated.agent?.name).toBe('analytics-10.30.1.2');
+  });
+});
+
+describe('the mode that applies: client, else role, else global', () => {
+  const modes = parseConfig(`
+version: 1
+upstreams: { servers: ["127.0.0.1:5300"] }
+clients:
+  - { name: plain, match: ["10.0.0.1/32"], role: inherits }
+  - { name: by-role, match: ["10.0.0.2/32"], role: auditing }
+  - { name: role-enforces, match: ["10.0.0.3/32"], role: enforcing }
+  - { name: client-audits, match: ["10.0.0.4/32"], role: enforcing, mode: audit }
+  - { name: "client-enforces-{ip}", match: ["10.0.1.0/24"], role: auditing, mode: enforce }
+roles:
+  inherits: { unlisted: forward }
+  auditing: { unlisted: sinkhole, mode: audit }
+  enforcing: { unlisted: sinkhole, mode: enforce }
+`, 'modes.yaml');
+  const modeRoles = compileRoles(modes.roles);
+
+  async function identified(global: Mode, client: string, force: Mode | null = null): Promise<Query> {
+    const query = queryFrom(client);
+    await new IdentifyStage(new ClientTable(modes.clients, modeRoles, global), force).handle(query, fakeNext());
+    return query;
+  }
+
+  // [source, global mode, audit?, where the mode came from]
+  const cases: Array<[string, Mode, boolean, string]> = [
+    ['10.0.0.1', 'enforce', false, 'global'],
+    ['10.0.0.1', 'audit', true, 'global'],
+    ['10.0.0.2', 'enforce', true, 'role'],       // the role's audit over the global enforce
+    ['10.0.0.3', 'audit', false, 'role'],        // the role's enforce over the global audit
+    ['10.0.0.4', 'enforce', true, 'client'],     // the client's audit over its role's enforce
+    ['10.0.1.9', 'audit', false, 'client'],      // the client's enforce over an audit role and an audit global
+  ];
+  it.each(cases)('%s under global %s: audit %s, from %s', async (client, global, audit, from) => {
+    const query = await identified(global, client);
+    expect(query.audit).toBe(audit);
+    expect(query.agent?.mode).toBe(audit ? 'audit' : 'enforce');
+    expect(query.agent?.modeFrom).toBe(from);
+  });
+
+  it('every agent an {ip} entry produces shares the entry\'s mode', async () => {
+    for (const client of ['10.0.1.1', '10.0.1.200']) {
+      const query = await identified('audit', client);
+      expect(query.agent?.name).toBe(`client-enforces-${client}`);
+      expect(query.audit).toBe(false);
+    }
+  });
+
+  it('a forced mode (replay\'s enforce) overrides every agent\'s own', async () => {
+    for (const client of ['10.0.0.1', '10.0.0.2', '10.0.0.4']) {
+      expect((await identified('audit', client, 'enforce')).audit, client).toBe(false);
+    }
+  });
+
+  it('a stranger is refused whatever the modes say', async () => {
+    const query = await identified('audit', '10.0.2.1');
+    expect(query.verdict).toEqual(UNKNOWN_CLIENT);
+    expect(query.audit).toBe(false);
   });
 });

@@ -52,7 +52,7 @@ const FETCHED: Array<Fetched | null> = [
 
 function query(verdict: Verdict, opts: { audit: boolean; stranger: boolean; tcp: boolean }): Query {
   const q = new Query(mustDecode(queryBytes({ name: NAME, type: 'AAAA', edns: true })), opts.stranger ? '2001:db8::9' : '10.20.0.11', opts.tcp ? 'tcp' : 'udp', 0);
-  if (!opts.stranger) q.agent = { name: 'ci-"runner\\1', entry: 'ci-runner-1', address: '10.20.0.11', role };
+  if (!opts.stranger) q.agent = { name: 'ci-"runner\\1', entry: 'ci-runner-1', address: '10.20.0.11', mode: 'enforce', modeFrom: 'global', role };
   q.audit = opts.audit;
   q.verdict = verdict;
   return q;

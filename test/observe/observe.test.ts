@@ -41,7 +41,7 @@ const DENIED: Verdict = { action: 'sinkhole', reason: 'denylist', serve: 'sinkho
 /** A query as the chain leaves it, `agoMs` after it arrived. */
 function finished(verdict: Verdict, opts: { audit?: boolean; stranger?: boolean; agoMs?: number } = {}): Query {
   const q = new Query(mustDecode(queryBytes({ name: NAME, edns: true })), opts.stranger ? '192.0.2.9' : '10.20.0.11', 'udp', performance.now() - (opts.agoMs ?? 0));
-  if (!opts.stranger) q.agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role };
+  if (!opts.stranger) q.agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', mode: 'enforce', modeFrom: 'global', role };
   q.audit = opts.audit ?? false;
   q.verdict = verdict;
   return q;
@@ -250,7 +250,7 @@ describe('sampled lines: refused strangers and rate-limited queries', () => {
   it('counts every rate-limited query and logs it like a decision line, sampled', () => {
     const o = sampling('blocked');
     const message = mustDecode(queryBytes({ name: NAME }));
-    const agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', role };
+    const agent = { name: 'ci-runner-1', entry: 'ci-runner-1', address: '10.20.0.11', mode: 'enforce' as const, modeFrom: 'global' as const, role };
     for (let i = 0; i < 3; i++) {
       o.observe.recordLimited({ client: '10.20.0.11', transport: 'udp', agent, action: 'drop', message: i === 0 ? message : null, qtype: 1, receivedAt: performance.now() });
     }

@@ -40,7 +40,7 @@ roles: { coding: { allow: [github.com] } }
 `;
 
 function tableOf(config: Config): ClientTable {
-  return new ClientTable(config.clients, compileRoles(config.roles));
+  return new ClientTable(config.clients, compileRoles(config.roles), config.mode);
 }
 
 const config = parseConfig(YAML(), 'quarantine.yaml');
