@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { loadConfig } from '../config/load.js';
+import type { Agent } from '../pipeline/types.js';
 import { qtypeName, qtypeNumber } from '../wire/qtypes.js';
 import { configPath, UsageError, type Io } from './io.js';
 import { OfflineDecider } from './offline.js';
@@ -31,7 +32,7 @@ export const explain = {
     const { agent, verdict, wouldBlock } = await new OfflineDecider(config).decide(client, qname, qtype);
     const result = {
       client, qname, qtype: qtypeName(qtype),
-      ...(agent && { agent: agent.name, role: agent.role.name }),
+      ...(agent && { agent: agent.name, role: agent.role.name, mode: agent.mode, mode_from: modeFrom(agent) }),
       action: verdict.action, reason: verdict.reason,
       rule: verdict.rule ?? (agent ? undefined : 'no client matches the source address'),
       ...(verdict.tunneling !== undefined && { tunneling: verdict.tunneling }),
@@ -42,10 +43,25 @@ export const explain = {
   },
 } as const;
 
+/**
+ * Which part of the config set the agent's mode: "client ci-runner-1" (its
+ * entry, as `clients:` writes it), "role coding", or "global". With modes per
+ * role and per client, "why was this forwarded?" needs this as much as the rule.
+ */
+function modeFrom(agent: Agent): string {
+  switch (agent.modeFrom) {
+    case 'client': return `client ${agent.entry}`;
+    case 'role': return `role ${agent.role.name}`;
+    case 'global': return 'global';
+  }
+}
+
 function render(r: Record<string, unknown>): string {
   const who = r.agent ? `agent ${r.agent} (role ${r.role})` : 'no agent';
   const lines = [
     `${r.qname} ${r.qtype} from ${r.client}: ${who}`,
+    // A stranger has no mode line: it is refused in every mode.
+    ...(r.mode !== undefined ? [`  mode:     ${r.mode} (${r.mode_from})`] : []),
     `  decision: ${r.action}${r.would_block ? ' (audit mode: would block, forwarded anyway)' : ''}`,
     `  reason:   ${r.reason}`,
   ];

@@ -35,6 +35,7 @@ describe('intentdns explain', () => {
     expect(r.code).toBe(0);
     expect(r.out).toBe([
       'api.github.com A from 127.0.0.1: agent agent-127.0.0.1 (role coding)',
+      '  mode:     enforce (global)',
       '  decision: forward',
       '  reason:   allowlist',
       '  rule:     *.github.com',
@@ -63,6 +64,7 @@ describe('intentdns explain', () => {
     const r = await explain('--client', '10.9.9.9', '--name', 'api.github.com');
     expect(r.code).toBe(0);
     expect(r.out).toContain('no agent');
+    expect(r.out).not.toContain('mode:');   // refused in every mode: no mode applies
     expect(r.out).toMatch(/decision: refuse\n\s+reason:\s+unknown_client\n/);
   });
 
@@ -79,7 +81,7 @@ describe('intentdns explain', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toEqual({
       client: '127.0.0.1', qname: 'gist.github.com', qtype: 'A', agent: 'agent-127.0.0.1', role: 'coding',
-      action: 'sinkhole', reason: 'denylist', rule: 'gist.github.com',
+      mode: 'enforce', mode_from: 'global', action: 'sinkhole', reason: 'denylist', rule: 'gist.github.com',
     });
   });
 
@@ -116,5 +118,46 @@ describe('intentdns explain', () => {
     const r = await cli(['explain', '--client', '127.0.0.1', '--name', 'github.com', '--config', bad]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/bad\.yaml:2:\d+ clients: needs at least one client/);
+  });
+
+  describe('which mode applies, and where it came from', () => {
+    const MODES = `
+  version: 1
+  mode: enforce
+  upstreams: { servers: ["127.0.0.1:5300"] }
+  clients:
+    - { name: ci-runner-1, match: ["127.0.0.1/32"], role: coding, mode: audit }
+    - { name: ci-runner-2, match: ["127.0.0.2/32"], role: coding }
+    - { name: "laptop-{ip}", match: ["127.0.0.3/32"], role: trying, mode: enforce }
+    - { name: "trial-{ip}", match: ["127.0.0.4/32"], role: trying }
+  roles:
+    coding: { allow: [github.com], mode: enforce }
+    trying: { allow: [github.com], mode: audit }
+`;
+    let modes: string;
+    beforeAll(() => { modes = files.write('modes.yaml', MODES); });
+    const explainIn = (client: string, ...more: string[]) =>
+      cli(['explain', '--config', modes, '--client', client, '--name', 'example.com', ...more]);
+
+    it.each([
+      ['127.0.0.1', 'audit (client ci-runner-1)', true],    // the client's audit over its role's enforce
+      ['127.0.0.2', 'enforce (role coding)', false],
+      ['127.0.0.3', 'enforce (client laptop-{ip})', false], // the entry as written, for every agent it makes
+      ['127.0.0.4', 'audit (role trying)', true],           // the role's audit over the global enforce
+    ])('%s: mode %s', async (client, shown, audit) => {
+      const r = await explainIn(client);
+      expect(r.code).toBe(0);
+      expect(r.out.split('\n')[1]).toBe(`  mode:     ${shown}`);
+      expect(r.out).toContain(audit ? 'decision: sinkhole (audit mode: would block, forwarded anyway)' : 'decision: sinkhole\n');
+    });
+
+    it('says the same in --json: mode and mode_from, and would_block only for the audit agent', async () => {
+      const audit = JSON.parse((await explainIn('127.0.0.1', '--json')).out);
+      expect(audit).toMatchObject({ agent: 'ci-runner-1', mode: 'audit', mode_from: 'client ci-runner-1', action: 'sinkhole', would_block: true });
+      const enforce = JSON.parse((await explainIn('127.0.0.2', '--json')).out);
+      expect(enforce).toMatchObject({ agent: 'ci-runner-2', mode: 'enforce', mode_from: 'role coding', action: 'sinkhole' });
+      expect(enforce).not.toHaveProperty('would_block');
+      expect(JSON.parse((await explainIn('127.0.0.4', '--json')).out)).toMatchObject({ mode: 'audit', mode_from: 'role trying' });
+    });
   });
 });
