@@ -1,6 +1,6 @@
-import { getDomain } from 'tldts';
 import { loadPreset, presetNames } from '../config/presets.js';
 import { NameSet } from '../decide/names.js';
+import { splitAtRegistrable } from '../decide/tunneling.js';
 
 /**
  * Distinct names seen below one registrable domain before suggest proposes
@@ -22,8 +22,8 @@ export interface Proposal {
 /**
  * Turns seen names (name → queries) into allow entries: a preset when more
  * than half of its rules were seen, "*.domain" when SUBTREE_MIN_NAMES or
- * more distinct names were seen below a registrable domain (tldts, as the
- * tunneling budgets count), otherwise each name. Preset rules are matched by
+ * more distinct names were seen below a registrable domain (as the tunneling
+ * budgets split a name, splitAtRegistrable), otherwise each name. Preset rules are matched by
  * decide's NameSet, as serving would match them.
  */
 export function proposeAllowList(seen: ReadonlyMap<string, number>): Proposal[] {
@@ -40,8 +40,8 @@ export function proposeAllowList(seen: ReadonlyMap<string, number>): Proposal[] 
   }
   const below = new Map<string, string[]>();
   for (const name of left.keys()) {
-    const domain = getDomain(name, { allowPrivateDomains: true, extractHostname: false, validateHostname: false });
-    if (domain && domain !== name) below.set(domain, [...(below.get(domain) ?? []), name]);
+    const { domain, below: chars } = splitAtRegistrable(name);
+    if (chars > 0) below.set(domain, [...(below.get(domain) ?? []), name]);
   }
   for (const [domain, names] of below) {
     if (names.length < SUBTREE_MIN_NAMES) continue;
