@@ -30,6 +30,9 @@ const USAGE = `usage: node server.mjs [options]
                       (env APPROVAL_TOKEN_FILE, default: no token)
   --grant-ttl D       lifetime of grants we hand out, e.g. 10m (env APPROVAL_GRANT_TTL,
                       default: leave it to intentdns's approval.grant_ttl)
+  --hold-ttl D        how long an undecided hold stays pending here (env APPROVAL_HOLD_TTL,
+                      default 10m): intentdns keeps an undecided hold open for its
+                      approval.grant_ttl (default 10m) and then forgets it, so set the same value
   --ping D            interval of ": ping" comments on event streams (default 15s)`;
 
 const HELP = `commands:
@@ -50,7 +53,8 @@ try {
   args = parseArgs({
     options: {
       host: { type: 'string' }, port: { type: 'string' }, 'token-file': { type: 'string' },
-      'grant-ttl': { type: 'string' }, ping: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'grant-ttl': { type: 'string' }, 'hold-ttl': { type: 'string' }, ping: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   }).values;
 } catch (err) {
@@ -68,6 +72,7 @@ const tokenFile = args['token-file'] ?? env.APPROVAL_TOKEN_FILE;
 const grantTtlText = args['grant-ttl'] ?? env.APPROVAL_GRANT_TTL;
 const grantTtlS = grantTtlText === undefined ? null : Math.max(1, Math.ceil(duration('--grant-ttl', grantTtlText) / 1000));
 const pingMs = duration('--ping', args.ping ?? '15s');
+const holdTtlMs = duration('--hold-ttl', args['hold-ttl'] ?? env.APPROVAL_HOLD_TTL ?? '10m');
 // Only a digest is kept, and the comparison is on digests, so timing reveals neither the token nor its length.
 const tokenDigest = tokenFile === undefined ? null : sha256(readToken(tokenFile));
 const operator = whoami();
@@ -82,7 +87,7 @@ let commandSeq = 0;
 const MAX_EVENTS = 10_000;   // the replay window; older events are forgotten
 const MAX_HOLDS = 1_000;    // remembered holds, pending or decided; the oldest goes first
 const events = [];           // { id, type, data (JSON text), at (ms) }, oldest first
-const holds = new Map();     // hold_id -> { hold: { agent, qname, qtype }, decision: null | 'allow' | 'deny', joined: [hold_id…] | undefined, joinedTo: hold_id | undefined }
+const holds = new Map();     // hold_id -> { hold: { agent, qname, qtype }, at (ms), decision: null | 'allow' | 'deny' | 'expired', joined: [hold_id…] | undefined, joinedTo: hold_id | undefined }
 const pendingByQuestion = new Map(); // "agent\0qname" -> hold_id of the pending hold every later one joins
 const commands = new Map();  // command id -> { agent, command, revoked }
 const streams = new Set();   // open event-stream responses
@@ -163,8 +168,9 @@ async function receiveHold(req, res) {
   // One hold per agent and name: another replica (or a retry after intentdns forgot) asking the same
   // question joins the pending hold, and the one decision answers both.
   const question = questionKey(hold.agent, hold.qname);
+  expireHolds();
   const first = pendingByQuestion.get(question);
-  const entry = { hold: { agent: hold.agent, qname: hold.qname, qtype: hold.qtype }, decision: null };
+  const entry = { hold: { agent: hold.agent, qname: hold.qname, qtype: hold.qtype }, at: Date.now(), decision: null };
   if (first !== undefined && holds.get(first)?.decision === null) {
     holds.set(hold.hold_id, { ...entry, joinedTo: first });
     holds.get(first).joined.push(hold.hold_id);
@@ -180,6 +186,23 @@ async function receiveHold(req, res) {
   const role = typeof hold.role === 'string' ? ` (${clean(hold.role)})` : '';
   say(`[${clean(hold.hold_id)}] ${clean(hold.agent)}${role} wants ${clean(hold.qname)} ${clean(hold.qtype)}${recent}`);
   sendJson(res, 201, { hold_id: hold.hold_id });
+}
+
+/**
+ * Undecided holds older than --hold-ttl leave the pending list: intentdns has answered their
+ * queries (hold_timeout) and, after its grant_ttl, forgotten the hold, so a decision would
+ * answer nobody. A first hold takes the holds that joined it along; the agent's next query
+ * for that name opens a new one.
+ */
+function expireHolds(now = Date.now()) {
+  for (const [id, entry] of holds) {
+    if (entry.decision !== null || entry.joinedTo !== undefined || now - entry.at < holdTtlMs) continue;
+    entry.decision = 'expired';
+    for (const joined of entry.joined) holds.get(joined).decision = 'expired';
+    const key = questionKey(entry.hold.agent, entry.hold.qname);
+    if (pendingByQuestion.get(key) === id) pendingByQuestion.delete(key);
+    say(`[${clean(id)}] expired undecided: ${clean(entry.hold.agent)} wanted ${clean(entry.hold.qname)} ${clean(entry.hold.qtype)}`);
+  }
 }
 
 function questionKey(agent, qname) {
@@ -216,6 +239,7 @@ function sendJson(res, status, body, headers = {}) {
 const pinger = setInterval(() => {
   for (const res of streams) res.write(': ping\n\n');
 }, pingMs);
+const expirer = setInterval(expireHolds, Math.min(holdTtlMs, 5_000));
 
 // ---- terminal UI ---------------------------------------------------------
 
@@ -266,6 +290,7 @@ function command(line) {
 }
 
 function decide(prefix, decision, scope) {
+  expireHolds();
   if (prefix === '') return say(`usage: ${decision === 'allow' ? 'a' : 'd'}${scope === 'domain' ? 'd' : ''} <hold>`);
   // A full id names any hold; a prefix only the pending ones, so old decided holds never make it ambiguous.
   // A hold that joined another is decided with it, so a prefix names only the first.
@@ -273,7 +298,7 @@ function decide(prefix, decision, scope) {
   const id = holds.has(prefix) ? prefix : found.length === 1 ? found[0] : null;
   if (id === null) return say(found.length === 0 ? `no pending hold ${clean(prefix)}` : `"${clean(prefix)}" matches ${found.length} pending holds; type more of the id`);
   let entry = holds.get(id);
-  if (entry.decision !== null) return say(`${clean(id)} was already decided: ${entry.decision}`);
+  if (entry.decision !== null) return say(`${clean(id)} was already ${entry.decision === 'expired' ? 'expired' : `decided: ${entry.decision}`}`);
   const firstId = entry.joinedTo ?? id;
   entry = holds.get(firstId) ?? entry;
   entry.decision = decision;
@@ -325,6 +350,7 @@ function release(agent) {
 }
 
 function list() {
+  expireHolds();
   const pending = [...holds].filter(([, h]) => h.decision === null);
   const live = [...commands].filter(([, c]) => !c.revoked);
   say(`${streams.size} proxy stream(s) open`);
@@ -345,6 +371,7 @@ function shutdown() {
   if (shuttingDown) return;
   shuttingDown = true;
   clearInterval(pinger);
+  clearInterval(expirer);
   for (const res of streams) res.end(); // a clean end: intentdns reconnects to whoever listens next
   rl?.close();
   server.close(() => process.exit(0));

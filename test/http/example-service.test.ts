@@ -303,6 +303,25 @@ describe('example approval service: terminal UI', () => {
     await waitFor(() => s.lines.some((l) => l.startsWith('[h_again] ci-runner-1 (coding) wants')), WAIT);
   });
 
+  it('an undecided hold leaves the pending list after --hold-ttl, with what joined it; the next query for the name is a new hold', async () => {
+    const s = await startService(['--token-file', tokenFile, '--hold-ttl', '1s']);
+    const stream = await openStream(s.url);
+    await postHold(s.url, hold('h_stale'));
+    await postHold(s.url, hold('h_stale_aaaa', { qtype: 'AAAA' }));
+    await waitFor(() => s.lines.some((l) => l.startsWith('[h_stale_aaaa] joins [h_stale]')), WAIT);
+    await waitFor(() => s.lines.includes('[h_stale] expired undecided: ci-runner-1 wanted uploads.untrusted.example A'), WAIT);
+    s.type('list');
+    await waitFor(() => s.lines.includes('no pending holds'), WAIT);
+    s.type('a h_stale');
+    await waitFor(() => s.lines.includes('h_stale was already expired'), WAIT);
+    s.type('a h_stale_aaaa');
+    await waitFor(() => s.lines.includes('h_stale_aaaa was already expired'), WAIT);
+    // Nothing was sent for the expired hold, and a new query for the name is a hold of its own, not a join.
+    expect((await postHold(s.url, hold('h_fresh'))).status).toBe(201);
+    await waitFor(() => s.lines.some((l) => l.startsWith('[h_fresh] ci-runner-1 (coding) wants')), WAIT);
+    expect(stream.events).toEqual([]);
+  });
+
   it('"quarantine" and "release" send agent.quarantined / agent.released from the operator', async () => {
     const s = await startService();
     const stream = await openStream(s.url);
