@@ -382,8 +382,12 @@ describe('configs in deploy/ load with the real loader', () => {
 
 describe('deploy/kubernetes', () => {
   const files = yamlFiles('deploy/kubernetes');
-  const objects = files.flatMap((f) => documents(f).map((d) => ({ file: f, obj: d as Obj })));
+  const all = files.flatMap((f) => documents(f).map((d) => ({ file: f, obj: d as Obj })));
+  // What `kubectl apply -k` installs: the files kustomization.yaml lists (the others are to copy or add).
+  const listed = new Set(list(all.find((o) => o.obj.kind === 'Kustomization')?.obj.resources).map(str));
+  const objects = all.filter((o) => o.obj.kind === 'Kustomization' || listed.has(o.file.split('/').pop()!));
   const byKind = (kind: string): Obj[] => objects.filter((o) => o.obj.kind === kind).map((o) => o.obj);
+  const inFile = (name: string): Obj[] => all.filter((o) => o.file.endsWith(`/${name}`)).map((o) => o.obj);
   const one = (kind: string): Obj => {
     const found = byKind(kind);
     expect(found, kind).toHaveLength(1);
@@ -392,12 +396,12 @@ describe('deploy/kubernetes', () => {
 
   it('every file parses, every object has apiVersion, kind and a name', () => {
     expect(files.length).toBeGreaterThanOrEqual(7);
-    for (const { file, obj } of objects) {
+    for (const { file, obj } of all) {
       expect(str(obj.apiVersion), file).not.toBe('');
       expect(str(obj.kind), file).not.toBe('');
       if (obj.kind !== 'Kustomization') expect(str(get(obj, 'metadata.name')), file).not.toBe('');
     }
-    for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget', 'NetworkPolicy', 'Kustomization']) {
+    for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget', 'NetworkPolicy', 'HorizontalPodAutoscaler', 'Kustomization']) {
       expect(byKind(kind).length, kind).toBeGreaterThan(0);
     }
   });
@@ -416,8 +420,11 @@ describe('deploy/kubernetes', () => {
   const selects = (selector: unknown): boolean =>
     Object.entries((get(selector, 'matchLabels') ?? {}) as Obj).every(([k, v]) => podLabels()[k] === v) && Object.keys((get(selector, 'matchLabels') ?? {}) as Obj).length > 0;
 
-  it('Deployment: two or more replicas, spread across nodes, a selector matching its pods', () => {
-    expect(Number(get(deployment(), 'spec.replicas'))).toBeGreaterThanOrEqual(2);
+  it('Deployment: two or more replicas (the autoscaler\'s floor; no replicas of its own to fight it), spread across nodes, a selector matching its pods', () => {
+    const hpa = one('HorizontalPodAutoscaler');
+    expect(get(hpa, 'spec.scaleTargetRef')).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: get(deployment(), 'metadata.name') });
+    expect(Number(get(hpa, 'spec.minReplicas'))).toBeGreaterThanOrEqual(2);
+    expect(get(deployment(), 'spec.replicas')).toBeUndefined();
     expect(selects(get(deployment(), 'spec.selector'))).toBe(true);
     const spread = list(get(pod(), 'topologySpreadConstraints')).some((t) => get(t, 'topologyKey') === 'kubernetes.io/hostname' && selects(get(t, 'labelSelector')));
     const anti = list(get(pod(), 'affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution'))
@@ -489,12 +496,38 @@ describe('deploy/kubernetes', () => {
     }
   });
 
+  it('HorizontalPodAutoscaler: on CPU utilisation, which needs a CPU request on the container', () => {
+    const metrics = list(get(one('HorizontalPodAutoscaler'), 'spec.metrics'));
+    expect(metrics).toContainEqual(expect.objectContaining({ type: 'Resource', resource: expect.objectContaining({ name: 'cpu', target: expect.objectContaining({ type: 'Utilization' }) }) }));
+    expect(get(container(), 'resources.requests.cpu')).toBeDefined();
+  });
+
+  it('Service: a ClusterIP keeps pods\' source addresses to a replica on any node (internalTrafficPolicy Cluster)', () => {
+    expect(get(one('Service'), 'spec.type')).toBe('ClusterIP');
+    expect(get(one('Service'), 'spec.internalTrafficPolicy') ?? 'Cluster').toBe('Cluster');
+  });
+
+  it('agents-outside-cluster.yaml: a LoadBalancer with externalTrafficPolicy Local on UDP and TCP 53, and an ingress rule for the agents\' subnet', () => {
+    const objs = inFile('agents-outside-cluster.yaml');
+    const svc = objs.find((o) => o.kind === 'Service')!;
+    expect(get(svc, 'spec.type')).toBe('LoadBalancer');
+    expect(get(svc, 'spec.externalTrafficPolicy')).toBe('Local');
+    expect(selects({ matchLabels: get(svc, 'spec.selector') })).toBe(true);
+    const protocols = list(get(svc, 'spec.ports')).filter((p) => get(p, 'port') === 53).map((p) => get(p, 'protocol'));
+    expect(protocols).toEqual(expect.arrayContaining(['UDP', 'TCP']));
+    const np = objs.find((o) => o.kind === 'NetworkPolicy')!;
+    expect(selects(get(np, 'spec.podSelector'))).toBe(true);
+    const rule = list(get(np, 'spec.ingress'))[0];
+    expect(list(get(rule, 'from')).map((p) => get(p, 'ipBlock.cidr'))).toEqual([expect.stringMatching(/^\d+\.\d+\.\d+\.\d+\/\d+$/)]);
+    expect(list(get(rule, 'ports')).map((p) => `${get(p, 'port')}/${get(p, 'protocol')}`).sort()).toEqual(['53/TCP', '53/UDP']);
+  });
+
   it('PodDisruptionBudget keeps a replica up and selects the pods', () => {
     const pdb = one('PodDisruptionBudget');
     expect(selects(get(pdb, 'spec.selector'))).toBe(true);
     const min = get(pdb, 'spec.minAvailable');
     const max = get(pdb, 'spec.maxUnavailable');
-    expect(Number(min ?? 0) >= 1 || (max !== undefined && Number(max) < Number(get(deployment(), 'spec.replicas')))).toBe(true);
+    expect(Number(min ?? 0) >= 1 || (max !== undefined && Number(max) < Number(get(one('HorizontalPodAutoscaler'), 'spec.minReplicas')))).toBe(true);
   });
 
   it('NetworkPolicy admits DNS only from selected (agent) namespaces', () => {
