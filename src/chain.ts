@@ -28,7 +28,8 @@ import { ClientTable } from './identify/clients.js';
 import { IdentifyStage } from './identify/identify.js';
 import { RateLimit, type LineSampler, type SocketBudget, type TokenBuckets } from './limit/index.js';
 import type { DecisionSink } from './observe/decision-sink.js';
-import { Observe } from './observe/observe.js';
+import { Observe, type LimitObserver, type QueryObserver } from './observe/observe.js';
+import type { TopCounter } from './observe/top.js';
 import { chain, Query, type Agent, type Answer, type Fetched, type Next } from './pipeline/types.js';
 import type { Peer } from './receive/types.js';
 import type { Metrics } from './telemetry/metrics.js';
@@ -66,6 +67,8 @@ export interface ChainState {
   readonly firewall: SetWriter | null;
   /** The live decision stream (GET /v1/decisions): every snapshot's Observe feeds the same one. None: no stream. */
   readonly decisions?: DecisionSink | null;
+  /** The console's top blocked names and agents over the last hour: fed by every decision, kept across reloads. */
+  readonly top?: Pick<TopCounter, 'record'> | null;
 }
 
 /**
@@ -111,8 +114,12 @@ export function buildPipeline(
     ],
     new UpstreamStage(upstreams).handle,
   );
-  const observe = new Observe(log, config.log.queries, [metrics.observeQuery], {
-    limitObservers: [metrics.observeLimited], sampler: shared.sampler, sink: shared.decisions ?? null,
+  const top = shared.top ?? null;
+  const topQuery: QueryObserver[] = top ? [(q, a) => top.record(q.agent?.name, q.qname, a.reply.kind !== 'upstream')] : [];
+  // A rate-limited query was not answered (blocked); its name is known only when it was decoded.
+  const topLimited: LimitObserver[] = top ? [(l) => top.record(l.agent?.name, l.message?.question.name, true)] : [];
+  const observe = new Observe(log, config.log.queries, [metrics.observeQuery, ...topQuery], {
+    limitObservers: [metrics.observeLimited, ...topLimited], sampler: shared.sampler, sink: shared.decisions ?? null,
   });
   return new Pipeline(config, clients, handle, observe, log, (peer) => metrics.malformed(peer.transport), rateLimit);
 }

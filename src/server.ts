@@ -13,6 +13,7 @@ import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type Nft
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
 import { DROP_REASONS, startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
 import { DecisionStream, SHED_REASONS, startHttp, type DecisionStreamLimits, type HttpServer } from './http/index.js';
+import { TopCounter } from './observe/top.js';
 import { Quarantine } from './quarantine/quarantine.js';
 import { Metrics } from './telemetry/metrics.js';
 import { UpstreamHealth } from './upstream/health.js';
@@ -37,6 +38,8 @@ interface SharedState {
   readonly firewall: SetWriter | null;
   /** GET /v1/decisions: its subscribers stay through reloads and HTTP listener moves. */
   readonly decisions: DecisionStream;
+  /** The console's top blocked names and agents over the last hour (GET /v1/top): a reload keeps the counts. */
+  readonly top: TopCounter;
 }
 
 /** What only tests and embedders set. */
@@ -107,6 +110,7 @@ export class Server {
         ? new SetWriter({ table: config.firewall.table, run: nftRunner(options.nftCommand ?? ['nft']), onBatch: this.metrics.firewallBatch })
         : null,
       decisions: new DecisionStream(options.decisionStream),
+      top: new TopCounter(),
     };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#shared, log, this.metrics);
