@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { isPrivateAddress } from '../check/private.js';
 import { ipToBigInt } from '../config/address.js';
 import { parseName } from '../config/pattern.js';
-import { proposeAllowList, SUBTREE_MIN_NAMES, type Proposal } from './allowlist.js';
+import { allowItem, proposeAllowList, queries, SUBTREE_MIN_NAMES, type Proposal } from '../suggest/index.js';
 import { readDecisionLog, UnreadableLines, type LoggedQuery } from './decision-log.js';
 import { UsageError, type Io } from './io.js';
 
@@ -75,7 +75,7 @@ export const suggest = {
     text.push(roles.length === 0 ? 'roles: {}' : 'roles:');
     for (const { role, allow, withheld } of roles) {
       text.push(`  ${role}:`, allow.length === 0 ? '    allow: []' : '    allow:');
-      for (const p of allow) text.push(`      - ${yamlEntry(p.entry)}  # ${describe(p)}`);
+      for (const p of allow) text.push(`      ${allowItem(p)}`);
       for (const why of ['nxdomain', 'rebinding'] as const) {
         const names = withheld.filter((w) => w.why === why);
         if (names.length === 0) continue;
@@ -118,19 +118,4 @@ function split(names: ReadonlyMap<string, Seen>): { allow: Proposal[]; withheld:
     else suggestable.set(name, seen.queries);
   }
   return { allow: proposeAllowList(suggestable), withheld };
-}
-
-/** "*" starts a YAML alias and "@" is reserved: those entries need quotes. */
-function yamlEntry(entry: string): string {
-  return /^[*@]/.test(entry) ? `"${entry}"` : entry;
-}
-
-function describe(p: Proposal): string {
-  if (p.preset) return `${p.preset.seen} of its ${p.preset.of} names seen, ${queries(p.count)}`;
-  if (p.names) return `${p.names.length} names below it seen, ${queries(p.count)}`;
-  return queries(p.count);
-}
-
-function queries(n: number): string {
-  return `${n} ${n === 1 ? 'query' : 'queries'}`;
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { SUBTREE_MIN_NAMES } from '../../src/cli/allowlist.js';
+import { SUBTREE_MIN_NAMES } from '../../src/suggest/index.js';
 import { cli, scratch, type Scratch } from '../helpers/cli.js';
 import { startProxy } from '../helpers/proxy.js';
 
