@@ -76,11 +76,13 @@ ENV NODE_ENV=production \
 
 # What the program reads at run time, and nothing else: the compiled code,
 # production node_modules, package.json (for --version and the build_info
-# metric) and the built-in presets (config/presets/, found relative to dist/).
+# metric), the built-in presets (config/presets/, found relative to dist/) and
+# the console's script and style sheet (ui/, found the same way).
 COPY --from=deps /opt/intentdns/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY config/presets ./config/presets
+COPY ui ./ui
 COPY deploy/docker/intentdns.yaml /etc/intentdns/intentdns.yaml
 
 # Numeric, so Kubernetes' runAsNonRoot can check it without /etc/passwd.

@@ -159,6 +159,8 @@ export class Server {
       quarantine: this.#shared.quarantine,
       onShed: this.metrics.httpConnectionShed,
       decisions: this.#shared.decisions,
+      // A function, not the counter: with workers, the primary will merge their snapshots here (mergeTop).
+      top: () => this.#shared.top.snapshot(),
     });
   }
 

@@ -7,6 +7,7 @@
  * server.ts hands the response to once it has written the headers.
  */
 import type { ServerResponse } from 'node:http';
+import type { ConsoleSession } from './console/sessions.js';
 
 export type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -21,6 +22,8 @@ export interface HttpRequest {
   readonly client: string;
   /** The request body as UTF-8 text, "" when there is none; at most maxBodyBytes (server.ts). */
   readonly body: string;
+  /** The console login that let the request in (access.ts), when it was the session cookie; the page is rendered with its CSRF token. */
+  readonly session?: ConsoleSession | null;
 }
 
 export interface Reply {

@@ -15,14 +15,19 @@ import type { Registry } from 'prom-client';
 import { formatHostPort } from '../config/address.js';
 import type { HostPort } from '../config/types.js';
 import { clip } from '../telemetry/log.js';
+import { AccessGate } from './access.js';
 import { adminRoutes, type Lister, type QuarantineStore, type RecentList } from './admin.js';
 import { AdminAuth } from './auth.js';
+import { readConsoleAssets } from './console/assets.js';
+import { consoleRoutes } from './console/routes.js';
+import { SessionStore, type SessionLimits } from './console/sessions.js';
 import { ConnectionGuard, type ShedReason } from './connections.js';
 import { decisionRoutes } from './decisions.js';
 import type { DecisionStream } from './decision-stream.js';
 import { HttpListenError } from './errors.js';
 import { probeRoutes } from './probes.js';
 import { jsonError, matchRoute, type Method, type Reply, type Route, type Streaming } from './routes.js';
+import { topRoutes, type TopSource } from './top.js';
 
 export interface HttpLimits {
   /** Whole header block must arrive within this (slowloris). */
@@ -85,6 +90,10 @@ export interface HttpOptions {
   readonly onShed?: ((reason: ShedReason) => void) | undefined;
   /** Served on GET /v1/decisions; without one, that path is 404. Shared by the listeners a reload swaps. */
   readonly decisions?: DecisionStream | undefined;
+  /** Served on GET /v1/top (the console's top panels); without one, that path is 404. */
+  readonly top?: TopSource | undefined;
+  /** The console's login sessions (console/sessions.ts); tests make them few and short. */
+  readonly sessions?: Partial<SessionLimits> | undefined;
 }
 
 export interface HttpServer {
@@ -92,18 +101,23 @@ export interface HttpServer {
   address(): HostPort;
   /** Stops accepting, gives requests in flight closeGraceMs, then closes every connection. Idempotent. */
   close(): Promise<void>;
-  /** Swaps the admin token (config reload); null opens /v1 to anyone who can reach the port. */
+  /** Swaps the admin token (config reload); null opens /v1 to anyone who can reach the port. Another token ends every console session. */
   setAdminToken(token: string | null): void;
 }
 
 export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const limits: HttpLimits = { ...HTTP_DEFAULTS, ...opts.limits };
   const { log } = opts;
+  const now = opts.now ?? Date.now;
   const auth = new AdminAuth(opts.adminToken);
+  const sessions = new SessionStore(opts.sessions);
+  const gate = new AccessGate(auth, sessions, now);
   const routes: Route[] = [
     ...probeRoutes({ ready: opts.ready, registry: opts.registry }),
-    ...adminRoutes({ grants: opts.grants, ...(opts.noGrants !== undefined && { noGrants: opts.noGrants }), holds: opts.holds, quarantine: opts.quarantine, log, now: opts.now ?? Date.now }),
+    ...adminRoutes({ grants: opts.grants, ...(opts.noGrants !== undefined && { noGrants: opts.noGrants }), holds: opts.holds, quarantine: opts.quarantine, log, now }),
     ...(opts.decisions ? decisionRoutes(opts.decisions) : []),
+    ...(opts.top ? topRoutes(opts.top) : []),
+    ...consoleRoutes({ auth, sessions, assets: readConsoleAssets(), log, now }),
   ];
   /** Responses that stay open (the decision stream): ended by close(), which would otherwise wait closeGraceMs for them. */
   const streaming = new Set<ServerResponse>();
@@ -146,15 +160,12 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     const socket = req.socket;
     guard.busy(socket);
     res.once('close', () => guard.idle(socket));
-    if (path === '/v1' || path.startsWith('/v1/')) {
-      // Before routing, so that without a token even a 404 reveals nothing about /v1.
-      const result = auth.check(req.headers.authorization);
-      if (result !== 'ok') {
-        // Never the header itself: it carries the (wrong, or almost right) token.
-        if (result === 'invalid') log.warn({ client, method, path: clip(path, MAX_LOGGED_PATH) }, 'admin request with a wrong token');
-        const challenge = result === 'invalid' ? 'Bearer realm="intentdns", error="invalid_token"' : 'Bearer realm="intentdns"';
-        return send(res, jsonError(401, 'unauthorized', { 'www-authenticate': challenge }));
-      }
+    // Before routing, so that without a token even a 404 reveals nothing about /v1.
+    const access = gate.check({ method, path, headers: req.headers });
+    if (access.kind === 'denied') {
+      // Never the header itself: it carries the (wrong, or almost right) token.
+      if (access.wrongToken) log.warn({ client, method, path: clip(path, MAX_LOGGED_PATH) }, 'admin request with a wrong token');
+      return send(res, access.reply);
     }
     const match = matchRoute(routes, method, path);
     if (match.kind === 'none') return send(res, jsonError(404, 'not found'));
@@ -163,7 +174,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     }
     let reply: Reply | Streaming;
     try {
-      reply = await match.handler({ method: (method === 'HEAD' ? 'GET' : method) as Method, path, query, params: match.params, client, body });
+      reply = await match.handler({ method: (method === 'HEAD' ? 'GET' : method) as Method, path, query, params: match.params, client, body, session: access.session });
     } catch (err) {
       log.error({ err, method, path: clip(path, MAX_LOGGED_PATH) }, 'http handler failed');
       reply = jsonError(500, 'internal error');
@@ -210,7 +221,10 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   let closing: Promise<void> | null = null;
   return {
     address: () => bound,
-    setAdminToken: (token) => auth.set(token),
+    setAdminToken: (token) => {
+      // Whoever logged in with the old token must not stay in; a reload that keeps the token keeps the logins.
+      if (auth.set(token)) sessions.clear();
+    },
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         const cut = setTimeout(() => server.closeAllConnections(), limits.closeGraceMs);
