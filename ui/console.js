@@ -106,7 +106,7 @@
     let visible = 0;
     for (const tr of rows.children) if (!tr.hidden) visible++;
     const total = rows.childElementCount;
-    $('row-count').textContent = total === 0 ? '' : visible === total ? `${total} newest first` : `${visible} of ${total} shown`;
+    $('row-count').textContent = total === 0 ? '' : visible === total ? `${total} rows, newest first` : `${visible} of ${total} shown`;
     $('rows-empty').hidden = total > 0;
   }
 

@@ -89,10 +89,15 @@ function denied(reply: Reply, wrongToken = false): Access {
   return { kind: 'denied', reply, wrongToken };
 }
 
-/** What a browser tells of where a request comes from; curl and scripts send neither header. */
+/**
+ * What a browser tells of where a request comes from; curl and scripts send
+ * neither header. Sec-Fetch-Site first (every current browser sends it, and
+ * it is right where Origin is "null", e.g. under a no-referrer policy); an
+ * Origin that is not this host where it is absent.
+ */
 function crossSite(headers: IncomingHttpHeaders): boolean {
   const site = headerValue(headers['sec-fetch-site']);
-  if (site === 'cross-site' || site === 'same-site') return true;
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = headerValue(headers.origin);
   if (origin === undefined) return false;
   try {

@@ -25,7 +25,7 @@ export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'se
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': CONSOLE_CSP,
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  'referrer-policy': 'same-origin',
 };
 
 function layout(title: string, body: string, extraHead = ''): string {

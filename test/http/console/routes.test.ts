@@ -209,7 +209,7 @@ describe('console: the session cookie on /v1', () => {
     const h = await start();
     const body = JSON.stringify({ agent: 'ci-runner-1' });
     const basic = { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` };
-    for (const from of [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }]) {
+    for (const from of [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site', origin: `http://127.0.0.1:${h.port}` }]) {
       const res = await call(h.port, 'POST', '/v1/quarantine', json({ ...basic, ...from }), body);
       expect(res.status, JSON.stringify(from)).toBe(403);
     }
@@ -277,7 +277,7 @@ describe('console: sessions', () => {
 });
 
 describe('console: the page', () => {
-  it('is served with a strict Content-Security-Policy, no framing and no referrer', async () => {
+  it('is served with a strict Content-Security-Policy, no framing and no referrer to other sites', async () => {
     const h = await start();
     const { cookie } = await login(h);
     for (const path of ['/ui', '/ui/login']) {
@@ -286,7 +286,7 @@ describe('console: the page', () => {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
       );
       expect(res.headers['x-frame-options']).toBe('DENY');
-      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['referrer-policy']).toBe('same-origin');
     }
   });
 
