@@ -128,7 +128,7 @@ export class TopCounter {
 
 /**
  * Snapshots of several processes as one: totals added, lists merged by name
- * and ranked again, the window the widest of them. Exact while each snapshot
+ * and ranked again, the window the widest of them. Pure: no clock, no state. Exact while each snapshot
  * lists every name it counted; otherwise a name that just missed each list
  * may be missing from the merged one too, and its count is in `other`.
  */
@@ -153,9 +153,9 @@ export function mergeTop(snapshots: readonly TopSnapshot[], listed: number = TOP
   }
   const topNames = ranked(names, listed);
   const topAgents = ranked(agents, listed);
-  const now = Date.now();
   return {
-    since: Number.isFinite(since) ? since : now, until: Number.isFinite(until) ? until : now, queries, blocked,
+    // No snapshot at all: an empty window at 0, so the function stays pure (no clock).
+    since: Number.isFinite(since) ? since : 0, until: Number.isFinite(until) ? until : 0, queries, blocked,
     names: topNames.list, agents: topAgents.list,
     other: { names: otherNames + topNames.left, agents: otherAgents + topAgents.left },
   };
