@@ -195,10 +195,14 @@
   async function refreshTop() {
     const top = await api('GET', '/v1/top');
     fill('top-blocked', top.top_blocked, (c) => {
-      const allow = el('td', undefined, 'allow');
+      // The name, and under it the allow item suggest writes for it, ready to copy.
+      const cell = el('td', undefined, 'wrap');
+      cell.appendChild(el('div', c.name, 'name'));
+      const allow = el('div', undefined, 'allow');
       allow.appendChild(el('code', c.allow));
       allow.appendChild(copyButton(c.allow));
-      return row([el('td', c.name, 'name'), el('td', c.count, 'num'), allow]);
+      cell.appendChild(allow);
+      return row([cell, el('td', c.count, 'num')]);
     });
     topAgents = top.top_agents.map((c) => c.agent);
     fill('top-agents', top.top_agents, (c) => row([c.agent, el('td', c.count, 'num')]));

@@ -112,6 +112,7 @@ describe.skipIf(!haveChromium && !inCi)('the console in a real browser', { timeo
   it('sends a browser without a session to the login form, and the token logs it in with an HttpOnly, SameSite=Strict cookie', async () => {
     await page.goto(`${base()}/ui`);
     expect(new URL(page.url()).pathname).toBe('/ui/login');
+    if (process.env.INTENTDNS_LOGIN_SCREENSHOT) await page.screenshot({ path: process.env.INTENTDNS_LOGIN_SCREENSHOT });
     await page.fill('#token', 'a wrong token');
     await page.click('button[type=submit]');
     await expect.poll(() => page.textContent('.error')).toContain('not the admin token');
@@ -167,10 +168,10 @@ describe.skipIf(!haveChromium && !inCi)('the console in a real browser', { timeo
   });
 
   it('the top panels name the blocked name and the agents, with the allow item suggest writes for that name', async () => {
-    const blockedRow = page.locator('#top-blocked tbody tr', { has: page.locator('td.name', { hasText: 'evil.example.com' }) });
+    const blockedRow = page.locator('#top-blocked tbody tr', { has: page.locator('div.name', { hasText: 'evil.example.com' }) });
     await blockedRow.waitFor({ timeout: 8000 });
     expect(await blockedRow.locator('td.num').textContent()).toBe('1');
-    const shown = await blockedRow.locator('td.allow code').textContent();
+    const shown = await blockedRow.locator('div.allow code').textContent();
     // What suggest writes, from the proxy's own decision log.
     const log = proxy.decisions().map((l) => JSON.stringify(l)).join('\n');
     const suggested = await cli(['suggest', '--log', '-'], {}, `${log}\n`);

@@ -98,7 +98,7 @@ ${opts.loggedIn ? '<button id="logout" type="button" class="quiet">Log out</butt
 </section>
 <section id="top-blocked" class="panel">
 <h2>Top blocked names <small>last hour</small></h2>
-<table><thead><tr><th>Name</th><th class="num">Queries</th><th>To allow it (as <code>intentdns suggest</code> writes)</th></tr></thead><tbody></tbody></table>
+<table><thead><tr><th class="wrap">Name, and the allow line <code>intentdns suggest</code> writes for it</th><th class="num">Queries</th></tr></thead><tbody></tbody></table>
 <p class="empty">Nothing blocked in the last hour.</p>
 </section>
 <section id="top-agents" class="panel">
