@@ -29,7 +29,8 @@ import { IdentifyStage } from './identify/identify.js';
 import { RateLimit, type LineSampler, type SocketBudget, type TokenBuckets } from './limit/index.js';
 import type { DecisionSink } from './observe/decision-sink.js';
 import { Observe, type LimitObserver, type QueryObserver } from './observe/observe.js';
-import type { TopCounter } from './observe/top.js';
+import type { TopCounter, TopOutcome } from './observe/top.js';
+import { UNCOVERED_REASONS } from './suggest/index.js';
 import { chain, Query, type Agent, type Answer, type Fetched, type Next } from './pipeline/types.js';
 import type { Peer } from './receive/types.js';
 import type { Metrics } from './telemetry/metrics.js';
@@ -115,9 +116,9 @@ export function buildPipeline(
     new UpstreamStage(upstreams).handle,
   );
   const top = shared.top ?? null;
-  const topQuery: QueryObserver[] = top ? [(q, a) => top.record(q.agent?.name, q.qname, a.reply.kind !== 'upstream')] : [];
+  const topQuery: QueryObserver[] = top ? [(q, a) => top.record(q.agent?.name, q.qname, topOutcome(a))] : [];
   // A rate-limited query was not answered (blocked); its name is known only when it was decoded.
-  const topLimited: LimitObserver[] = top ? [(l) => top.record(l.agent?.name, l.message?.question.name, true)] : [];
+  const topLimited: LimitObserver[] = top ? [(l) => top.record(l.agent?.name, l.message?.question.name, 'blocked')] : [];
   const observe = new Observe(log, config.log.queries, [metrics.observeQuery, ...topQuery], {
     limitObservers: [metrics.observeLimited, ...topLimited], sampler: shared.sampler, sink: shared.decisions ?? null,
   });
@@ -214,4 +215,13 @@ export class Pipeline {
     query.agent = agent ?? undefined;
     return encodeAnswer(query, rateLimitedAnswer(query), this.config.answers.maxTtlS);
   }
+}
+
+/**
+ * What the console's top counts make of an answer: blocked is what the agent got (as the decision
+ * line's `blocked`), and uncovered a block suggest would answer with an allow entry.
+ */
+function topOutcome(answer: Answer): TopOutcome {
+  if (answer.reply.kind === 'upstream') return 'answered';
+  return UNCOVERED_REASONS.has(answer.reason) ? 'uncovered' : 'blocked';
 }

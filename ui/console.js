@@ -199,8 +199,13 @@
       const cell = el('td', undefined, 'wrap');
       cell.appendChild(el('div', c.name, 'name'));
       const allow = el('div', undefined, 'allow');
-      allow.appendChild(el('code', c.allow));
-      allow.appendChild(copyButton(c.allow));
+      if (c.allow) {
+        allow.appendChild(el('code', c.allow));
+        allow.appendChild(copyButton(c.allow));
+      } else {
+        // Blocked by a deny rule, rebinding, quarantine… (an allow entry would not lift it), or no list could hold the name.
+        allow.appendChild(el('span', 'suggest proposes no allow line for it', 'muted'));
+      }
       cell.appendChild(allow);
       return row([cell, el('td', c.count, 'num')]);
     });

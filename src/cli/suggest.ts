@@ -1,17 +1,11 @@
 import { isIP } from 'node:net';
 import { isPrivateAddress } from '../check/private.js';
 import { ipToBigInt } from '../config/address.js';
-import { parseName } from '../config/pattern.js';
-import { allowItem, proposeAllowList, queries, SUBTREE_MIN_NAMES, type Proposal } from '../suggest/index.js';
+import type { Reason } from '../pipeline/types.js';
+import { allowable, allowItem, proposeAllowList, queries, SUBTREE_MIN_NAMES, UNCOVERED_REASONS, type Proposal } from '../suggest/index.js';
 import { readDecisionLog, UnreadableLines, type LoggedQuery } from './decision-log.js';
 import { UsageError, type Io } from './io.js';
 
-/**
- * Reasons that mean "the role did not cover this name": the names an operator
- * may want to allow. Deliberate blocks (denylist, rebinding, qtype,
- * quarantine) are never suggested back.
- */
-const UNCOVERED = new Set(['unlisted', 'grant', 'hold_approved', 'hold_denied', 'hold_timeout', 'hold_capacity', 'link_down']);
 
 /** Why a seen name is listed apart instead of suggested. */
 type Withheld = 'nxdomain' | 'rebinding';
@@ -46,7 +40,7 @@ export const suggest = {
     for await (const q of readDecisionLog(values.log, unreadable, io.stdin)) {
       lines++;
       if (!q.role || (values.role !== undefined && q.role !== values.role)) continue;
-      if (!parseName(q.qname).ok || (!UNCOVERED.has(q.reason) && q.reason !== 'rebinding')) continue;
+      if (!allowable(q.qname) || (!UNCOVERED_REASONS.has(q.reason as Reason) && q.reason !== 'rebinding')) continue;
       let names = byRole.get(q.role);
       if (!names) byRole.set(q.role, (names = new Map()));
       record(names, q);

@@ -1,5 +1,5 @@
 import type { TopSnapshot } from '../observe/top.js';
-import { allowItemFor } from '../suggest/index.js';
+import { allowable, allowItemFor } from '../suggest/index.js';
 import { json, type Route } from './routes.js';
 
 /** How many of each the console shows (and GET /v1/top lists). */
@@ -12,7 +12,7 @@ export const TOP_SHOWN = 10;
  */
 export type TopSource = () => TopSnapshot | Promise<TopSnapshot>;
 
-/** GET /v1/top: the top blocked names (each with the allow item suggest would write) and agents of the last hour. */
+/** GET /v1/top: the top blocked names (with the allow item suggest would write, where it would) and agents of the last hour. */
 export function topRoutes(top: TopSource): Route[] {
   return [{ path: /^\/v1\/top$/, methods: { GET: async () => json(200, topJson(await top())) } }];
 }
@@ -26,7 +26,12 @@ export function topJson(s: TopSnapshot): Record<string, unknown> {
     until: new Date(s.until).toISOString(),
     queries: s.queries,
     blocked: s.blocked,
-    top_blocked: names.map((c) => ({ name: c.name, count: c.count, allow: allowItemFor(c.name, c.count) })),
+    // allow only where suggest would write one: for the queries blocked because the role did not
+    // cover the name (a deny rule is not lifted by an allow entry), counted as suggest counts them.
+    top_blocked: names.map((c) => ({
+      name: c.name, count: c.count,
+      ...(c.uncovered > 0 && allowable(c.name) && { allow: allowItemFor(c.name, c.uncovered) }),
+    })),
     top_agents: agents.map((c) => ({ agent: c.name, count: c.count })),
     // Counted in the totals but not in the lists: cut at a bucket's key cap, or below the first ten.
     not_listed: { names: s.other.names + sum(s.names) - sum(names), agents: s.other.agents + sum(s.agents) - sum(agents) },

@@ -20,6 +20,11 @@ export interface TopCount {
   readonly count: number;
 }
 
+/** A blocked query name: how often, and how many of those for a reason `suggest` answers with an allow entry (the role did not cover it). */
+export interface BlockedCount extends TopCount {
+  readonly uncovered: number;
+}
+
 /** The counts of a time window, as plain data: what a worker would send its primary. */
 export interface TopSnapshot {
   /** Start and end of the window (ms since the epoch): the oldest bucket counted, and when the snapshot was taken. */
@@ -30,7 +35,7 @@ export interface TopSnapshot {
   /** Decisions with `blocked: true`: the agent did not get the upstream's answer. */
   readonly blocked: number;
   /** Blocked query names, most often first (ties by name), at most `listed` of them. */
-  readonly names: readonly TopCount[];
+  readonly names: readonly BlockedCount[];
   /** Agents by queries, most first (ties by name), at most `listed` of them. Queries of unknown sources have no agent. */
   readonly agents: readonly TopCount[];
   /** Counted but not in the lists above: cut at a bucket's key cap, or below the listed ones. */
@@ -54,10 +59,23 @@ interface Bucket {
   slot: number;
   queries: number;
   blocked: number;
-  readonly names: Map<string, number>;
+  readonly names: Map<string, NameTally>;
   readonly agents: Map<string, number>;
   cutNames: number;
   cutAgents: number;
+}
+
+/**
+ * What a decision was, for these counts: the agent got the upstream's answer
+ * (`answered`), or not (`blocked`), or not because its role did not cover the
+ * name (`uncovered`: unlisted and the like, what suggest answers with an allow entry).
+ */
+export type TopOutcome = 'answered' | 'blocked' | 'uncovered';
+
+/** One blocked name's counts in one bucket. */
+interface NameTally {
+  count: number;
+  uncovered: number;
 }
 
 export class TopCounter {
@@ -71,16 +89,29 @@ export class TopCounter {
     }));
   }
 
-  /** One decision: its agent (none for an unknown source), its query name (none when it was not decoded), and whether it was blocked. */
-  record(agent: string | undefined, qname: string | undefined, blocked: boolean, now: number = Date.now()): void {
+  /** One decision: its agent (none for an unknown source), its query name (none when it was not decoded), and what it was. */
+  record(agent: string | undefined, qname: string | undefined, outcome: TopOutcome, now: number = Date.now()): void {
     const bucket = this.#bucket(now);
     bucket.queries++;
     if (agent !== undefined) {
       if (!bump(bucket.agents, agent, this.#limits.maxKeys)) bucket.cutAgents++;
     }
-    if (!blocked) return;
+    if (outcome === 'answered') return;
     bucket.blocked++;
-    if (qname === undefined || !bump(bucket.names, qname, this.#limits.maxKeys)) bucket.cutNames++;
+    if (qname === undefined) {
+      bucket.cutNames++;
+      return;
+    }
+    let tally = bucket.names.get(qname);
+    if (tally === undefined) {
+      if (bucket.names.size >= this.#limits.maxKeys) {
+        bucket.cutNames++;
+        return;
+      }
+      bucket.names.set(qname, (tally = { count: 0, uncovered: 0 }));
+    }
+    tally.count++;
+    if (outcome === 'uncovered') tally.uncovered++;
   }
 
   /** The last hour (the buckets still in the window at `now`), summed. */
@@ -88,7 +119,7 @@ export class TopCounter {
     const { bucketMs, buckets, listed } = this.#limits;
     const current = Math.floor(now / bucketMs);
     const oldest = current - buckets + 1;
-    const names = new Map<string, number>();
+    const names = new Map<string, NameTally>();
     const agents = new Map<string, number>();
     let queries = 0;
     let blocked = 0;
@@ -100,10 +131,10 @@ export class TopCounter {
       blocked += b.blocked;
       cutNames += b.cutNames;
       cutAgents += b.cutAgents;
-      for (const [k, n] of b.names) names.set(k, (names.get(k) ?? 0) + n);
+      for (const [k, t] of b.names) addTally(names, k, t.count, t.uncovered);
       for (const [k, n] of b.agents) agents.set(k, (agents.get(k) ?? 0) + n);
     }
-    const topNames = ranked(names, listed);
+    const topNames = rankedNames(names, listed);
     const topAgents = ranked(agents, listed);
     return {
       since: oldest * bucketMs, until: now, queries, blocked,
@@ -133,7 +164,7 @@ export class TopCounter {
  * may be missing from the merged one too, and its count is in `other`.
  */
 export function mergeTop(snapshots: readonly TopSnapshot[], listed: number = TOP_DEFAULTS.listed): TopSnapshot {
-  const names = new Map<string, number>();
+  const names = new Map<string, NameTally>();
   const agents = new Map<string, number>();
   let queries = 0;
   let blocked = 0;
@@ -148,10 +179,10 @@ export function mergeTop(snapshots: readonly TopSnapshot[], listed: number = TOP
     otherAgents += s.other.agents;
     since = Math.min(since, s.since);
     until = Math.max(until, s.until);
-    for (const c of s.names) names.set(c.name, (names.get(c.name) ?? 0) + c.count);
+    for (const c of s.names) addTally(names, c.name, c.count, c.uncovered);
     for (const c of s.agents) agents.set(c.name, (agents.get(c.name) ?? 0) + c.count);
   }
-  const topNames = ranked(names, listed);
+  const topNames = rankedNames(names, listed);
   const topAgents = ranked(agents, listed);
   return {
     // No snapshot at all: an empty window at 0, so the function stays pure (no clock).
@@ -170,9 +201,25 @@ function bump(map: Map<string, number>, key: string, max: number): boolean {
   return true;
 }
 
+function addTally(names: Map<string, NameTally>, name: string, count: number, uncovered: number): void {
+  const t = names.get(name);
+  if (t === undefined) names.set(name, { count, uncovered });
+  else {
+    t.count += count;
+    t.uncovered += uncovered;
+  }
+}
+
 /** The `listed` largest counts, most first and ties by name (so the order is stable), and the sum of the rest. */
 function ranked(counts: ReadonlyMap<string, number>, listed: number): { list: TopCount[]; left: number } {
-  const all = [...counts].map(([name, count]) => ({ name, count }));
+  return cut([...counts].map(([name, count]) => ({ name, count })), listed);
+}
+
+function rankedNames(tallies: ReadonlyMap<string, NameTally>, listed: number): { list: BlockedCount[]; left: number } {
+  return cut([...tallies].map(([name, t]) => ({ name, count: t.count, uncovered: t.uncovered })), listed);
+}
+
+function cut<T extends TopCount>(all: T[], listed: number): { list: T[]; left: number } {
   all.sort((a, b) => b.count - a.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const list = all.slice(0, listed);
   const left = all.slice(listed).reduce((n, c) => n + c.count, 0);

@@ -85,7 +85,7 @@ describe.skipIf(!haveChromium && !inCi)('the console in a real browser', { timeo
           - { name: ci-1, match: ["127.0.0.1/32"], role: coding }
           - { name: ci-2, match: ["127.0.0.2/32"], role: builder }
         roles:
-          coding: { allow: [github.com, "*.github.com"], unlisted: sinkhole }
+          coding: { allow: [github.com, "*.github.com"], deny: [gist.github.com], unlisted: sinkhole }
           builder: { allow: [github.com, "*.github.com"], unlisted: hold }
         approval: { url: "${service.url}", token_file: "${join(dir, 'approval-token')}", grant_ttl: 10m, hold_timeout: 20s, on_hold_timeout: sinkhole, on_link_down: sinkhole, max_pending_holds: 10 }
       `,
@@ -179,8 +179,20 @@ describe.skipIf(!haveChromium && !inCi)('the console in a real browser', { timeo
     const item = suggested.out.split('\n').find((l) => l.includes('evil.example.com'))!.trim();
     expect(shown).toBe(item);
     expect(shown).toBe('- evil.example.com  # 1 query');
+    // A name a deny rule blocks gets no allow line (suggest proposes none: deny wins over allow).
+    expect(status(await dig(proxy, 'gist.github.com'))).toBe('NXDOMAIN');
+    const deniedRow = page.locator('#top-blocked tbody tr', { has: page.locator('div.name', { hasText: 'gist.github.com' }) });
+    await deniedRow.waitFor({ timeout: 8000 });
+    expect(await deniedRow.locator('code').count()).toBe(0);
+    expect(await deniedRow.locator('div.allow').textContent()).toBe('suggest proposes no allow line for it');
+    const again = await cli(['suggest', '--log', '-'], {}, `${proxy.decisions().map((l) => JSON.stringify(l)).join('\n')}\n`);
+    expect(again.out).not.toContain('gist.github.com');
+    expect(proxy.decisions().some((l) => l.qname === 'gist.github.com' && l.reason === 'denylist')).toBe(true);
+    // Nor does the hostile name, which no role's list could hold.
+    const hostileRow = page.locator('#top-blocked tbody tr', { has: page.locator('div.name', { hasText: HOSTILE.toLowerCase() }) });
+    expect(await hostileRow.locator('code').count()).toBe(0);
     await expect.poll(() => page.locator('#top-agents tbody td:first-child').allTextContents()).toEqual(['ci-1', 'ci-2']);
-  });
+  }, 30_000);
 
   it('lists a pending hold, and a grant with its command and reviewer', async () => {
     const held = dig(proxy, 'held.example.com', '127.0.0.2', 25);

@@ -6,9 +6,24 @@ import { allowItemFor } from '../../src/suggest/index.js';
 const T0 = Date.UTC(2026, 11, 2, 8, 0);
 
 describe('GET /v1/top body', () => {
+  it('gives the allow item only where suggest would write one, counted as suggest counts', () => {
+    const top = new TopCounter();
+    top.record('ci-1', 'denied.example', 'blocked', T0);
+    top.record('ci-1', 'denied.example', 'blocked', T0);
+    top.record('ci-1', 'mixed.example', 'blocked', T0);
+    top.record('ci-1', 'mixed.example', 'uncovered', T0);
+    top.record('ci-1', '<b>.example', 'uncovered', T0);     // no role's list can hold this name
+    const body = topJson(top.snapshot(T0)) as { top_blocked: Array<Record<string, unknown>> };
+    expect(body.top_blocked).toEqual([
+      { name: 'denied.example', count: 2 },
+      { name: 'mixed.example', count: 2, allow: '- mixed.example  # 1 query' },
+      { name: '<b>.example', count: 1 },
+    ]);
+  });
+
   it('lists the first ten of each, each blocked name with suggest\'s allow item, and what is not listed', () => {
     const top = new TopCounter();
-    for (let i = 0; i < 12; i++) for (let n = 0; n <= i; n++) top.record(`agent-${i}`, `n${i}.example`, true, T0);
+    for (let i = 0; i < 12; i++) for (let n = 0; n <= i; n++) top.record(`agent-${i}`, `n${i}.example`, 'uncovered', T0);
     const body = topJson(top.snapshot(T0 + 1000)) as {
       top_blocked: Array<{ name: string; count: number; allow: string }>;
       top_agents: Array<{ agent: string; count: number }>;

@@ -5,37 +5,39 @@ const MIN = 60_000;
 const T0 = 1_800_000_000_000 - (1_800_000_000_000 % MIN);   // a minute boundary
 
 describe('TopCounter', () => {
-  it('ranks blocked names and agents by count, ties by name, and counts every query', () => {
+  it('ranks blocked names and agents by count, ties by name, counts every query, and how many blocks were of names the role did not cover', () => {
     const top = new TopCounter();
-    for (let i = 0; i < 3; i++) top.record('ci-1', 'evil.example', true, T0);
-    top.record('ci-2', 'bad.example', true, T0 + 1);
-    top.record('ci-2', 'api.github.com', false, T0 + 2);
-    top.record(undefined, 'x.example', true, T0 + 3);      // an unknown source: no agent
+    for (let i = 0; i < 3; i++) top.record('ci-1', 'evil.example', 'uncovered', T0);
+    top.record('ci-2', 'bad.example', 'blocked', T0 + 1);        // a deny rule, say: no allow entry would lift it
+    top.record('ci-2', 'api.github.com', 'answered', T0 + 2);
+    top.record(undefined, 'x.example', 'uncovered', T0 + 3);      // an unknown source: no agent
     const s = top.snapshot(T0 + 10);
     expect(s.queries).toBe(6);
     expect(s.blocked).toBe(5);
-    expect(s.names).toEqual([{ name: 'evil.example', count: 3 }, { name: 'bad.example', count: 1 }, { name: 'x.example', count: 1 }]);
+    expect(s.names).toEqual([
+      { name: 'evil.example', count: 3, uncovered: 3 }, { name: 'bad.example', count: 1, uncovered: 0 }, { name: 'x.example', count: 1, uncovered: 1 },
+    ]);
     expect(s.agents).toEqual([{ name: 'ci-1', count: 3 }, { name: 'ci-2', count: 2 }]);
     expect(s.other).toEqual({ names: 0, agents: 0 });
   });
 
   it('forgets what is older than the hour, one minute bucket at a time', () => {
     const top = new TopCounter();
-    top.record('old', 'old.example', true, T0);
-    top.record('new', 'new.example', true, T0 + 30 * MIN);
+    top.record('old', 'old.example', 'uncovered', T0);
+    top.record('new', 'new.example', 'uncovered', T0 + 30 * MIN);
     expect(top.snapshot(T0 + 59 * MIN).names.map((c) => c.name)).toEqual(['new.example', 'old.example']);
     const later = top.snapshot(T0 + 60 * MIN);
     expect(later.names.map((c) => c.name)).toEqual(['new.example']);
     expect(later.queries).toBe(1);
     expect(later.since).toBe(T0 + MIN);
     // The ring slot is reused: recording an hour later replaces the old minute's counts.
-    top.record('newer', 'newer.example', true, T0 + 60 * MIN);
+    top.record('newer', 'newer.example', 'uncovered', T0 + 60 * MIN);
     expect(top.snapshot(T0 + 60 * MIN).agents.map((c) => c.name)).toEqual(['new', 'newer']);
   });
 
   it('keeps at most maxKeys names per bucket and counts the rest as other, never losing them from the totals', () => {
     const top = new TopCounter({ maxKeys: 3, listed: 2 });
-    for (let i = 0; i < 10; i++) top.record(`agent-${i}`, `n${i}.tunnel.example`, true, T0);
+    for (let i = 0; i < 10; i++) top.record(`agent-${i}`, `n${i}.tunnel.example`, 'uncovered', T0);
     const s = top.snapshot(T0);
     expect(s.blocked).toBe(10);
     expect(s.names).toHaveLength(2);
@@ -51,12 +53,12 @@ describe('mergeTop', () => {
   });
 
   it('adds the totals and the counts of each name, ranks again and widens the window', () => {
-    const a = snap({ queries: 10, blocked: 4, names: [{ name: 'x.example', count: 3 }, { name: 'y.example', count: 1 }], agents: [{ name: 'ci-1', count: 10 }] });
-    const b = snap({ since: T0 - MIN, until: T0 + 2 * MIN, queries: 5, blocked: 3, names: [{ name: 'y.example', count: 3 }], agents: [{ name: 'ci-2', count: 5 }], other: { names: 0, agents: 0 } });
+    const a = snap({ queries: 10, blocked: 4, names: [{ name: 'x.example', count: 3, uncovered: 3 }, { name: 'y.example', count: 1, uncovered: 0 }], agents: [{ name: 'ci-1', count: 10 }] });
+    const b = snap({ since: T0 - MIN, until: T0 + 2 * MIN, queries: 5, blocked: 3, names: [{ name: 'y.example', count: 3, uncovered: 2 }], agents: [{ name: 'ci-2', count: 5 }], other: { names: 0, agents: 0 } });
     const m = mergeTop([a, b]);
     expect(m).toEqual({
       since: T0 - MIN, until: T0 + 2 * MIN, queries: 15, blocked: 7,
-      names: [{ name: 'y.example', count: 4 }, { name: 'x.example', count: 3 }],
+      names: [{ name: 'y.example', count: 4, uncovered: 2 }, { name: 'x.example', count: 3, uncovered: 3 }],
       agents: [{ name: 'ci-1', count: 10 }, { name: 'ci-2', count: 5 }],
       other: { names: 0, agents: 0 },
     });
@@ -68,17 +70,17 @@ describe('mergeTop', () => {
     for (let i = 0; i < 300; i++) {
       const agent = `ci-${i % 7}`;
       const name = `n${(i * 13) % 11}.example`;
-      const blocked = i % 3 !== 0;
-      whole.record(agent, name, blocked, T0 + i);
-      parts[i % 3]!.record(agent, name, blocked, T0 + i);
+      const outcome = (['answered', 'blocked', 'uncovered'] as const)[i % 3]!;
+      whole.record(agent, name, outcome, T0 + i);
+      parts[Math.floor(i / 7) % 3]!.record(agent, name, outcome, T0 + i);
     }
     const merged = mergeTop(parts.map((p) => p.snapshot(T0 + 1000)));
     expect(merged).toEqual(whole.snapshot(T0 + 1000));
   });
 
   it('keeps at most `listed` entries and moves the rest into other', () => {
-    const m = mergeTop([snap({ blocked: 3, names: [{ name: 'a', count: 1 }, { name: 'b', count: 1 }], other: { names: 1, agents: 0 } })], 1);
-    expect(m.names).toEqual([{ name: 'a', count: 1 }]);
+    const m = mergeTop([snap({ blocked: 3, names: [{ name: 'a', count: 1, uncovered: 1 }, { name: 'b', count: 1, uncovered: 0 }], other: { names: 1, agents: 0 } })], 1);
+    expect(m.names).toEqual([{ name: 'a', count: 1, uncovered: 1 }]);
     expect(m.other.names).toBe(2);
   });
 

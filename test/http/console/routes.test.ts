@@ -49,7 +49,7 @@ async function start(opts: Partial<HttpOptions> = {}): Promise<Harness> {
   quarantine.useNames(CLIENTS);
   const decisions = new DecisionStream();
   const top = new TopCounter();
-  top.record('ci-runner-1', 'evil.example', true);
+  top.record('ci-runner-1', 'evil.example', 'uncovered');
   const server = await startHttp({
     address: LOOPBACK, log, ready: () => true, adminToken: TOKEN,
     grants: { list: () => [] }, holds: { list: () => [] }, quarantine, decisions, top: () => top.snapshot(),
