@@ -6,7 +6,6 @@ import { allowable, allowItem, proposeAllowList, queries, SUBTREE_MIN_NAMES, UNC
 import { readDecisionLog, UnreadableLines, type LoggedQuery } from './decision-log.js';
 import { UsageError, type Io } from './io.js';
 
-
 /** Why a seen name is listed apart instead of suggested. */
 type Withheld = 'nxdomain' | 'rebinding';
 const WITHHELD_TEXT: Readonly<Record<Withheld, string>> = {

@@ -4,8 +4,8 @@
  * a handful of routes does not need one, and every limit is in sight here.
  *
  * The wire is handled in this file only: request bodies are capped and read
- * whole before routing (handlers get the text), `/v1/*` is authenticated
- * before routing, and every reply gets the same headers. Handlers in
+ * whole before routing (handlers get the text), `/v1/*` and the console are
+ * authenticated before routing (access.ts), and every reply gets the same headers. Handlers in
  * probes.ts and admin.ts return values.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
