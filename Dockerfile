@@ -28,7 +28,7 @@ COPY package.json package-lock.json tsconfig.json ./
 # before src/ is here. We run tsc ourselves below.
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+RUN npm run build
 
 # ---------------------------------------------------------------------------
 # deps: production dependencies only, in a stage of their own so npm's cache
@@ -76,13 +76,12 @@ ENV NODE_ENV=production \
 
 # What the program reads at run time, and nothing else: the compiled code,
 # production node_modules, package.json (for --version and the build_info
-# metric), the built-in presets (config/presets/, found relative to dist/) and
-# the console's script and style sheet (ui/, found the same way).
+# metric) and the built-in presets (config/presets/, found relative to dist/).
+# The console's script and style sheet are in dist/ (npm run build copies them).
 COPY --from=deps /opt/intentdns/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY config/presets ./config/presets
-COPY ui ./ui
 COPY deploy/docker/intentdns.yaml /etc/intentdns/intentdns.yaml
 
 # Numeric, so Kubernetes' runAsNonRoot can check it without /etc/passwd.

@@ -99,3 +99,15 @@ describe('src/ import graph', () => {
     expect(cycles(looped)).toEqual([['a', 'b', 'c']]);
   });
 });
+
+describe('the top level of the repository', () => {
+  it('holds what the README promises and nothing else', () => {
+    const allowed = new Set([
+      'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'config', 'deploy', 'test', 'README.md', 'Dockerfile',
+      'docs', 'examples', 'bench', '.ci', '.dockerignore', '.gitignore', '.git', 'node_modules', 'dist',
+    ]);
+    const root = resolve(SRC, '..');
+    const stray = readdirSync(root).filter((name) => !allowed.has(name));
+    expect(stray).toEqual([]);
+  });
+});

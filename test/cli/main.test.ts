@@ -23,8 +23,8 @@ function exec(file: string, args: readonly string[], timeoutMs: number): Promise
 describe('node dist/main.js', () => {
   beforeAll(async () => {
     if (existsSync(MAIN)) return;
-    const build = await exec('npx', ['tsc', '-p', '.'], 110_000);
-    if (build.code !== 0 || !existsSync(MAIN)) throw new Error(`npx tsc -p . failed (${build.code}):\n${build.stdout}${build.stderr}`);
+    const build = await exec('npm', ['run', 'build'], 110_000);
+    if (build.code !== 0 || !existsSync(MAIN)) throw new Error(`npm run build failed (${build.code}):\n${build.stdout}${build.stderr}`);
   }, 120_000);
 
   it('--version prints the version and exits 0', async () => {

@@ -638,7 +638,7 @@ describe('Dockerfile', () => {
     expect(froms.length).toBeGreaterThanOrEqual(2);
     for (const f of froms) expect(f.args).toMatch(/ AS \w+$/i);
     const runs = instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
-    expect(runs.some((r) => /tsc/.test(r))).toBe(true);
+    expect(runs.some((r) => /npm run build|tsc/.test(r))).toBe(true);
     const ci = runs.filter((r) => /npm ci/.test(r));
     expect(ci.some((r) => /--omit=dev/.test(r) && /--ignore-scripts/.test(r))).toBe(true);
     // Every npm ci skips our prepare script (tsc would run before src/ is copied, or without dev dependencies).

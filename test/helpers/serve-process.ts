@@ -63,8 +63,8 @@ export async function ensureBuilt(): Promise<string> {
       continue;
     }
     try {
-      const r = await run('npx', ['tsc', '-p', '.'], 110_000);
-      if (r.code !== 0) throw new Error(`npx tsc -p . failed (${r.code}):\n${r.out}`);
+      const r = await run('npm', ['run', 'build'], 110_000);
+      if (r.code !== 0) throw new Error(`npm run build failed (${r.code}):\n${r.out}`);
     } finally {
       rmSync(LOCK, { recursive: true, force: true });
     }

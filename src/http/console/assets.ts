@@ -3,18 +3,19 @@ import { fileURLToPath } from 'node:url';
 import { IntentdnsError } from '../../errors.js';
 
 /**
- * The console's script and style sheet: hand-written files in ui/ at the top
- * of the package (no build step), found relative to this module the way
- * config/presets are, so from src/ (tests) and from dist/ alike.
+ * The console's script and style sheet: hand-written files in ui/ beside this
+ * module, served as they are (no bundler). `npm run build` copies the folder
+ * into dist/ next to the compiled module, so the same relative path finds it
+ * from src/ (tests) and from dist/.
  */
-const UI_DIR = fileURLToPath(new URL('../../../ui/', import.meta.url));
+const UI_DIR = fileURLToPath(new URL('./ui/', import.meta.url));
 
 export interface ConsoleAssets {
   readonly script: string;
   readonly style: string;
 }
 
-/** ui/ is missing or unreadable: the package was installed without it (the Dockerfile copies it). */
+/** ui/ is missing or unreadable: dist/ was built by tsc alone, without `npm run build`'s copy. */
 export class ConsoleAssetsError extends IntentdnsError {
   static readonly CODE = 'IDNS_ERR_CONSOLE_ASSETS';
 

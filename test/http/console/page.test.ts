@@ -34,8 +34,8 @@ describe('loginPage', () => {
   });
 });
 
-describe('ui/console.js', () => {
-  const script = readFileSync(new URL('../../../ui/console.js', import.meta.url), 'utf8');
+describe('console/ui/console.js', () => {
+  const script = readFileSync(new URL('../../../src/http/console/ui/console.js', import.meta.url), 'utf8');
 
   it('never writes markup: no innerHTML, outerHTML, insertAdjacentHTML or document.write', () => {
     // The comment at the top names innerHTML to say it is not used; look at the code only.
