@@ -97,6 +97,8 @@ export function restartOnlyChanges(started: Config, next: Config): string[] {
   if (started.cache.maxEntries !== next.cache.maxEntries) changed.push('cache.max_entries');
   if (started.cache.maxBytes !== next.cache.maxBytes) changed.push('cache.max_bytes');
   if (started.metrics.perAgent !== next.metrics.perAgent) changed.push('metrics.per_agent');
+  // The process model is chosen at start: one process, or a primary that forked this many.
+  if (started.listen.workers !== next.listen.workers) changed.push('listen.workers');
   // The writer is made at start (its table, what it wrote); scope, grace, wait and on_error apply at reload.
   if ((started.firewall === null) !== (next.firewall === null)) changed.push('firewall');
   else if (started.firewall && next.firewall && started.firewall.table !== next.firewall.table) changed.push('firewall.table');

@@ -144,6 +144,8 @@ export interface Config {
   readonly listen: {
     readonly dns: readonly HostPort[];
     readonly http: HostPort | null;
+    /** DNS worker processes (`auto` already resolved to the core count); 1 runs everything in one process. */
+    readonly workers: number;
   };
   readonly upstreams: {
     readonly servers: readonly HostPort[];   // "system" already expanded from /etc/resolv.conf

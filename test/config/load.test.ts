@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -76,7 +77,7 @@ describe('defaults', () => {
       file: join(FIXTURES, 'minimal.yaml'),
       version: 1,
       mode: 'enforce',
-      listen: { dns: [{ host: '127.0.0.1', port: 5353, family: 4 }], http: { host: '127.0.0.1', port: 9153 } },
+      listen: { dns: [{ host: '127.0.0.1', port: 5353, family: 4 }], http: { host: '127.0.0.1', port: 9153 }, workers: 1 },
       upstreams: { servers: [{ host: '192.0.2.53', port: 53 }, { host: '2001:db8::53', port: 53, family: 6 }], timeoutMs: 1500, strategy: 'ordered' },
       cache: { maxEntries: 50_000, maxBytes: 64 * 1024 * 1024 },
       answers: { maxTtlS: 60, blockPrivate: true },
@@ -95,6 +96,11 @@ describe('defaults', () => {
     expect(c.roles.get('builder')).toEqual({
       name: 'builder', allow: [], deny: [], qtypes: null, privateOk: [], unlisted: 'sinkhole', tunneling: null, mode: null,
     });
+  });
+
+  it('reads listen.workers: a number, or auto for one per core', () => {
+    expect(parse(`version: 1\nlisten:\n  workers: 3\n${TAIL}`).listen.workers).toBe(3);
+    expect(parse(`version: 1\nlisten:\n  workers: auto\n${TAIL}`).listen.workers).toBe(Math.min(64, availableParallelism()));
   });
 
   it('gives approval its defaults, resolves token files next to the config and trims the URL', () => {
@@ -260,6 +266,9 @@ describe('errors point at the offending key or value', () => {
     ['listen without port', `version: 1\nlisten:\n  dns: ["[::1]"]\n${TAIL}`, 'test.yaml:3:9 listen.dns[0]: "[::1]" has no port, as in "[::1]:5353"'],
     ['duplicate listen address', `version: 1\nlisten:\n  dns: ["127.0.0.1:5353", "127.0.0.1:5353"]\n${TAIL}`,
       'test.yaml:3:27 listen.dns[1]: "127.0.0.1:5353" is listed twice'],
+    ['zero workers', `version: 1\nlisten:\n  workers: 0\n${TAIL}`, 'test.yaml:3:12 listen.workers: expected auto or a whole number from 1 to 64'],
+    ['too many workers', `version: 1\nlisten:\n  workers: 65\n${TAIL}`, 'test.yaml:3:12 listen.workers: expected auto or a whole number from 1 to 64'],
+    ['workers as a word', `version: 1\nlisten:\n  workers: all\n${TAIL}`, 'test.yaml:3:12 listen.workers: expected auto or a whole number from 1 to 64'],
     ['empty listen list', `version: 1\nlisten:\n  dns: []\n${TAIL}`, 'test.yaml:3:8 listen.dns: needs at least one address'],
     ['http on a DNS address', `version: 1\nlisten:\n  dns: ["127.0.0.1:9153"]\n${TAIL}`,
       'test.yaml:3:3 listen.http: "127.0.0.1:9153" (the default) is also a listen.dns address'],

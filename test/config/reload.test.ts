@@ -250,6 +250,7 @@ describe('restartOnlyChanges', () => {
     expect(restartOnlyChanges(config, { ...config, mode: 'audit', log: { level: 'debug', queries: 'none' } })).toEqual([]);
     expect(restartOnlyChanges(config, { ...config, cache: { ...config.cache, maxEntries: 1 } })).toEqual(['cache.max_entries']);
     expect(restartOnlyChanges(config, { ...config, cache: { ...config.cache, maxBytes: 1024 } })).toEqual(['cache.max_bytes']);
+    expect(restartOnlyChanges(config, { ...config, listen: { ...config.listen, workers: 4 } })).toEqual(['listen.workers']);
   });
 });
 

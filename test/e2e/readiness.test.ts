@@ -39,7 +39,7 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
 describe('/readyz', () => {
   it('not ready before listen() has bound everything, ready after, not ready again after close()', async () => {
     const parsed = parseConfig(dedent(YAML).replace('UPSTREAMS', '["127.0.0.1:53"]'), 'readiness.yaml');
-    const server = new Server({ ...parsed, listen: { dns: [{ host: '127.0.0.1', port: 0, family: 4, text: '127.0.0.1:0' }], http: null } }, createLogger('silent'));
+    const server = new Server({ ...parsed, listen: { dns: [{ host: '127.0.0.1', port: 0, family: 4, text: '127.0.0.1:0' }], http: null, workers: 1 } }, createLogger('silent'));
     expect(server.ready).toBe(false);
     const listening = server.listen();
     expect(server.ready).toBe(false);

@@ -288,13 +288,13 @@ describe('listen changes', () => {
   it('apply: a new address is bound and served, a removed one closes, the one kept keeps its socket', async () => {
     const proxy = await started('github.com');
     const first = proxy.server.addresses()[0]!;
-    await proxy.server.reload({ ...proxy.server.config, listen: { dns: [at('127.0.0.1'), at('127.0.0.2')], http: null } });
+    await proxy.server.reload({ ...proxy.server.config, listen: { dns: [at('127.0.0.1'), at('127.0.0.2')], http: null, workers: 1 } });
     const [kept, added] = proxy.server.addresses();
     expect(kept).toEqual(first);
     expect(added).toMatchObject({ host: '127.0.0.2' });
     expect(decodePacket((await ask(added!))!).rcode).toBe('NOERROR');
 
-    await proxy.server.reload({ ...proxy.server.config, listen: { dns: [at('127.0.0.2')], http: null } });
+    await proxy.server.reload({ ...proxy.server.config, listen: { dns: [at('127.0.0.2')], http: null, workers: 1 } });
     expect(proxy.server.addresses()).toEqual([added]);
     expect(await ask(first)).toBeNull();
     expect(decodePacket((await ask(added!))!).rcode).toBe('NOERROR');
@@ -309,7 +309,7 @@ describe('listen changes', () => {
     cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
     const taken = blocker.address().port;
 
-    const next = { ...running, listen: { dns: [at('127.0.0.1'), at('127.0.0.3'), at('127.0.0.1', taken)], http: null } };
+    const next = { ...running, listen: { dns: [at('127.0.0.1'), at('127.0.0.3'), at('127.0.0.1', taken)], http: null, workers: 1 } };
     await expect(proxy.server.reload(next)).rejects.toThrow(ListenError);
     await expect(proxy.server.reload(next)).rejects.toThrow(`cannot listen on 127.0.0.1:${taken} (udp): EADDRINUSE`);
     expect(proxy.server.config).toBe(running);

@@ -136,7 +136,7 @@ function configFrom(yaml: string, authorities: readonly Authority[], hosts: read
   const parsed = parseConfig(text, 'e2e-config.yaml');
   const dns: HostPort[] = hosts.map((host) => ({ host, port: 0, family: host === '::1' ? 6 : 4, text: host === '::1' ? '[::1]:0' : `${host}:0` }));
   const httpAddress: HostPort | null = http ? { host: '127.0.0.1', port: 0, family: 4, text: '127.0.0.1:0' } : null;
-  return { ...parsed, listen: { dns, http: httpAddress } };
+  return { ...parsed, listen: { dns, http: httpAddress, workers: 1 } };
 }
 
 class RunningProxy implements Proxy {
