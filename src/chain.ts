@@ -19,11 +19,11 @@ import type { AnswerCache } from './cache/store.js';
 import { CheckStage } from './check/check.js';
 import type { Config } from './config/types.js';
 import { DecideStage } from './decide/decide.js';
-import { FirewallStage, type SetWriter } from './firewall/index.js';
+import { FirewallStage, type SetWrites } from './firewall/index.js';
 import { NO_GRANTS, type DomainBudgetLookup, type GrantLookup, type QuarantineLookup } from './decide/policy.js';
 import { compileRoles, type Role } from './decide/role.js';
 import { HoldStage } from './hold/hold.js';
-import type { HoldRegistry } from './hold/registry.js';
+import type { HoldWaiter } from './hold/registry.js';
 import { ClientTable } from './identify/clients.js';
 import { IdentifyStage } from './identify/identify.js';
 import { RateLimit, type LineSampler, type SocketBudget, type TokenBuckets } from './limit/index.js';
@@ -46,8 +46,8 @@ export interface ChainState {
   readonly cache: AnswerCache;
   /** Grants from the approval link; consulted only while the config has an `approval` section. */
   readonly grants: GrantLookup;
-  /** Pending holds; used only while the config has an `approval` section. */
-  readonly holds: HoldRegistry;
+  /** Pending holds (the registry, or a worker's way to the primary's); used only while the config has an `approval` section. */
+  readonly holds: HoldWaiter;
   readonly quarantine: QuarantineLookup;
   /**
    * What each agent sent under each registrable domain, for the roles' tunneling limits: kept across
@@ -64,8 +64,8 @@ export interface ChainState {
   readonly upstreamSockets: SocketBudget;
   /** The UDP sockets to each upstream: a reload keeps those of the upstreams it keeps. */
   readonly upstreamPools: UdpPools;
-  /** The nftables writer, made at start when the config had a `firewall` section. */
-  readonly firewall: SetWriter | null;
+  /** The nftables writer (or a worker's way to the primary's), made at start when the config had a `firewall` section. */
+  readonly firewall: SetWrites | null;
   /** The live decision stream (GET /v1/decisions): every snapshot's Observe feeds the same one. None: no stream. */
   readonly decisions?: DecisionSink | null;
   /** The console's top blocked names and agents over the last hour: fed by every decision, kept across reloads. */

@@ -93,6 +93,12 @@ export interface ApprovalsOptions {
   readonly now?: () => number;
   /** Told the id of every revoked approval whose grants ended (firewall sync closes what they opened). */
   readonly onRevoke?: (id: string) => void;
+  /**
+   * With `listen.workers`: resolves once every grant change made so far has
+   * reached every worker, so that "grant added" and "command revoked" are
+   * logged only when they are true everywhere. Absent: logged at once.
+   */
+  readonly published?: () => Promise<void>;
   /** For tests: faster reconnects and silence detection than the spec's defaults. */
   readonly link?: { readonly backoff?: BackoffOptions; readonly heartbeatTimeoutMs?: number };
 }
@@ -102,6 +108,7 @@ export class Approvals {
   readonly #holds: HoldDecisions;
   readonly #quarantine: ServiceQuarantine | undefined;
   readonly #onRevoke: ((id: string) => void) | undefined;
+  readonly #published: (() => Promise<void>) | undefined;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #linkOptions: ApprovalsOptions['link'];
@@ -122,6 +129,13 @@ export class Approvals {
     this.#holds = opts.holds;
     this.#quarantine = opts.quarantine;
     this.#onRevoke = opts.onRevoke;
+    this.#published = opts.published;
+  }
+
+  /** Runs `say` once the changes made so far are in effect everywhere (at once in one process). */
+  #whenPublished(say: () => void): void {
+    if (this.#published === undefined) say();
+    else void this.#published().then(say, say);
   }
 
   /** The event link's state; `stopped` when there is no approval section. */
@@ -190,7 +204,7 @@ export class Approvals {
         return;
       case 'command.revoked': {
         const ended = this.#grants.revoke(event.id);
-        this.#log.info({ command_id: event.id, grants: ended }, 'command revoked');
+        this.#whenPublished(() => this.#log.info({ command_id: event.id, grants: ended }, 'command revoked'));
         if (ended > 0) this.#onRevoke?.(event.id);
         return;
       }
@@ -257,13 +271,13 @@ export class Approvals {
     } else {
       // The agent may already be waiting on a hold for one of these names (the query raced the approval).
       const released = this.#holds.release(event.agent, patterns, ref);
-      this.#log.info(
+      this.#whenPublished(() => this.#log.info(
         {
           ...where, from, names: patterns.map((p) => (p.scope === 'subtree' ? `*.${p.name}` : p.name)),
           approved_by: ref.approvedBy, expires_at: new Date(expiresAt).toISOString(), ...(released > 0 && { released_holds: released }),
         },
         'grant added',
-      );
+      ));
     }
   }
 

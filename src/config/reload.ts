@@ -45,8 +45,12 @@ export type ReloadOutcome = 'applied' | 'unchanged' | 'failed' | 'closed';
 /** The running server, as far as reloading goes. */
 export interface ReloadTarget {
   readonly config: Config;
-  /** Swaps the config in whole, or throws and changes nothing. */
-  reload(config: Config): Promise<void>;
+  /**
+   * Swaps the config in whole, or throws and changes nothing. `text` is what
+   * `config` was parsed from (the workers of `listen.workers` parse the same
+   * text rather than read the file again, which may have changed since).
+   */
+  reload(config: Config, text: string): Promise<void>;
 }
 
 export interface ReloadMetrics {
@@ -75,6 +79,8 @@ export interface LoadedConfig {
   readonly config: Config;
   /** Of the exact text that was parsed, for the Reloader's "unchanged" check. */
   readonly digest: string;
+  /** That text. */
+  readonly text: string;
 }
 
 /**
@@ -84,7 +90,9 @@ export interface LoadedConfig {
  */
 export function loadConfigFile(file: string, opts: LoadOptions = {}): LoadedConfig {
   const read = readConfigText(file, opts);
-  return { config: loadConfig(file, withText(file, read, opts)), digest: read.digest };
+  const config = loadConfig(file, withText(file, read, opts));
+  // loadConfig has thrown for a file it could not read, so the text is there.
+  return { config, digest: read.digest, text: read.text ?? '' };
 }
 
 /**
@@ -190,7 +198,8 @@ export class Reloader {
       const config = 'bytes' in read ? await this.#parseInWorker(entry!, read.bytes) : loadConfig(file, withText(file, read, this.#load));
       // close() came while the worker's answer was being unpacked: the server is going away.
       if (this.#closed) return 'closed';
-      await this.#target.reload(config);
+      const text = 'bytes' in read ? (read.bytes?.toString('utf8') ?? '') : (read.text ?? '');
+      await this.#target.reload(config, text);
       this.#metrics.configReloads.inc({ result: 'success' });
       this.#metrics.configLastReloadSuccess.setToCurrentTime();
       this.#log.info({ config: file, reason }, 'config reloaded');

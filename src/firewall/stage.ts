@@ -4,7 +4,7 @@ import type { FirewallConfig } from '../config/types.js';
 import type { Fetched, Flow, Next, Query, Stage } from '../pipeline/types.js';
 import { handedAddresses } from './addresses.js';
 import { setPair, type SetPair } from './names.js';
-import { ALREADY_WRITTEN, type SetElement, type SetWriter } from './writer.js';
+import { ALREADY_WRITTEN, type SetElement, type SetWrites } from './writer.js';
 
 export type FirewallResult = 'ok' | 'error' | 'timeout';
 
@@ -17,7 +17,7 @@ const WRITTEN: WriteResult = { outcome: 'ok' };
 
 export interface FirewallStageOptions {
   readonly config: FirewallConfig;
-  readonly writer: SetWriter;
+  readonly writer: SetWrites;
   /** answers.max_ttl, the same cap encode applies. */
   readonly maxTtlS: number;
   readonly log: Logger;

@@ -16,6 +16,15 @@ export interface SetElement {
   readonly grant?: string;
 }
 
+/**
+ * What the firewall stage needs of a writer: the SetWriter itself in one
+ * process, a remote writer that asks the primary's over IPC in a worker.
+ */
+export interface SetWrites {
+  /** Resolves once every element is in its set (ALREADY_WRITTEN when nothing had to be); rejects when nft failed. */
+  write(elements: readonly SetElement[]): Promise<void>;
+}
+
 /** What write() returns when nothing needs waiting for: the stage skips its wait (and its timer) on it. */
 export const ALREADY_WRITTEN: Promise<void> = Promise.resolve();
 
@@ -80,7 +89,7 @@ interface Batch {
  * in; one short run per batch gives a clean exit status and stderr per
  * transaction, and a dead nft is simply not there for the next batch.
  */
-export class SetWriter {
+export class SetWriter implements SetWrites {
   readonly #table: string;
   readonly #run: NftRunner;
   readonly #now: () => number;

@@ -1,6 +1,6 @@
 import type { ApprovalConfig } from '../config/types.js';
 import { NOTHING, type Fetched, type Flow, type Next, type Query, type Stage, type Verdict } from '../pipeline/types.js';
-import type { HoldLimits, HoldOutcome, HoldPostProblem, HoldRegistry } from './registry.js';
+import type { HoldLimits, HoldOutcome, HoldPostProblem, HoldWaiter } from './registry.js';
 
 /**
  * `unlisted: hold`: asks the approval service and waits for a reviewer
@@ -29,7 +29,7 @@ export class HoldStage implements Stage {
 
   constructor(
     private readonly approval: ApprovalConfig | null,
-    private readonly holds: HoldRegistry | null,
+    private readonly holds: HoldWaiter | null,
   ) {
     this.#limits = approval === null ? null : {
       timeoutMs: approval.holdTimeoutMs,
@@ -50,7 +50,7 @@ export class HoldStage implements Stage {
     return this.#hold(query, next, this.holds, this.approval, this.#limits);
   }
 
-  async #hold(query: Query, next: Next, holds: HoldRegistry, approval: ApprovalConfig, limits: HoldLimits): Promise<Fetched | null> {
+  async #hold(query: Query, next: Next, holds: HoldWaiter, approval: ApprovalConfig, limits: HoldLimits): Promise<Fetched | null> {
     const agent = query.agent!;
     const verdict = query.verdict!;
     const outcome = await holds.wait(

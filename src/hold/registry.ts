@@ -85,6 +85,15 @@ export interface HoldDecisions {
   close(): void;
 }
 
+/**
+ * What the hold stage asks: the registry itself in one process, a remote
+ * waiter that asks the primary's registry over IPC in a worker of `listen.workers`.
+ */
+export interface HoldWaiter {
+  /** Resolves with what happened to the query; never rejects. */
+  wait(q: HeldQuery, limits: HoldLimits): Promise<HoldOutcome>;
+}
+
 /** The current config's limits, passed on every call (a reload may change them). */
 export interface HoldLimits {
   /** approval.hold_timeout: the longest one query waits. */
@@ -204,7 +213,7 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
-export class HoldRegistry implements HoldDecisions {
+export class HoldRegistry implements HoldDecisions, HoldWaiter {
   readonly #grants: GrantStore;
   readonly #post: HoldRegistryOptions['post'];
   readonly #linkUp: () => boolean;

@@ -18,7 +18,13 @@ export interface RecentList {
  * object, so a change here applies to the next query, and to queries still
  * waiting for a hold or an upstream when their answer leaves.
  */
-export type QuarantineStore = Pick<Quarantine, 'set' | 'status' | 'list'>;
+export type QuarantineStore = Pick<Quarantine, 'set' | 'status' | 'list'> & {
+  /**
+   * With `listen.workers`: resolves once the changes made so far reached every
+   * worker; a POST or DELETE is answered only then, so its 200 means "in force".
+   */
+  readonly published?: () => Promise<void>;
+};
 
 export interface AdminDeps {
   readonly grants: Lister;
@@ -42,7 +48,12 @@ const NOUN: Readonly<Record<QuarantineKind, string>> = { agent: 'agent', client:
 export function adminRoutes(deps: AdminDeps): Route[] {
   const { grants, noGrants, holds, quarantine, log, now } = deps;
 
-  const change = (req: HttpRequest, kind: QuarantineKind, spelled: string, on: boolean): Reply =>
+  const change = (req: HttpRequest, kind: QuarantineKind, spelled: string, on: boolean): Reply | Promise<Reply> => {
+    const reply = set(req, kind, spelled, on);
+    return quarantine.published ? quarantine.published().then(() => reply) : reply;
+  };
+
+  const set = (req: HttpRequest, kind: QuarantineKind, spelled: string, on: boolean): Reply =>
     answer(() => {
       const result = quarantine.set(kind, spelled, on);
       // Repeating a POST or DELETE is harmless and changes nothing, so it is not an audit event.
@@ -57,12 +68,12 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       return result;
     });
 
-  const agentRoute = (req: HttpRequest, on: boolean): Reply => {
+  const agentRoute = (req: HttpRequest, on: boolean): Reply | Promise<Reply> => {
     const agent = nameText(req.params[0] ?? '', 'agent name', true);
     return typeof agent === 'string' ? change(req, 'agent', agent, on) : agent;
   };
 
-  const bodyRoute = (req: HttpRequest, on: boolean): Reply => {
+  const bodyRoute = (req: HttpRequest, on: boolean): Reply | Promise<Reply> => {
     const target = quarantineTarget(req.body);
     return 'status' in target ? target : change(req, target.kind, target.value, on);
   };

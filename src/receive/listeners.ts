@@ -45,6 +45,11 @@ export interface ListenerOptions extends ReceiveHooks {
   readonly isKnown?: (address: string) => boolean;
   /** How long close() lets queries in flight finish and write their replies. */
   readonly closeGraceMs?: number;
+  /**
+   * Workers of `listen.workers`: sockets are bound through node:cluster, which shares one
+   * socket per address among the workers (Node 20 has no reusePort for dgram or net).
+   */
+  readonly shared?: boolean;
   /** For port 0: how many UDP ports to try before giving up on finding one whose TCP twin is free too. */
   readonly portAttempts?: number;
 }
@@ -118,6 +123,7 @@ class DnsListeners implements Listeners {
   readonly #isKnown: ((address: string) => boolean) | undefined;
   readonly #closeGraceMs: number;
   readonly #portAttempts: number;
+  readonly #shared: boolean;
   #closing: Promise<void> | null = null;
   /** The update running now, so that a second one starts from the set the first one left. */
   #updating: Promise<void> = Promise.resolve();
@@ -135,6 +141,7 @@ class DnsListeners implements Listeners {
     this.#isKnown = opts.isKnown;
     this.#closeGraceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
     this.#portAttempts = Math.max(1, opts.portAttempts ?? DEFAULT_PORT_ATTEMPTS);
+    this.#shared = opts.shared === true;
   }
 
   /** Binds UDP and TCP on one address; rejects with ListenError and leaves nothing of it open. */
@@ -195,6 +202,7 @@ class DnsListeners implements Listeners {
           log: this.#log,
           limits: this.#udpLimits,
           limiter: this.#inFlight,
+          shared: this.#shared,
         });
       } catch (err) {
         throw new ListenError(address.text, 'udp', err);
@@ -207,6 +215,7 @@ class DnsListeners implements Listeners {
           connectionLimiter: this.#tcpLimiter,
           unknownConnectionLimiter: this.#unknownTcpLimiter,
           inFlightLimiter: this.#inFlight,
+          shared: this.#shared,
           ...(this.#isKnown && { isKnown: this.#isKnown }),
         });
         const bound: HostPort = { host, family, port: udp.port, text: formatHostPort(host, udp.port, family) };

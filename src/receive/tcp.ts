@@ -56,6 +56,8 @@ export interface TcpListenerOptions extends ReceiveHooks {
   readonly connectionLimiter?: KeyedLimiter;
   /** The same for strangers' connections. */
   readonly unknownConnectionLimiter?: KeyedLimiter;
+  /** As UdpListenerOptions.shared: listen through node:cluster's handle sharing. */
+  readonly shared?: boolean;
   /**
    * Queries in flight per client, shared with UDP and the other listeners:
    * at the client's (or the global) ceiling a connection stops reading
@@ -102,7 +104,7 @@ export function listenTcp(
   return new Promise((resolve, reject) => {
     const onBindError = (err: Error): void => reject(err);
     server.once('error', onBindError);
-    server.listen({ host, port, ipv6Only: family === 6, exclusive: true }, () => {
+    server.listen({ host, port, ipv6Only: family === 6, exclusive: opts.shared !== true }, () => {
       server.off('error', onBindError);
       resolve(new TcpServerListener(server, host, family, handler, opts, limits));
     });

@@ -31,6 +31,11 @@ export interface UdpListenerOptions extends ReceiveHooks {
   readonly limits?: Partial<UdpLimits>;
   /** Share one limiter between sockets so the bounds hold across all listen addresses. */
   readonly limiter?: KeyedLimiter;
+  /**
+   * Bind through node:cluster's handle sharing (a worker of `listen.workers`), so every worker
+   * receives on the one socket; otherwise exclusive, as a single process needs.
+   */
+  readonly shared?: boolean;
 }
 
 export interface UdpListener {
@@ -70,7 +75,7 @@ export function listenUdp(
       }
     };
     socket.once('error', onBindError);
-    socket.bind({ address: host, port, exclusive: true }, () => {
+    socket.bind({ address: host, port, exclusive: opts.shared !== true }, () => {
       socket.off('error', onBindError);
       resolve(new UdpSocketListener(socket, host, family, handler, opts, limits));
     });

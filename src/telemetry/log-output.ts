@@ -10,6 +10,13 @@ const BATCH_CHARS = 64 * 1024;
 /** Room above the bound for the two notices of a stall, so they are never the lines dropped. */
 const NOTICE_RESERVE_BYTES = 4096;
 
+/**
+ * The most bytes a pipe takes in one atomic write (POSIX PIPE_BUF on Linux).
+ * Several processes writing one pipe (the workers of `listen.workers` share
+ * stdout) interleave inside a write larger than this, i.e. inside a line.
+ */
+export const PIPE_BUF = 4096;
+
 /** Called with the count of lines lost, once when dropping starts and once when it stops. */
 export type StallNotice = (kind: 'started' | 'stopped', dropped: number) => string;
 
@@ -41,10 +48,23 @@ export class LogOutput implements pino.DestinationStream {
   #batch = '';
   #batchDue: NodeJS.Timeout | null = null;
 
-  constructor(opts: { fd?: number; maxBytes?: number; notice: StallNotice }) {
+  /** Each write at most this many bytes, cut on line boundaries (a line longer than it goes alone); null: no cap. */
+  readonly #maxWrite: number | null;
+
+  /**
+   * `maxWriteBytes`: cap each write to the file descriptor, cut between
+   * lines: PIPE_BUF when other processes write the same pipe, so that each
+   * write is atomic and no line of ours is cut by one of theirs.
+   */
+  constructor(opts: { fd?: number; maxBytes?: number; notice: StallNotice; maxWriteBytes?: number }) {
     this.#maxBytes = opts.maxBytes ?? DEFAULT_LOG_BUFFER_BYTES;
     this.#notice = opts.notice;
-    this.#out = pino.destination({ dest: opts.fd ?? 1, sync: false, maxLength: this.#maxBytes + NOTICE_RESERVE_BYTES });
+    this.#maxWrite = opts.maxWriteBytes ?? null;
+    this.#out = pino.destination({
+      dest: opts.fd ?? 1, sync: false, maxLength: this.#maxBytes + NOTICE_RESERVE_BYTES,
+      // sonic-boom joins queued writes into one up to maxWrite: with the cap, only whole pieces of ours.
+      ...(this.#maxWrite !== null && { maxWrite: this.#maxWrite }),
+    });
     this.#out.on('write', (n: number) => this.#written(n));
     // A reader that went away (EPIPE) must not take the process with it; the lines are lost either way.
     this.#out.on('error', () => {});
@@ -104,7 +124,12 @@ export class LogOutput implements pino.DestinationStream {
     this.#batchDue = null;
     const batch = this.#batch;
     this.#batch = '';
-    if (batch !== '') this.#out.write(batch);
+    if (batch === '') return;
+    if (this.#maxWrite === null || Buffer.byteLength(batch) <= this.#maxWrite) {
+      this.#out.write(batch);
+      return;
+    }
+    for (const piece of linePieces(batch, this.#maxWrite)) this.#out.write(piece);
   };
 
   #written(bytes: number): void {
@@ -123,4 +148,27 @@ export function stallNoticeLine(kind: 'started' | 'stopped', dropped: number): s
     ? 'log output is not keeping up; dropping log lines'
     : 'log output caught up; log lines were dropped';
   return `${JSON.stringify({ level: 40, time: Date.now(), ...(kind === 'stopped' && { dropped }), msg })}\n`;
+}
+
+/** `text` (whole lines) cut between lines into pieces of at most `max` bytes; a longer line is a piece of its own. */
+export function linePieces(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let piece = '';
+  let bytes = 0;
+  let start = 0;
+  while (start < text.length) {
+    const end = text.indexOf('\n', start);
+    const line = end < 0 ? text.slice(start) : text.slice(start, end + 1);
+    start = end < 0 ? text.length : end + 1;
+    const n = Buffer.byteLength(line);
+    if (bytes + n > max && piece !== '') {
+      pieces.push(piece);
+      piece = '';
+      bytes = 0;
+    }
+    piece += line;
+    bytes += n;
+  }
+  if (piece !== '') pieces.push(piece);
+  return pieces;
 }
