@@ -1,9 +1,13 @@
 import { constants } from 'node:os';
-import { loadConfigFile, Reloader } from '../config/reload.js';
+import { loadConfigFile, Reloader, type ReloadTarget } from '../config/reload.js';
+import type { HostPort } from '../config/types.js';
 import { watchConfig } from '../config/watch.js';
 import { Server } from '../server.js';
 import { createLogger } from '../telemetry/log.js';
-import { LogOutput, stallNoticeLine } from '../telemetry/log-output.js';
+import { LogOutput, PIPE_BUF, stallNoticeLine } from '../telemetry/log-output.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { Primary } from '../workers/primary.js';
+import { isWorkerProcess, runWorker } from '../workers/run-worker.js';
 import { configPath, type Io } from './io.js';
 import { startFailure } from './start-failure.js';
 
@@ -39,11 +43,17 @@ export const serve = {
     config: { type: 'string' },
   },
   async run(values: { config?: string }, io: Io): Promise<number> {
+    // A worker of listen.workers: the primary tells it what to serve.
+    if (isWorkerProcess()) return runWorker();
     const file = configPath(values.config, io);
-    const { config, digest } = loadConfigFile(file);
-    const output = new LogOutput({ notice: stallNoticeLine });
+    const { config, digest, text } = loadConfigFile(file);
+    const workers = config.listen.workers > 1;
+    // With workers, several processes write this stdout: each write whole lines and atomic (PIPE_BUF).
+    const output = new LogOutput({ notice: stallNoticeLine, ...(workers && { maxWriteBytes: PIPE_BUF }) });
     const log = createLogger(config.log.level, output);
-    const server = new Server(config, log, { nftCommand: nftCommandFromEnv(io) });
+    const options = { nftCommand: nftCommandFromEnv(io) };
+    // workers: 1 is the single process as before, with no IPC anywhere.
+    const server: Serving = workers ? new Primary(config, text, log, options) : new Server(config, log, options);
     server.metrics.watchLogOutput(() => output.dropped);
     try {
       await server.listen();
@@ -109,6 +119,15 @@ export const serve = {
     return code;
   },
 } as const;
+
+/** What serve runs: the single-process Server, or the Primary of listen.workers. */
+interface Serving extends ReloadTarget {
+  readonly metrics: Metrics;
+  listen(): Promise<void>;
+  close(): Promise<void>;
+  addresses(): readonly HostPort[];
+  httpAddress(): HostPort | null;
+}
 
 /**
  * INTENTDNS_NFT_COMMAND: the nft command the firewall writer runs, words split
