@@ -194,11 +194,12 @@ export class Reloader {
       return 'unchanged';
     }
     this.#digest = read.digest;
+    // Decoded before the parse: the bytes are handed (transferred) to the parse worker.
+    const text = 'bytes' in read ? (read.bytes?.toString('utf8') ?? '') : (read.text ?? '');
     try {
       const config = 'bytes' in read ? await this.#parseInWorker(entry!, read.bytes) : loadConfig(file, withText(file, read, this.#load));
       // close() came while the worker's answer was being unpacked: the server is going away.
       if (this.#closed) return 'closed';
-      const text = 'bytes' in read ? (read.bytes?.toString('utf8') ?? '') : (read.text ?? '');
       await this.#target.reload(config, text);
       this.#metrics.configReloads.inc({ result: 'success' });
       this.#metrics.configLastReloadSuccess.setToCurrentTime();
