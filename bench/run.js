@@ -13,6 +13,12 @@
 // of the commit before a change, after npm ci) as two more targets, log none and all: a change measured
 // beside what it changes, in the same run, since absolute figures here vary by 30 % between runs.
 //
+// --workers adds "intentdns (workers 1)" and "intentdns (workers 2)" (listen.workers, log none): the
+// server may use every core (taskset over both), sharing them with dnsperf and Knot, and its CPU is
+// the primary's plus its workers' (/proc/PID/task/PID/children). Both targets get the same cores, so
+// the two side by side say what a second worker adds on this machine. E.g.
+// --workers --targets workers --scenarios hit,block,miss,tcp.
+//
 // --quick runs the older in-process scenarios (bench/quick.js) instead.
 //
 // --tunneling adds the target "intentdns (tunneling)": "log none" with a `tunneling` section on the
@@ -281,6 +287,11 @@ function defineTargets({ dir, tools, knotPort, peers }) {
     { name: 'intentdns (log all)', kind: 'intentdns', queries: 'all', scenarios: ['hit', 'block', 'mix', 'miss'] },
   ];
   if (flag('tunneling')) targets.splice(1, 0, { name: 'intentdns (tunneling)', kind: 'intentdns', queries: 'none', tunneling: true, scenarios: all });
+  if (flag('workers')) {
+    for (const workers of [1, 2]) {
+      targets.push({ name: `intentdns (workers ${workers})`, kind: 'intentdns', queries: 'none', workers, everyCore: true, scenarios: all });
+    }
+  }
   const baseline = option('baseline', null);
   if (baseline) {
     const main = path.resolve(baseline, 'dist/main.js');
@@ -304,12 +315,12 @@ function defineTargets({ dir, tools, knotPort, peers }) {
   return targets;
 }
 
-function intentdnsConfig(port, knotPort, queries, firewall, httpPort, approval, tunneling = false) {
+function intentdnsConfig(port, knotPort, queries, firewall, httpPort, approval, tunneling = false, workers = undefined) {
   const q = (s) => JSON.stringify(s);
   const allow = allowedSuffixes().flatMap((s) => [s, `*.${s}`]);
   const deny = deniedSuffixes().flatMap((s) => [s, `*.${s}`]);
   return `version: 1
-listen: { dns: ["127.0.0.1:${port}"], http: ${httpPort ? `"127.0.0.1:${httpPort}"` : 'null'} }
+listen: { dns: ["127.0.0.1:${port}"], http: ${httpPort ? `"127.0.0.1:${httpPort}"` : 'null'}${workers ? `, workers: ${workers}` : ''} }
 upstreams: { servers: ["127.0.0.1:${knotPort}"], timeout: 1500ms }
 cache: { max_entries: 50000 }
 log: { level: info, queries: ${queries} }   # decision lines are at info
@@ -413,7 +424,7 @@ async function startTarget(target, pin, scenario) {
     if (target.firewall || scenario?.approval) httpPort = await freePort();
     if (scenario?.approval) approval = await startApproval(tdir, pin, scenario.approval);
     fs.writeFileSync(config, intentdnsConfig(port, knotPort, target.queries, target.firewall, httpPort,
-      approval && { url: approval.url, tokenFile: approval.tokenFile, hold: scenario.approval === 'hold' }, target.tunneling));
+      approval && { url: approval.url, tokenFile: approval.tokenFile, hold: scenario.approval === 'hold' }, target.tunneling, target.workers));
     stdout = fs.openSync(path.join(tdir, 'decisions.log'), 'w');
     const prof = option('cpu-prof', null);   // --cpu-prof DIR: a V8 CPU profile of each intentdns process
     [cmd, args] = [process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(prof)] : []),
@@ -431,7 +442,7 @@ async function startTarget(target, pin, scenario) {
   } else {
     throw new Error(`unknown target ${target.kind}`);
   }
-  [cmd, args] = pinned(pin, pin?.server, cmd, args);
+  [cmd, args] = pinned(pin, target.everyCore && pin ? `${pin.server},${pin.load}` : pin?.server, cmd, args);
   const env = target.firewall ? { ...process.env, INTENTDNS_NFT_COMMAND: `ip netns exec ${netns} nft` } : undefined;
   const proc = start(target.name, cmd, args, { stdout, cwd: tdir, env });
   if (stdout !== undefined) fs.closeSync(stdout);
@@ -546,6 +557,19 @@ function parseDnsperf(text) {
   return r;
 }
 
+/** utime + stime of a process and its children (a primary and its workers), in clock ticks. */
+function treeCpuTicks(pid) {
+  let ticks = procCpuTicks(pid);
+  let children = [];
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch { /* no children file: only the process itself */ }
+  for (const child of children) {
+    try { ticks += procCpuTicks(child); } catch { /* exited meanwhile */ }
+  }
+  return ticks;
+}
+
 async function measure({ tools, pin, target, scenario }) {
   if (target.firewall) resetTable();
   const t = await startTarget(target, pin, scenario);
@@ -555,9 +579,10 @@ async function measure({ tools, pin, target, scenario }) {
     const nftBefore = target.firewall ? await firewallMetrics(t.httpPort) : undefined;
     const approvalBefore = t.approval ? await approvalMetrics(t.httpPort) : undefined;
     const serviceBefore = t.approval ? procCpuTicks(t.approval.proc.pid) : undefined;
-    const before = procCpuTicks(t.proc.pid);
+    const cpuTicks = target.workers ? treeCpuTicks : procCpuTicks;
+    const before = cpuTicks(t.proc.pid);
     const r = await dnsperf({ ...common, file: scenario.file, seconds: scenario.seconds, qps: scenario.qps, verbose: Boolean(scenario.qps) });
-    const after = procCpuTicks(t.proc.pid);
+    const after = cpuTicks(t.proc.pid);
     const peakRssMiB = procPeakRssMiB(t.proc.pid);
     const nft = target.firewall ? minus(await firewallMetrics(t.httpPort), nftBefore) : undefined;   // the measured run only
     // The service's own CPU too: to tell a slow intentdns from a slow service.
