@@ -89,7 +89,7 @@ export async function runWorker(): Promise<number> {
         void s.abort(m.id).then(() => send({ t: 'reload.done', id: m.id }));
         return;
       case 'stop':
-        log.info('worker stopping');
+        log.info({ received: s.received }, 'worker stopping');
         void stop(0, null);
         return;
     }

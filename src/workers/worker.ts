@@ -56,9 +56,13 @@ export class WorkerServer {
   readonly #state: ChainState & { readonly cache: AnswerCache; readonly budgets: DomainBudgets; readonly upstreamHealth: UpstreamHealth; readonly buckets: TokenBuckets };
   #pipeline: Pipeline;
   #listeners: Listeners | null = null;
+  /** listen() in progress or done: a reload prepared meanwhile waits for it, so it sees the bound set. */
+  #listening: Promise<unknown> = Promise.resolve();
   /** A prepared reload waiting for commit or abort. */
   #staged: { readonly id: number; readonly pipeline: Pipeline; readonly dnsChanged: boolean } | null = null;
   #closing: Promise<void> | null = null;
+  /** Messages this worker took from the shared sockets: how the kernel spread them over workers (logged at stop). */
+  #received = 0;
 
   /** `config`: workerConfig of the start message's text. */
   constructor(start: WorkerStart, config: Config, send: SendToPrimary, log: Logger) {
@@ -95,11 +99,25 @@ export class WorkerServer {
     return this.#pipeline.config;
   }
 
+  /** DNS messages received so far (UDP datagrams and TCP frames). */
+  get received(): number {
+    return this.#received;
+  }
+
   /** Binds every listen.dns address through the cluster (all or none); resolves with what was bound. */
-  async listen(): Promise<HostPort[]> {
+  listen(): Promise<HostPort[]> {
+    const run = this.#listen();
+    this.#listening = run.catch(() => {});
+    return run;
+  }
+
+  async #listen(): Promise<HostPort[]> {
     const config = this.config;
     const limits = listenerLimits(config);
-    this.#listeners = await startListeners(config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), {
+    this.#listeners = await startListeners(config.listen.dns, (message, peer) => {
+      this.#received += 1;
+      return this.#pipeline.handle(message, peer);
+    }, {
       log: this.#log, onDrop: this.metrics.dropped, onMalformed: this.metrics.malformed,
       inFlight: limits.inFlight, tcp: limits.tcp,
       isKnown: (address) => this.#pipeline.knows(address),
@@ -137,6 +155,7 @@ export class WorkerServer {
    */
   async prepare(id: number, text: string): Promise<string[] | null> {
     if (this.#closing) return ['worker is shutting down'];
+    await this.#listening;
     if (this.#staged !== null) await this.abort(this.#staged.id);
     let config: Config;
     try {

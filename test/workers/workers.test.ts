@@ -5,8 +5,8 @@
  * (each a fresh socket, as a stub's retry is). Every load loop is bounded in
  * count and time; the only processes signalled are the ones spawned here.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocket, type Socket } from 'node:dgram';
@@ -18,7 +18,8 @@ import { startAuthority, type Authority, type Zone } from '../helpers/authority.
 import { tcpExchange, udpExchange } from '../helpers/client.js';
 import { decodePacket, queryBytes, type DecodedPacket } from '../helpers/packets.js';
 import { addresses } from '../helpers/proxy.js';
-import { spawnServe, type LogLine, type Ports, type ServeProcess } from '../helpers/serve-process.js';
+import { ensureBuilt, freePorts, spawnServe, type LogLine, type Ports, type ServeProcess } from '../helpers/serve-process.js';
+import { subscribeDecisions } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const TOKEN = 'workers-approval-token';
@@ -116,6 +117,21 @@ async function askMany(r: Running, name: string, count: number, parallel = 20, t
   return out;
 }
 
+/**
+ * `askMany` in rounds until `seen()` names both workers: the kernel wakes whichever worker waits,
+ * so a short run may land on one. Bounded: at most `rounds` rounds.
+ */
+async function askUntilBoth(r: Running, name: string, count: number, seen: () => Iterable<unknown>, rounds = 10): Promise<DecodedPacket[]> {
+  const out: DecodedPacket[] = [];
+  for (let round = 0; round < rounds; round++) {
+    out.push(...(await askMany(r, name, count, 20)));
+    // Decision lines leave in batches of up to 5 ms.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (new Set(seen()).size >= 2) return out;
+  }
+  throw new Error(`after ${rounds * count} queries for ${name}, only one worker answered`);
+}
+
 async function http(r: Running, path: string, init?: RequestInit): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${r.ports.http}${path}`, init);
   return { status: res.status, body: await res.text() };
@@ -161,21 +177,20 @@ describe('listen.workers: 2', () => {
   it('both workers answer queries from many source ports, over UDP and TCP; /metrics sums them to what was sent, promtool-clean', async () => {
     const r = await startWorkers();
     expect(workerPids(r.proc).size).toBe(2);
-    const udp = await askMany(r, 'github.com', 300, 30);
+    const udp = await askUntilBoth(r, 'github.com', 300, () => decisions(r.proc, 'github.com').map((l) => l.worker));
     const tcp = await askMany(r, 'github.com', 40, 10, 'tcp');
     const blocked = await askMany(r, 'blocked.example.com', 60, 20);
     for (const p of [...udp, ...tcp]) expect(addresses(p)).toEqual(['140.82.121.3']);
     for (const p of blocked) expect(p.rcode).toBe('NXDOMAIN');
 
+    const sent = udp.length + tcp.length + blocked.length;
     await waitFor(() => decisions(r.proc, 'blocked.example.com').length === 60, { what: 'every decision line', timeoutMs: 5000 });
     const byWorker = new Map<number, number>();
     for (const l of r.proc.lines) if (l.msg === 'query') byWorker.set(l.worker as number, (byWorker.get(l.worker as number) ?? 0) + 1);
-    console.log(`queries per worker (300 UDP + 40 TCP + 60 UDP, fresh source port each): ${JSON.stringify(Object.fromEntries(byWorker))}`);
-    // Both served: the kernel wakes whichever worker waits on the shared socket.
-    expect([...byWorker.keys()].sort()).toEqual([0, 1]);
+    console.log(`queries per worker (${udp.length} UDP + 40 TCP + 60 UDP, fresh source port each): ${JSON.stringify(Object.fromEntries(byWorker))}`);
 
     const scrape = (await http(r, '/metrics')).body;
-    expect(total(scrape, 'intentdns_queries_total')).toBe(400);
+    expect(total(scrape, 'intentdns_queries_total')).toBe(sent);
     expect(total(scrape, 'intentdns_workers')).toBe(2);
     expect(scrape).toMatch(/^intentdns_build_info\{[^}]*\} 1$/m);
     expect(scrape).toMatch(/^process_cpu_user_seconds_total\{worker="0"\} /m);
@@ -194,21 +209,35 @@ describe('listen.workers: 2', () => {
       command: 'curl https://api.example.com/', domains: ['api.example.com'],
     });
     await waitFor(async () => JSON.parse((await http(r, '/v1/grants')).body).grants.some((g: { id: string }) => g.id === 'cmd_1'), { what: 'grant listed', timeoutMs: 5000, intervalMs: 5 });
-    const after = await askMany(r, 'api.example.com', 200, 25);
+    const granted = (): LogLine[] => decisions(r.proc, 'api.example.com').filter((l) => l.reason === 'grant');
+    const after = await askUntilBoth(r, 'api.example.com', 100, () => granted().map((l) => l.worker));
     expect(after.filter((p) => p.rcode !== 'NOERROR')).toEqual([]);
-    const lines = decisions(r.proc, 'api.example.com').filter((l) => l.reason === 'grant');
-    expect(new Set(lines.map((l) => l.worker))).toEqual(new Set([0, 1]));
+    expect(new Set(granted().map((l) => l.worker))).toEqual(new Set([0, 1]));
     expect(r.proc.lines.filter((l) => l.msg === 'grant added' && l.command_id === 'cmd_1')).toHaveLength(1);
   }, 60_000);
 
-  it('a hold opened in one worker is posted once; retries from other ports join it in either worker; one decision answers all', async () => {
+  it('a hold opened in one worker is posted once; its retries, in the other worker, join it; one decision answers all', async () => {
     const r = await startWorkers({ approval: true, role: '{ allow: [github.com], unlisted: hold }' });
-    const first = ask(r, 'held.example.com', 'udp', 1, 8000);
-    await waitFor(() => service!.holds.length === 1, { what: 'the hold POST', timeoutMs: 5000 });
-    // The stub's retries: new sockets, so the kernel hands them to either worker.
-    const retries = Array.from({ length: 12 }, (_, i) => ask(r, 'held.example.com', 'udp', 100 + i, 8000));
-    // Let the retries reach the workers and join the hold before it is decided.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const pids = workerPids(r.proc);
+    // Steering by stopping: a stopped worker does not read the shared socket, so the other gets every datagram.
+    process.kill(pids.get(1)!, 'SIGSTOP');
+    let first: Promise<DecodedPacket>;
+    let retries: Array<Promise<DecodedPacket>>;
+    try {
+      first = ask(r, 'held.example.com', 'udp', 1, 8000);
+      await waitFor(() => service!.holds.length === 1, { what: 'the hold POST', timeoutMs: 5000 });
+    } finally {
+      process.kill(pids.get(1)!, 'SIGCONT');
+    }
+    process.kill(pids.get(0)!, 'SIGSTOP');
+    try {
+      // The stub's retries, from new source ports: worker 1 holds them, on the primary's hold.
+      retries = Array.from({ length: 5 }, (_, i) => ask(r, 'held.example.com', 'udp', 100 + i, 8000));
+      await waitFor(async () => (JSON.parse((await http(r, '/v1/holds')).body).holds[0]?.waiting === 6 ? true : undefined), { what: 'six waiting on one hold', timeoutMs: 5000 });
+    } finally {
+      // Before the decision: the grant it makes is acknowledged by every worker, worker 0 too.
+      process.kill(pids.get(0)!, 'SIGCONT');
+    }
     const holdId = (service!.holds[0]!.body as { hold_id: string }).hold_id;
     service!.decide(holdId, 'allow', { ttl_seconds: 120 });
     const answers = await Promise.all([first, ...retries]);
@@ -216,11 +245,11 @@ describe('listen.workers: 2', () => {
     expect(service!.holds.filter((h) => (h.body as { qname: string }).qname === 'held.example.com')).toHaveLength(1);
     const lines = await waitFor(() => {
       const d = decisions(r.proc, 'held.example.com');
-      return d.length === 13 ? d : undefined;
-    }, { what: '13 decision lines', timeoutMs: 5000 });
+      return d.length === 6 ? d : undefined;
+    }, { what: '6 decision lines', timeoutMs: 5000 });
     for (const l of lines) expect(l).toMatchObject({ action: 'hold', reason: 'hold_approved', hold_id: holdId });
-    console.log(`held query and retries answered per worker: ${JSON.stringify(countBy(lines, (l) => String(l.worker)))}`);
-    expect(new Set(lines.map((l) => l.worker))).toEqual(new Set([0, 1]));
+    expect(countBy(lines, (l) => String(l.worker))).toEqual({ 0: 1, 1: 5 });
+    expect(r.proc.lines.filter((l) => l.msg === 'worker exited unexpectedly; replacing it')).toEqual([]);
   }, 60_000);
 
   it('a reload that fails in a worker (a listen.dns address it cannot bind) changes no worker; a good one reaches both', async () => {
@@ -234,16 +263,17 @@ describe('listen.workers: 2', () => {
     r.proc.signal('SIGHUP');
     const failed = await r.proc.waitForLine((l) => l.msg === 'config reload failed; keeping the running config', 'reload failed', 10_000);
     expect(JSON.stringify(failed.errors)).toMatch(/worker \d: cannot listen on 127\.0\.0\.1:\d+/);
-    for (const p of await askMany(r, 'later.example.com', 80, 20)) expect(p.rcode).toBe('NXDOMAIN');
+    const sinkholed = (): unknown[] => decisions(r.proc, 'later.example.com').map((l) => l.worker);
+    for (const p of await askUntilBoth(r, 'later.example.com', 80, sinkholed)) expect(p.rcode).toBe('NXDOMAIN');
     const scrape = (await http(r, '/metrics')).body;
     expect(scrape).toMatch(/^intentdns_config_reloads_total\{result="failure"\} 1$/m);
 
     r.rewrite('{ allow: [github.com, later.example.com], unlisted: sinkhole }');
     r.proc.signal('SIGHUP');
     await r.proc.waitForLine((l) => l.msg === 'config reloaded', 'reload applied', 10_000);
-    const after = await askMany(r, 'later.example.com', 80, 20);
+    const forwarded = (): unknown[] => decisions(r.proc, 'later.example.com').filter((l) => l.action === 'forward').map((l) => l.worker);
+    const after = await askUntilBoth(r, 'later.example.com', 80, forwarded);
     for (const p of after) expect(addresses(p)).toEqual(['198.51.100.9']);
-    expect(new Set(decisions(r.proc, 'later.example.com').filter((l) => l.action === 'forward').map((l) => l.worker))).toEqual(new Set([0, 1]));
   }, 60_000);
 
   it('a worker killed with SIGKILL is replaced and counted; the proxy keeps answering meanwhile', async () => {
@@ -274,19 +304,118 @@ describe('listen.workers: 2', () => {
     for (const pid of pids) expect(alive(pid)).toBe(false);
   }, 30_000);
 
-  it('under logging load, every stdout line of the primary and both workers is whole JSON', async () => {
+  it('a quarantine POSTed to the primary is answered once every worker has it: no query from any port gets through after the 200', async () => {
     const r = await startWorkers();
-    // Long names make long lines, so the 64 KiB batches of one writer would be cut into by the other's.
-    const names = Array.from({ length: 20 }, (_, i) => `${'x'.repeat(50)}.${'y'.repeat(50)}.${i}.long-name-for-log-lines.example.com`);
-    const started = performance.now();
-    let sent = 0;
-    while (sent < 1500 && performance.now() - started < 20_000) {
-      await Promise.all(names.map((n, i) => ask(r, n, 'udp', sent + i)));
-      sent += names.length;
+    const res = await http(r, '/v1/agents/ci-1/quarantine', { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ agent: 'ci-1', known: true, quarantined: true });
+    const after = await askUntilBoth(r, 'github.com', 100, () => decisions(r.proc, 'github.com').map((l) => l.worker));
+    expect(after.filter((p) => addresses(p).length > 0)).toEqual([]);
+    const lines = await waitFor(() => {
+      const d = decisions(r.proc, 'github.com');
+      return d.length === after.length ? d : undefined;
+    }, { what: 'a decision line per query', timeoutMs: 5000 });
+    for (const l of lines) expect(l).toMatchObject({ agent: 'ci-1', reason: 'quarantine' });
+    expect(JSON.parse((await http(r, '/v1/quarantine')).body)).toMatchObject({ agents: ['ci-1'] });
+  }, 60_000);
+
+  it('GET /v1/decisions on the primary streams the decisions of both workers while subscribed', async () => {
+    const r = await startWorkers({ queries: 'none' });
+    const sub = await subscribeDecisions(r.ports.http);
+    try {
+      expect(sub.status).toBe(200);
+      // The workers hear within 200 ms that someone subscribes.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const asked = await askUntilBoth(r, 'blocked.example.com', 60, () => sub.decisions().map((e) => e.worker));
+      const events = await sub.waitForDecisions(asked.length, 5000);
+      expect(events.filter((e) => e.qname === 'blocked.example.com')).toHaveLength(asked.length);
+    } finally {
+      sub.close();
     }
-    await waitFor(() => r.proc.lines.filter((l) => l.msg === 'query').length >= sent ? true : undefined, { what: 'every decision line', timeoutMs: 10_000 });
-    expect(r.proc.lines.filter((l) => 'raw' in l)).toEqual([]);
-    expect(new Set(r.proc.lines.filter((l) => l.msg === 'query').map((l) => l.worker))).toEqual(new Set([0, 1]));
+  }, 60_000);
+
+  it('SIGTERM while a query is held: it gets its on_hold_timeout answer at once, and the proxy exits 0', async () => {
+    const r = await startWorkers({ approval: true, role: '{ allow: [github.com], unlisted: hold }' });
+    const held = ask(r, 'held.example.com', 'udp', 7, 8000);
+    await waitFor(() => service!.holds.length === 1, { what: 'the hold POST', timeoutMs: 5000 });
+    const signalled = performance.now();
+    r.proc.signal('SIGTERM');
+    expect((await held).rcode).toBe('NXDOMAIN');
+    expect(performance.now() - signalled).toBeLessThan(2000);
+    expect(await r.proc.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
+  it('when the primary dies, the workers exit', async () => {
+    const r = await startWorkers({ queries: 'none' });
+    const pids = [...workerPids(r.proc).values()];
+    r.proc.signal('SIGKILL');
+    await r.proc.exited;
+    await waitFor(() => (pids.every((pid) => !alive(pid)) ? true : undefined), { what: 'workers gone', timeoutMs: 5000 });
+  }, 30_000);
+
+  it('under logging load through a real pipe with a reader that falls behind, every stdout line of the primary and both workers is whole JSON', async () => {
+    // spawn's stdio 'pipe' is a socket pair; a FIFO is the pipe(2) a shell or a supervisor gives, whose
+    // writes are atomic only up to PIPE_BUF. Without the 4096-byte cap this test saw lines cut into.
+    const main = await ensureBuilt();
+    authority ??= await startAuthority({ zone: ZONE });
+    const ports = await freePorts();
+    const file = join(dir, 'logging.yaml');
+    writeFileSync(file, [
+      'version: 1',
+      `listen: { dns: ["127.0.0.1:${ports.dns}"], http: "127.0.0.1:${ports.http}", workers: 2 }`,
+      `upstreams: { servers: ["${authority.hostPort.text}"], timeout: 500ms }`,
+      'clients:',
+      '  - { name: ci-1, match: ["127.0.0.1/32"], role: coding }',
+      'roles:',
+      '  coding: { allow: [github.com], unlisted: sinkhole }',
+      'log: { level: info, queries: all }',
+      '',
+    ].join('\n'));
+    const fifo = join(dir, 'stdout.fifo');
+    await new Promise<void>((resolve, reject) => execFile('mkfifo', [fifo], (err) => (err ? reject(err) : resolve())));
+    // Read-write, so opening does not wait for the other end.
+    const fd = openSync(fifo, 'r+');
+    const child = spawn(process.execPath, [main, 'serve', '--config', file], { stdio: ['ignore', fd, 'pipe'] });
+    closeSync(fd);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const reader = createReadStream(fifo, { highWaterMark: 4096 });
+    const whole: LogLine[] = [];
+    const broken: string[] = [];
+    let pending = '';
+    reader.setEncoding('utf8').on('data', (chunk: string | Buffer) => {
+      pending += String(chunk);
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      for (const part of parts) {
+        try {
+          whole.push(JSON.parse(part) as LogLine);
+        } catch {
+          broken.push(part.slice(0, 200));
+        }
+      }
+    });
+    try {
+      await waitFor(() => whole.some((l) => l.msg === 'intentdns listening') || undefined, { what: 'listening', timeoutMs: 20_000 });
+      const socket = createSocket('udp4');
+      const names = Array.from({ length: 40 }, (_, i) => `${'x'.repeat(60)}.${'y'.repeat(60)}.${i}.long-name-for-log-lines.example.com`);
+      let sent = 0;
+      // Bounded: 40 rounds of 200 datagrams, 30 ms apart; the reader stops for two rounds in every four.
+      for (let round = 0; round < 40; round++) {
+        if (round % 4 === 0) reader.pause();
+        if (round % 4 === 2) reader.resume();
+        for (let i = 0; i < 200; i++) socket.send(queryBytes({ name: names[i % names.length]!, type: 'A', id: sent++ & 0xffff }), ports.dns, '127.0.0.1');
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      reader.resume();
+      socket.close();
+      await waitFor(() => (whole.filter((l) => l.msg === 'query').length >= sent * 0.9 ? true : undefined), { what: 'decision lines', timeoutMs: 10_000 });
+      expect(broken).toEqual([]);
+      expect(new Set(whole.filter((l) => l.msg === 'query').map((l) => l.worker))).toEqual(new Set([0, 1]));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      reader.destroy();
+    }
   }, 60_000);
 });
 
