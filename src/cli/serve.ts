@@ -34,6 +34,10 @@ const LOG_DRAIN_MS = 2_000;
  *            on_hold_timeout answer, queries in flight are answered, the
  *            approval link and the listeners close, and the process exits 0
  *            by itself. A second signal exits at once (128 + signal number).
+ *
+ * With listen.workers > 1 this process is the primary (workers/primary.ts):
+ * the same lifecycle, with the listeners in forked workers; a forked worker
+ * runs workers/run-worker.ts instead and takes its config from the primary.
  */
 export const serve = {
   name: 'serve',

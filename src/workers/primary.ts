@@ -446,7 +446,7 @@ export class Primary {
     }
     this.#restarts.inc();
     slot.crashes = Date.now() - slot.startedAt < STABLE_MS ? slot.crashes + 1 : 1;
-    const delayMs = slot.crashes <= 1 ? 0 : Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** (slot.crashes - 2));
+    const delayMs = restartDelayMs(slot.crashes);
     this.#log.error({ worker: slot.index, pid, code, signal, restart_in_ms: delayMs }, 'worker exited unexpectedly; replacing it');
     slot.restart = setTimeout(() => {
       slot.restart = null;
@@ -551,6 +551,14 @@ export class Primary {
       decisionStream: () => ({ subscribers: this.#decisions.subscribers, dropped: this.#decisions.dropped }),
     });
   }
+}
+
+/**
+ * How long to wait before replacing a worker that died for the `crashes`-th time in a row (each
+ * within STABLE_MS of its start): at once the first time, then 1 s doubling to 30 s.
+ */
+export function restartDelayMs(crashes: number): number {
+  return crashes <= 1 ? 0 : Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** (crashes - 2));
 }
 
 function tokenOf(file: string | null | undefined): string | null {

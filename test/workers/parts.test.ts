@@ -15,6 +15,7 @@ import { FanOut, FannedGrantStore, FannedQuarantine, type FanOutTarget } from '.
 import { IPC_VERSION, isFromWorker, isToWorker, type ToWorker, type Unversioned } from '../../src/workers/messages.js';
 import { combineMetrics } from '../../src/workers/metrics.js';
 import { PendingRequests } from '../../src/workers/pending.js';
+import { restartDelayMs } from '../../src/workers/primary.js';
 import { RemoteDecisionSink, RemoteHolds, RemoteSetWriter } from '../../src/workers/remote.js';
 import { applyGrantOp, grantSnapshot, ReplicaQuarantine } from '../../src/workers/replicas.js';
 import { workerShare } from '../../src/workers/share.js';
@@ -264,6 +265,12 @@ describe('combineMetrics', () => {
     expect(text).toMatch(/^process_resident_memory_bytes\{worker="primary"\} 100$/m);
     expect(text).toMatch(/^process_resident_memory_bytes\{worker="0"\} 105$/m);
     expect(text).toMatch(/^process_resident_memory_bytes\{worker="1"\} 107$/m);
+  });
+});
+
+describe('restartDelayMs', () => {
+  it('replaces a worker at once, then backs off 1 s doubling to 30 s while it keeps dying', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(restartDelayMs)).toEqual([0, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
   });
 });
 
