@@ -31,6 +31,7 @@ import { readTokenFile } from '../config/token.js';
 import type { Config, HostPort } from '../config/types.js';
 import { compileRolesAsync } from '../decide/role.js';
 import { IntentdnsError } from '../errors.js';
+import { ServerClosingError } from '../server.js';
 import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from '../firewall/index.js';
 import { HoldRegistry } from '../hold/registry.js';
 import { DecisionStream, SHED_REASONS, startHttp, type DecisionStreamLimits, type HttpServer } from '../http/index.js';
@@ -99,15 +100,6 @@ export class WorkerReloadError extends IntentdnsError {
   }
 }
 
-/** reload() after close() has begun. */
-export class PrimaryClosingError extends IntentdnsError {
-  static readonly CODE = 'IDNS_ERR_CLOSING';
-
-  constructor() {
-    super(PrimaryClosingError.CODE, 'intentdns is shutting down; the config is not reloaded');
-  }
-}
-
 export class Primary {
   readonly metrics: Metrics;
   readonly #log: Logger;
@@ -129,6 +121,8 @@ export class Primary {
   #clients: ClientTable | null = null;
   #http: HttpServer | null = null;
   #ready = false;
+  /** listen() has bound everything: from then on a reload moves listen.http itself. */
+  #listened = false;
   #closing: Promise<void> | null = null;
   #reloading: Promise<void> = Promise.resolve();
   #reloadSeq = 0;
@@ -238,6 +232,7 @@ export class Primary {
     this.#subscriberPoll = setInterval(() => this.#pollSubscribers(), SUBSCRIBERS_POLL_MS);
     this.#subscriberPoll.unref();
     this.#approvals.start();
+    this.#listened = true;
     this.#ready = true;
   }
 
@@ -245,7 +240,7 @@ export class Primary {
    * Prepare in every worker, then commit in all or abort in all (see the
    * file's comment). The primary's own part (tokens, a moved listen.http)
    * is readied first and undone on abort. Reloads run one at a time.
-   * @throws WorkerReloadError, TokenFileError, HttpListenError, PrimaryClosingError: nothing changed.
+   * @throws WorkerReloadError, TokenFileError, HttpListenError, ServerClosingError: nothing changed.
    */
   reload(config: Config, text: string): Promise<void> {
     const run = this.#reloading.then(() => this.#reload(config, text));
@@ -254,14 +249,16 @@ export class Primary {
   }
 
   async #reload(config: Config, text: string): Promise<void> {
-    if (this.#closing) throw new PrimaryClosingError();
+    if (this.#closing) throw new ServerClosingError();
     const roles = await compileRolesAsync(config.roles);
     const approvalToken = tokenOf(config.approval?.tokenFile);
     const admin = tokenOf(config.admin.tokenFile);
     const running = this.#config.listen.http;
-    const httpMoved = this.#http !== null && !(running && config.listen.http && running.host === config.listen.http.host && running.port === config.listen.http.port);
-    let http = this.#http;
-    if (httpMoved && config.listen.http) http = await this.#startHttp(config.listen.http, admin);
+    const next = config.listen.http;
+    const sameHttp = running === null || next === null ? running === next : running.host === next.host && running.port === next.port;
+    const httpMoved = this.#listened && !sameHttp;
+    // Moved: the new listener is bound first (or none, for listen.http: null), and the old one closes only at commit.
+    const http = httpMoved ? (next ? await this.#startHttp(next, admin) : null) : this.#http;
 
     const id = ++this.#reloadSeq;
     const targets = this.#slots.filter((s) => s.started && s.worker !== null);
@@ -269,7 +266,7 @@ export class Primary {
     const problems = answers.flatMap((a, i) => (Array.isArray(a) ? a.map((p) => `worker ${targets[i]!.index}: ${p}`) : []));
     if (problems.length > 0) {
       for (const slot of targets) this.#send(slot, { t: 'reload.abort', id });
-      if (httpMoved && http !== this.#http) await http?.close();
+      if (httpMoved) await http?.close();
       throw new WorkerReloadError(problems);
     }
     for (const slot of targets) this.#send(slot, { t: 'reload.commit', id });

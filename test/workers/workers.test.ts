@@ -294,6 +294,20 @@ describe('listen.workers: 2', () => {
     for (const p of await askMany(r, 'github.com', 60, 20)) expect(addresses(p)).toEqual(['140.82.121.3']);
   }, 60_000);
 
+  it('a reload while a worker is being replaced: the replacement starts from the new config, and both serve it', async () => {
+    const r = await startWorkers();
+    const victim = workerPids(r.proc).get(1)!;
+    process.kill(victim, 'SIGKILL');
+    r.rewrite('{ allow: [github.com, later.example.com], unlisted: sinkhole }');
+    r.proc.signal('SIGHUP');
+    await r.proc.waitForLine((l) => l.msg === 'config reloaded', 'reload applied', 10_000);
+    await waitFor(() => (workerPids(r.proc).get(1) !== victim ? true : undefined), { what: 'a new worker 1', timeoutMs: 10_000 });
+    await waitFor(async () => (await http(r, '/readyz')).status === 200, { what: 'ready again', timeoutMs: 5000 });
+    const forwarded = (): unknown[] => decisions(r.proc, 'later.example.com').filter((l) => l.action === 'forward').map((l) => l.worker);
+    for (const p of await askUntilBoth(r, 'later.example.com', 60, forwarded)) expect(addresses(p)).toEqual(['198.51.100.9']);
+    expect(decisions(r.proc, 'later.example.com').filter((l) => l.action !== 'forward')).toEqual([]);
+  }, 60_000);
+
   it('SIGTERM: exits 0, and every worker is gone', async () => {
     const r = await startWorkers({ queries: 'none' });
     const pids = [...workerPids(r.proc).values()];
