@@ -89,6 +89,11 @@ describe('src/ import graph', () => {
     for (const to of graph.get('pipeline')?.keys() ?? []) expect(['wire', 'config']).toContain(to);
   });
 
+  it('keeps the query path free of the process model: only cli/ imports workers/', () => {
+    const importers = [...graph].filter(([, to]) => to.has('workers')).map(([from]) => from);
+    expect(importers).toEqual(['cli']);
+  });
+
   it('finds the imports it checks (the walk is not blind)', () => {
     expect(graph.get('chain.ts')?.has('decide')).toBe(true);
     expect(graph.get('decide')?.has('pipeline')).toBe(true);
