@@ -124,6 +124,8 @@ export class Primary {
   /** listen() has bound everything: from then on a reload moves listen.http itself. */
   #listened = false;
   #closing: Promise<void> | null = null;
+  /** The workers are told to stop (shutdown, or a start that failed): an exit from now on is expected. */
+  #stopping = false;
   #reloading: Promise<void> = Promise.resolve();
   #reloadSeq = 0;
   #startup: { readonly resolve: () => void; readonly reject: (err: Error) => void } | null = null;
@@ -185,11 +187,6 @@ export class Primary {
 
   httpAddress(): HostPort | null {
     return this.#http?.address() ?? null;
-  }
-
-  /** The workers' process ids by index (null while one is being replaced). */
-  workerPids(): Array<number | null> {
-    return this.#slots.map((s) => s.worker?.process.pid ?? null);
   }
 
   /**
@@ -322,6 +319,7 @@ export class Primary {
 
   /** Tells every worker to drain and exit; waits for them (bounded), killing what is left. */
   async #stopWorkers(): Promise<void> {
+    this.#stopping = true;
     for (const slot of this.#slots) {
       if (slot.restart !== null) clearTimeout(slot.restart);
       slot.restart = null;
@@ -419,7 +417,7 @@ export class Primary {
 
   /** The config text and a snapshot of the grants and quarantine; from now on the worker gets every fan-out too (the channel keeps the order). */
   #start(slot: Slot): void {
-    if (slot.worker === null || this.#closing) return;
+    if (slot.worker === null || this.#closing || this.#stopping) return;
     const now = Date.now();
     slot.started = true;
     this.#send(slot, {
@@ -435,7 +433,7 @@ export class Primary {
     slot.listening = false;
     this.#fanOut.forget(slot.index);
     if (slot.preparing !== null) this.#prepareAsked.settle(slot.preparing, 'gone');
-    if (this.#closing) return;
+    if (this.#closing || this.#stopping) return;
     const pid = worker.process.pid;
     if (this.#startup) {
       this.#startup.reject(new WorkerStartError(`worker ${slot.index} exited during start (code ${code}, signal ${signal})`));
@@ -447,7 +445,7 @@ export class Primary {
     this.#log.error({ worker: slot.index, pid, code, signal, restart_in_ms: delayMs }, 'worker exited unexpectedly; replacing it');
     slot.restart = setTimeout(() => {
       slot.restart = null;
-      if (!this.#closing) this.#fork(slot);
+      if (!this.#closing && !this.#stopping) this.#fork(slot);
     }, delayMs);
   }
 

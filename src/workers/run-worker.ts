@@ -127,6 +127,8 @@ export async function runWorker(): Promise<number> {
     }
     if (server === null) {
       if (m.t === 'start') begin(m);
+      // Told to stop before it started (the start failed elsewhere): nothing to drain.
+      else if (m.t === 'stop') void stop(0, 0);
       else if (early.length < MAX_EARLY_MESSAGES) early.push(m);
       return;
     }
