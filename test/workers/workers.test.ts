@@ -18,7 +18,7 @@ import { startAuthority, type Authority, type Zone } from '../helpers/authority.
 import { tcpExchange, udpExchange } from '../helpers/client.js';
 import { decodePacket, queryBytes, type DecodedPacket } from '../helpers/packets.js';
 import { addresses } from '../helpers/proxy.js';
-import { ensureBuilt, freePorts, spawnServe, type LogLine, type Ports, type ServeProcess } from '../helpers/serve-process.js';
+import { ensureBuilt, freePorts, spawnServe, spawnServeOnce, type LogLine, type Ports, type ServeProcess } from '../helpers/serve-process.js';
 import { subscribeDecisions } from '../helpers/sse-client.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -307,6 +307,29 @@ describe('listen.workers: 2', () => {
     for (const p of await askUntilBoth(r, 'later.example.com', 60, forwarded)) expect(addresses(p)).toEqual(['198.51.100.9']);
     expect(decisions(r.proc, 'later.example.com').filter((l) => l.action !== 'forward')).toEqual([]);
   }, 60_000);
+
+  it('a start that a worker cannot make (listen.dns taken) exits 1 with the reason, and leaves no worker behind', async () => {
+    const blocker = createSocket('udp4');
+    blockers.push(blocker);
+    await new Promise<void>((resolve) => blocker.bind(0, '127.0.0.1', () => resolve()));
+    const ports = await freePorts();
+    const file = join(dir, 'taken.yaml');
+    writeFileSync(file, [
+      'version: 1',
+      `listen: { dns: ["127.0.0.1:${blocker.address().port}"], http: "127.0.0.1:${ports.http}", workers: 2 }`,
+      'upstreams: { servers: ["127.0.0.1:53"] }',
+      'clients: [{ name: ci-1, match: ["127.0.0.1/32"], role: coding }]',
+      'roles: { coding: { allow: [github.com] } }',
+      '',
+    ].join('\n'));
+    proc = await spawnServeOnce(file);
+    expect(await proc.exited).toEqual({ code: 1, signal: null });
+    expect(proc.stderr()).toMatch(/cannot listen on 127\.0\.0\.1:\d+ \(udp\): EADDRINUSE/);
+    const pids = proc.lines.filter((l) => l.msg === 'worker could not start').map((l) => l.pid as number);
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(proc.lines.filter((l) => l.msg === 'worker exited unexpectedly; replacing it')).toEqual([]);
+  }, 30_000);
 
   it('SIGTERM: exits 0, and every worker is gone', async () => {
     const r = await startWorkers({ queries: 'none' });
