@@ -61,7 +61,8 @@ export type FromWorker = V & (
   /** Sent once the worker listens for messages: the primary answers with `start`. */
   | { readonly t: 'hello' }
   | { readonly t: 'listening'; readonly addresses: readonly HostPort[] }
-  | { readonly t: 'start.failed'; readonly error: string }
+  /** `listen`: the start failed binding an address (the primary rebuilds the ListenError, for the hint a supervisor shows). */
+  | { readonly t: 'start.failed'; readonly error: string; readonly listen?: { readonly address: string; readonly transport: 'udp' | 'tcp'; readonly code: string | null } }
   | { readonly t: 'ack'; readonly seq: number }
   | { readonly t: 'hold.wait'; readonly id: number; readonly query: HeldQuery; readonly limits: HoldLimits }
   | { readonly t: 'firewall.write'; readonly id: number; readonly elements: readonly SetElement[] }
@@ -106,7 +107,7 @@ const TO_WORKER: Readonly<Record<ToWorker['t'], Check>> = {
 const FROM_WORKER: Readonly<Record<FromWorker['t'], Check>> = {
   hello: () => true,
   listening: (m) => Array.isArray(m.addresses) && m.addresses.every((a) => obj(a) && str(a.host) && int(a.port) && str(a.text)),
-  'start.failed': (m) => str(m.error),
+  'start.failed': (m) => str(m.error) && (m.listen === undefined || (obj(m.listen) && str(m.listen.address) && (m.listen.transport === 'udp' || m.listen.transport === 'tcp') && (m.listen.code === null || str(m.listen.code)))),
   ack: (m) => int(m.seq),
   'hold.wait': (m) => int(m.id) && obj(m.query) && str(m.query.agent) && str(m.query.qname) && int(m.query.qtype) && obj(m.limits) && int(m.limits.timeoutMs),
   'firewall.write': (m) => int(m.id) && Array.isArray(m.elements) && m.elements.every((e) => obj(e) && str(e.set) && str(e.address) && typeof e.expiresAt === 'number'),

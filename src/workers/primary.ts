@@ -36,7 +36,7 @@ import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type Nft
 import { HoldRegistry } from '../hold/registry.js';
 import { DecisionStream, SHED_REASONS, startHttp, type DecisionStreamLimits, type HttpServer } from '../http/index.js';
 import { ClientTable } from '../identify/clients.js';
-import { DROP_REASONS } from '../receive/index.js';
+import { DROP_REASONS, ListenError } from '../receive/index.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { VERSION } from '../version.js';
 import { FanOut, FannedGrantStore, FannedQuarantine, type FanOutTarget } from './fanout.js';
@@ -380,7 +380,10 @@ export class Primary {
         return;
       case 'start.failed':
         this.#log.error({ worker: slot.index, pid: slot.worker?.process.pid, err: m.error }, 'worker could not start');
-        this.#startup?.reject(new WorkerStartError(m.error));
+        this.#startup?.reject(m.listen
+          // The same error the single process throws, so the start-failure line gets its code and hint.
+          ? new ListenError(m.listen.address, m.listen.transport, Object.assign(new Error(m.error), m.listen.code === null ? {} : { code: m.listen.code }))
+          : new WorkerStartError(m.error));
         return;
       case 'ack':
         this.#fanOut.ack(slot.index, m.seq);

@@ -17,6 +17,7 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
+import { ListenError } from '../receive/index.js';
 import { createLogger } from '../telemetry/log.js';
 import { LogOutput, PIPE_BUF, stallNoticeLine } from '../telemetry/log-output.js';
 import { describe, IPC_VERSION, isToWorker, type FromWorker, type ToWorker, type Unversioned } from './messages.js';
@@ -114,7 +115,8 @@ export async function runWorker(): Promise<number> {
       // The primary logs "worker listening", with this pid: one line per worker, not two.
       (addresses) => send({ t: 'listening', addresses }),
       (err: unknown) => {
-        send({ t: 'start.failed', error: err instanceof Error ? err.message : String(err) });
+        const listen = err instanceof ListenError ? { address: err.address, transport: err.transport, code: err.systemCode } : undefined;
+        send({ t: 'start.failed', error: err instanceof Error ? err.message : String(err), ...(listen && { listen }) });
         void stop(1, 0);
       },
     );

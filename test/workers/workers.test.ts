@@ -324,7 +324,8 @@ describe('listen.workers: 2', () => {
     ].join('\n'));
     proc = await spawnServeOnce(file);
     expect(await proc.exited).toEqual({ code: 1, signal: null });
-    expect(proc.stderr()).toMatch(/cannot listen on 127\.0\.0\.1:\d+ \(udp\): EADDRINUSE/);
+    expect(proc.stderr()).toMatch(/cannot listen on 127\.0\.0\.1:\d+ \(udp\): EADDRINUSE \(another process listens on/);
+    expect(proc.lines.find((l) => l.msg === 'not starting')).toMatchObject({ code: 'EADDRINUSE', hint: expect.stringContaining('listen.dns') });
     const pids = proc.lines.filter((l) => l.msg === 'worker could not start').map((l) => l.pid as number);
     expect(pids.length).toBeGreaterThan(0);
     for (const pid of pids) expect(alive(pid)).toBe(false);
