@@ -281,6 +281,8 @@ describe('listen.workers: 2', () => {
     const before = workerPids(r.proc);
     const victim = before.get(1)!;
     process.kill(victim, 'SIGKILL');
+    // Not ready while a worker is missing: the exit is seen at once, the replacement takes a few hundred ms to bind.
+    await waitFor(async () => ((await http(r, '/readyz')).status === 503 ? true : undefined), { what: '/readyz 503 while replacing', timeoutMs: 2000, intervalMs: 5 });
     // Queries during the replacement: the other worker still reads the shared socket.
     const during = await askMany(r, 'github.com', 60, 10);
     for (const p of during) expect(addresses(p)).toEqual(['140.82.121.3']);
