@@ -15,6 +15,7 @@ import type { SetElement } from '../firewall/index.js';
 import type { GrantPattern, GrantSource } from '../grants/grants.js';
 import type { HeldQuery, HoldLimits, HoldOutcome } from '../hold/registry.js';
 import type { DecisionEvent } from '../observe/decision-sink.js';
+import type { TopSnapshot } from '../observe/top.js';
 import type { GrantRef } from '../pipeline/types.js';
 
 export const IPC_VERSION = 1;
@@ -49,6 +50,8 @@ export type ToWorker = V & (
   /** Whether anyone subscribes to GET /v1/decisions: only then do workers forward decision lines. */
   | { readonly t: 'decisions.wanted'; readonly on: boolean }
   | { readonly t: 'metrics.get'; readonly id: number }
+  /** The console's top counts of this worker (GET /v1/top merges them). */
+  | { readonly t: 'top.get'; readonly id: number }
   | { readonly t: 'reload.prepare'; readonly id: number; readonly text: string }
   | { readonly t: 'reload.commit'; readonly id: number }
   | { readonly t: 'reload.abort'; readonly id: number }
@@ -68,6 +71,7 @@ export type FromWorker = V & (
   | { readonly t: 'firewall.write'; readonly id: number; readonly elements: readonly SetElement[] }
   | { readonly t: 'decisions'; readonly events: readonly DecisionEvent[] }
   | { readonly t: 'metrics'; readonly id: number; readonly metrics: MetricsJson }
+  | { readonly t: 'top'; readonly id: number; readonly top: TopSnapshot }
   /** errors null: prepared (new roles compiled, new addresses bound), waiting for commit or abort. */
   | { readonly t: 'reload.prepared'; readonly id: number; readonly errors: readonly string[] | null }
   /** After commit or abort. */
@@ -87,6 +91,8 @@ const isGrantOp = (x: unknown): boolean => {
   return x.kind === 'add' && str(x.agent) && Array.isArray(x.patterns) && x.patterns.every((p) => obj(p) && str(p.scope) && str(p.name))
     && obj(x.ref) && str(x.ref.id) && typeof x.ref.expiresAt === 'number' && typeof x.now === 'number' && (x.source === 'command' || x.source === 'hold');
 };
+const isCounts = (x: unknown, withUncovered: boolean): boolean =>
+  Array.isArray(x) && x.every((c) => obj(c) && str(c.name) && int(c.count) && (!withUncovered || int(c.uncovered)));
 const isQuarantineState = (x: unknown): boolean => obj(x) && strings(x.agents) && strings(x.clients) && strings(x.cidrs);
 
 const TO_WORKER: Readonly<Record<ToWorker['t'], Check>> = {
@@ -98,6 +104,7 @@ const TO_WORKER: Readonly<Record<ToWorker['t'], Check>> = {
   'firewall.done': (m) => int(m.id) && (m.error === null || str(m.error)),
   'decisions.wanted': (m) => typeof m.on === 'boolean',
   'metrics.get': (m) => int(m.id),
+  'top.get': (m) => int(m.id),
   'reload.prepare': (m) => int(m.id) && str(m.text),
   'reload.commit': (m) => int(m.id),
   'reload.abort': (m) => int(m.id),
@@ -113,6 +120,9 @@ const FROM_WORKER: Readonly<Record<FromWorker['t'], Check>> = {
   'firewall.write': (m) => int(m.id) && Array.isArray(m.elements) && m.elements.every((e) => obj(e) && str(e.set) && str(e.address) && typeof e.expiresAt === 'number'),
   decisions: (m) => Array.isArray(m.events) && m.events.every((e) => obj(e) && str(e.line)),
   metrics: (m) => int(m.id) && Array.isArray(m.metrics),
+  top: (m) => int(m.id) && obj(m.top) && typeof m.top.since === 'number' && typeof m.top.until === 'number'
+    && int(m.top.queries) && int(m.top.blocked) && obj(m.top.other) && int(m.top.other.names) && int(m.top.other.agents)
+    && isCounts(m.top.names, true) && isCounts(m.top.agents, false),
   'reload.prepared': (m) => int(m.id) && (m.errors === null || strings(m.errors)),
   'reload.done': (m) => int(m.id),
 };

@@ -36,6 +36,7 @@ import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type Nft
 import { HoldRegistry } from '../hold/registry.js';
 import { DecisionStream, SHED_REASONS, startHttp, type DecisionStreamLimits, type HttpServer } from '../http/index.js';
 import { ClientTable } from '../identify/clients.js';
+import { mergeTop, type TopSnapshot } from '../observe/top.js';
 import { DROP_REASONS, ListenError } from '../receive/index.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { VERSION } from '../version.js';
@@ -114,6 +115,7 @@ export class Primary {
   readonly #decisions: DecisionStream;
   readonly #restarts: Counter;
   readonly #metricsAsked = new PendingRequests<MetricsJson | null>(1_024);
+  readonly #topAsked = new PendingRequests<TopSnapshot | null>(1_024);
   readonly #prepareAsked = new PendingRequests<readonly string[] | null | 'gone'>(1_024);
   #config: Config;
   #text: string;
@@ -410,6 +412,9 @@ export class Primary {
       case 'metrics':
         this.#metricsAsked.settle(m.id, m.metrics);
         return;
+      case 'top':
+        this.#topAsked.settle(m.id, m.top);
+        return;
       case 'reload.prepared':
         this.#prepareAsked.settle(slot.preparing ?? -1, m.errors);
         return;
@@ -495,6 +500,17 @@ export class Primary {
     return out;
   }
 
+  /** GET /v1/top: every listening worker's counts merged (one that is late is left out, as in a scrape). */
+  async #workerTop(): Promise<TopSnapshot> {
+    const asks = this.#slots.filter((s) => s.listening).map(async (slot): Promise<TopSnapshot | null> => {
+      const request = this.#topAsked.open(METRICS_TIMEOUT_MS, () => null);
+      if (request === null) return null;
+      this.#send(slot, { t: 'top.get', id: request.id });
+      return request.answer;
+    });
+    return mergeTop((await Promise.all(asks)).filter((s): s is TopSnapshot => s !== null));
+  }
+
   // --- the rest, as the single-process Server does it ---
 
   #startHttp(address: HostPort, token: string | null): Promise<HttpServer> {
@@ -510,6 +526,7 @@ export class Primary {
       quarantine: this.#quarantine,
       onShed: this.metrics.httpConnectionShed,
       decisions: this.#decisions,
+      top: () => this.#workerTop(),
     });
   }
 

@@ -79,6 +79,9 @@ export async function runWorker(): Promise<number> {
       case 'metrics.get':
         void s.metrics.registry.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics: metrics as never }));
         return;
+      case 'top.get':
+        send({ t: 'top', id: m.id, top: s.top.snapshot() });
+        return;
       case 'reload.prepare':
         void s.prepare(m.id, m.text).then((errors) => send({ t: 'reload.prepared', id: m.id, errors }));
         return;

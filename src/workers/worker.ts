@@ -22,6 +22,7 @@ import { compileRolesAsync } from '../decide/role.js';
 import { GrantStore } from '../grants/grants.js';
 import { SHED_REASONS } from '../http/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from '../limit/index.js';
+import { TopCounter } from '../observe/top.js';
 import { DROP_REASONS, startListeners, type ListenerLimits, type Listeners } from '../receive/index.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { UpstreamHealth } from '../upstream/health.js';
@@ -53,6 +54,8 @@ export class WorkerServer {
   readonly #holds: RemoteHolds;
   readonly #firewall: RemoteSetWriter | null;
   readonly #decisions: RemoteDecisionSink;
+  /** This worker's part of the console's top counts; the primary merges every worker's (GET /v1/top). */
+  readonly top = new TopCounter();
   readonly #state: ChainState & { readonly cache: AnswerCache; readonly budgets: DomainBudgets; readonly upstreamHealth: UpstreamHealth; readonly buckets: TokenBuckets };
   #pipeline: Pipeline;
   #listeners: Listeners | null = null;
@@ -89,7 +92,7 @@ export class WorkerServer {
       budgets: new DomainBudgets(), upstreamHealth: new UpstreamHealth(),
       buckets: new TokenBuckets(MAX_LIMITED_SOURCES), sampler: new LineSampler(),
       upstreamSockets, upstreamPools: new UdpPools({ budget: upstreamSockets }),
-      firewall: this.#firewall, decisions: this.#decisions,
+      firewall: this.#firewall, decisions: this.#decisions, top: this.top,
     };
     this.#watchMetrics();
     this.#pipeline = buildPipeline(config, this.#state, log, this.metrics);

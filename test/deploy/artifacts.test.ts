@@ -502,6 +502,16 @@ describe('deploy/kubernetes', () => {
     expect(get(container(), 'resources.requests.cpu')).toBeDefined();
   });
 
+  it('Deployment: whole CPUs, requests equal to limits (Guaranteed), and the config\'s workers: auto, which reads that limit', () => {
+    const requests = get(container(), 'resources.requests') as Obj;
+    const limits = get(container(), 'resources.limits') as Obj;
+    expect(str(requests.cpu)).toMatch(/^[1-9]\d*$/);
+    expect(limits.cpu).toBe(requests.cpu);
+    expect(limits.memory).toBe(requests.memory);
+    const cm = byKind('ConfigMap')[0]!;
+    expect(parseYaml(dataKey(cm, 'intentdns.yaml')).listen.workers).toBe('auto');
+  });
+
   it('Service: a ClusterIP keeps pods\' source addresses to a replica on any node (internalTrafficPolicy Cluster)', () => {
     expect(get(one('Service'), 'spec.type')).toBe('ClusterIP');
     expect(get(one('Service'), 'spec.internalTrafficPolicy') ?? 'Cluster').toBe('Cluster');

@@ -199,6 +199,13 @@ describe('listen.workers: 2', () => {
     const checked = await promtool(scrape);
     expect(checked.out).toBe('');
     expect(checked.code).toBe(0);
+
+    // The console's top counts are the workers' merged: every query, whichever worker answered it.
+    const top = JSON.parse((await http(r, '/v1/top')).body) as { queries: number; blocked: number; top_blocked: Array<{ name: string; count: number }>; top_agents: Array<{ agent: string; count: number }> };
+    expect(top.queries).toBe(sent);
+    expect(top.blocked).toBe(60);
+    expect(top.top_blocked[0]).toMatchObject({ name: 'blocked.example.com', count: 60 });
+    expect(top.top_agents).toEqual([{ agent: 'ci-1', count: sent }]);
   }, 60_000);
 
   it('a grant arrives once; once /v1/grants lists it, no query for the name from any source port is sinkholed', async () => {

@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
 import { parseHostPort } from '../address.js';
+import { usableCpus } from '../cpus.js';
 import { isScalar } from 'yaml';
 import type { Section } from '../reader.js';
 import type { Config, HostPort } from '../types.js';
@@ -39,13 +39,14 @@ export function readListen(sec: Section): Config['listen'] {
 
 /**
  * `listen.workers`: 1 (the default: one process, no IPC), a whole number up
- * to MAX_WORKERS, or `auto`, one per core this process may use
- * (os.availableParallelism honours CPU affinity, e.g. taskset or a cgroup cpuset).
+ * to MAX_WORKERS, or `auto`, one per CPU this process may use: the cores its
+ * affinity allows (taskset, a cgroup cpuset), capped by a CPU quota (a
+ * container's CPU limit), see config/cpus.ts.
  */
 function readWorkers(sec: Section): number {
   const n = sec.node('workers');
   if (n === undefined) return 1;
-  if (isScalar(n) && n.value === 'auto') return Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
+  if (isScalar(n) && n.value === 'auto') return Math.min(MAX_WORKERS, usableCpus());
   if (isScalar(n) && typeof n.value === 'number' && Number.isSafeInteger(n.value) && n.value >= 1 && n.value <= MAX_WORKERS) return n.value;
   sec.reader.report(n, `listen.workers: expected auto or a whole number from 1 to ${MAX_WORKERS}`);
   return 1;
