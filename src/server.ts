@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Approvals } from './approval/approvals.js';
 import { buildPipeline, type Pipeline } from './chain.js';
 import { AnswerCache } from './cache/store.js';
-import { readTokenFile } from './config/token.js';
+import { readOptionalToken } from './config/token.js';
 import type { Config, HostPort } from './config/types.js';
 import { DomainBudgets } from './decide/domain-budgets.js';
 import { compileRolesAsync } from './decide/role.js';
@@ -11,7 +11,7 @@ import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
 import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from './firewall/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
-import { DROP_REASONS, startListeners, type ListenerLimits, type Listeners } from './receive/index.js';
+import { DROP_REASONS, listenerLimits, startListeners, type Listeners } from './receive/index.js';
 import { DecisionStream, SHED_REASONS, startHttp, type DecisionStreamLimits, type HttpServer } from './http/index.js';
 import { TopCounter } from './observe/top.js';
 import { Quarantine } from './quarantine/quarantine.js';
@@ -89,7 +89,7 @@ export class Server {
     // Made before the shared state: the approval service's quarantine events change it too.
     const quarantine = new Quarantine();
     this.#approvals = new Approvals({ log, grants, holds, quarantine, onRevoke: (id) => this.#closeGrant(id) });
-    this.#approvals.configure(config.approval, approvalToken(config));
+    this.#approvals.configure(config.approval, readOptionalToken(config.approval?.tokenFile));
     // The fd limit is read once: Node has raised the soft limit to the hard one by now.
     const l = config.limits;
     const bound = upstreamSocketBound(readOpenFileLimit(), l.tcpConnections + l.unknownTcpConnections);
@@ -126,7 +126,7 @@ export class Server {
     // Before any answer goes out: with on_error closed, a firewall that cannot be set up stops the start.
     if (this.#shared.firewall) await startFirewall(config, this.#shared.firewall, this.#log, this.#nftRead ?? undefined);
     // The handler reads the current pipeline on every message, so a reload takes effect at once.
-    const limits = listenerLimits(config);
+    const limits = listenerLimits(config.limits);
     this.#listeners = await startListeners(config.listen.dns, (message, peer) => this.#pipeline.handle(message, peer), {
       log: this.#log, onDrop: this.metrics.dropped, onMalformed: this.metrics.malformed,
       inFlight: limits.inFlight, tcp: limits.tcp,
@@ -135,7 +135,7 @@ export class Server {
     });
     if (config.listen.http) {
       try {
-        this.#http = await this.#startHttp(config.listen.http, adminToken(config));
+        this.#http = await this.#startHttp(config.listen.http, readOptionalToken(config.admin.tokenFile));
       } catch (err) {
         await this.#listeners.close();
         this.#listeners = null;
@@ -247,8 +247,8 @@ export class Server {
     // left waiting for the swap.
     const roles = await compileRolesAsync(config.roles);
     if (this.#closing) throw new ServerClosingError();
-    const token = approvalToken(config);
-    const admin = adminToken(config);
+    const token = readOptionalToken(config.approval?.tokenFile);
+    const admin = readOptionalToken(config.admin.tokenFile);
     const running = this.config.listen;
     // Listen changes apply only once listen() has bound the running set; before that, listen() reads the new config.
     const listening = this.#listeners;
@@ -271,7 +271,7 @@ export class Server {
     this.#shared.upstreamHealth.retain(config.upstreams.servers);
     this.metrics.knowUpstreams(config.upstreams.servers.map((s) => s.text));
     this.#checkQuarantine();
-    listening?.setLimits(listenerLimits(config));
+    listening?.setLimits(listenerLimits(config.limits));
     this.#approvals.configure(config.approval, token);
     this.#log.level = config.log.level;
     if (!httpMoved) {
@@ -369,25 +369,3 @@ function sameListen(a: readonly HostPort[], b: readonly HostPort[]): boolean {
   return a.length === b.length && a.every((x, i) => x.host === b[i]?.host && x.port === b[i]?.port);
 }
 
-/** limits.* as the listeners take them. */
-function listenerLimits(config: Config): Required<ListenerLimits> {
-  const l = config.limits;
-  return {
-    inFlight: { maxInFlightPerClient: l.inFlightPerClient },
-    tcp: {
-      maxConnections: l.tcpConnections,
-      maxConnectionsPerClient: l.tcpConnectionsPerClient,
-      idleTimeoutMs: l.tcpIdleTimeoutMs,
-      maxUnknownConnections: l.unknownTcpConnections,
-      maxUnknownConnectionsPerSource: l.unknownTcpConnectionsPerSource,
-    },
-  };
-}
-
-function approvalToken(config: Config): string | null {
-  return config.approval?.tokenFile ? readTokenFile(config.approval.tokenFile) : null;
-}
-
-function adminToken(config: Config): string | null {
-  return config.admin.tokenFile ? readTokenFile(config.admin.tokenFile) : null;
-}

@@ -41,3 +41,8 @@ export function readTokenFile(file: string): string {
   if (/[\x00-\x1f\x7f]/.test(token)) throw new TokenFileError(file, 'the token contains control characters or line breaks');
   return token;
 }
+
+/** The token of an optional token file (admin.token_file, approval.token_file): null when none is set. */
+export function readOptionalToken(file: string | null | undefined): string | null {
+  return file ? readTokenFile(file) : null;
+}

@@ -1,6 +1,6 @@
 /** What receive/ offers other folders; import it from here (chain.ts still takes the Peer type from types.ts). */
 export {
-  startListeners, DEFAULT_CLOSE_GRACE_MS, IN_FLIGHT_DEFAULTS, type InFlightLimits, type ListenerLimits, type Listeners, type ListenerOptions,
+  startListeners, listenerLimits, DEFAULT_CLOSE_GRACE_MS, IN_FLIGHT_DEFAULTS, type InFlightLimits, type ListenerLimits, type Listeners, type ListenerOptions,
 } from './listeners.js';
 export { ListenError } from './errors.js';
 export { UDP_DEFAULTS, type UdpLimits } from './udp.js';

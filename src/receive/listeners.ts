@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { formatHostPort } from '../config/address.js';
-import type { HostPort } from '../config/types.js';
+import type { Config, HostPort } from '../config/types.js';
 import { errnoCode } from '../errors.js';
 import { ListenError } from './errors.js';
 import { KeyedLimiter, WaitingLimiter } from './limits.js';
@@ -29,6 +29,20 @@ export const IN_FLIGHT_DEFAULTS: InFlightLimits = Object.freeze({ maxInFlight: 1
 export interface ListenerLimits {
   readonly inFlight?: Partial<InFlightLimits>;
   readonly tcp?: Partial<Pick<TcpLimits, 'maxConnections' | 'maxConnectionsPerClient' | 'idleTimeoutMs' | 'maxUnknownConnections' | 'maxUnknownConnectionsPerSource'>>;
+}
+
+/** The config's limits.* as the listeners take them (a worker's config carries its share already). */
+export function listenerLimits(limits: Config['limits']): Required<ListenerLimits> {
+  return {
+    inFlight: { maxInFlightPerClient: limits.inFlightPerClient },
+    tcp: {
+      maxConnections: limits.tcpConnections,
+      maxConnectionsPerClient: limits.tcpConnectionsPerClient,
+      idleTimeoutMs: limits.tcpIdleTimeoutMs,
+      maxUnknownConnections: limits.unknownTcpConnections,
+      maxUnknownConnectionsPerSource: limits.unknownTcpConnectionsPerSource,
+    },
+  };
 }
 
 export interface ListenerOptions extends ReceiveHooks {

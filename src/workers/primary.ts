@@ -27,7 +27,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { Approvals } from '../approval/approvals.js';
-import { readTokenFile } from '../config/token.js';
+import { readOptionalToken } from '../config/token.js';
 import type { Config, HostPort } from '../config/types.js';
 import { compileRolesAsync } from '../decide/role.js';
 import { IntentdnsError } from '../errors.js';
@@ -157,7 +157,7 @@ export class Primary {
       log, grants: this.#grants, holds: this.#holds, quarantine: this.#quarantine,
       onRevoke: (id) => this.#closeGrant(id), published: () => this.#fanOut.settled(),
     });
-    this.#approvals.configure(config.approval, tokenOf(config.approval?.tokenFile));
+    this.#approvals.configure(config.approval, readOptionalToken(config.approval?.tokenFile));
     this.#firewall = config.firewall
       ? new SetWriter({ table: config.firewall.table, run: nftRunner(options.nftCommand ?? ['nft']), onBatch: this.metrics.firewallBatch })
       : null;
@@ -222,7 +222,7 @@ export class Primary {
     }
     if (config.listen.http) {
       try {
-        this.#http = await this.#startHttp(config.listen.http, tokenOf(config.admin.tokenFile));
+        this.#http = await this.#startHttp(config.listen.http, readOptionalToken(config.admin.tokenFile));
       } catch (err) {
         await this.#stopWorkers();
         throw err;
@@ -250,8 +250,8 @@ export class Primary {
   async #reload(config: Config, text: string): Promise<void> {
     if (this.#closing) throw new ServerClosingError();
     const roles = await compileRolesAsync(config.roles);
-    const approvalToken = tokenOf(config.approval?.tokenFile);
-    const admin = tokenOf(config.admin.tokenFile);
+    const approvalToken = readOptionalToken(config.approval?.tokenFile);
+    const admin = readOptionalToken(config.admin.tokenFile);
     const running = this.#config.listen.http;
     const next = config.listen.http;
     const sameHttp = running === null || next === null ? running === next : running.host === next.host && running.port === next.port;
@@ -574,8 +574,4 @@ export class Primary {
  */
 export function restartDelayMs(crashes: number): number {
   return crashes <= 1 ? 0 : Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** (crashes - 2));
-}
-
-function tokenOf(file: string | null | undefined): string | null {
-  return file ? readTokenFile(file) : null;
 }

@@ -23,7 +23,7 @@ import { GrantStore } from '../grants/grants.js';
 import { SHED_REASONS } from '../http/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from '../limit/index.js';
 import { TopCounter } from '../observe/top.js';
-import { DROP_REASONS, startListeners, type ListenerLimits, type Listeners } from '../receive/index.js';
+import { DROP_REASONS, listenerLimits, startListeners, type Listeners } from '../receive/index.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { UpstreamHealth } from '../upstream/health.js';
 import { UdpPools } from '../upstream/udp-pool.js';
@@ -116,7 +116,7 @@ export class WorkerServer {
 
   async #listen(): Promise<HostPort[]> {
     const config = this.config;
-    const limits = listenerLimits(config);
+    const limits = listenerLimits(config.limits);
     this.#listeners = await startListeners(config.listen.dns, (message, peer) => {
       this.#received += 1;
       return this.#pipeline.handle(message, peer);
@@ -188,7 +188,7 @@ export class WorkerServer {
     const config = this.config;
     this.#state.upstreamHealth.retain(config.upstreams.servers);
     this.metrics.knowUpstreams(config.upstreams.servers.map((s) => s.text));
-    this.#listeners?.setLimits(listenerLimits(config));
+    this.#listeners?.setLimits(listenerLimits(config.limits));
     this.#log.level = config.log.level;
     if (staged.dnsChanged) {
       this.#listeners?.update(config.listen.dns).catch((err: unknown) => this.#log.error({ err }, 'closing removed DNS listeners failed'));
@@ -268,17 +268,3 @@ function union(a: readonly HostPort[], b: readonly HostPort[]): HostPort[] {
   return [...a, ...b.filter((x) => !a.some((y) => y.host === x.host && y.port === x.port))];
 }
 
-/** limits.* as the listeners take them (this worker's share already). */
-function listenerLimits(config: Config): Required<ListenerLimits> {
-  const l = config.limits;
-  return {
-    inFlight: { maxInFlightPerClient: l.inFlightPerClient },
-    tcp: {
-      maxConnections: l.tcpConnections,
-      maxConnectionsPerClient: l.tcpConnectionsPerClient,
-      idleTimeoutMs: l.tcpIdleTimeoutMs,
-      maxUnknownConnections: l.unknownTcpConnections,
-      maxUnknownConnectionsPerSource: l.unknownTcpConnectionsPerSource,
-    },
-  };
-}
