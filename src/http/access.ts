@@ -71,6 +71,11 @@ export class AccessGate {
   }
 }
 
+/** Whether a request to `path` may present the admin token: what token guessing is counted and refused on (guesses.ts). */
+export function takesToken(path: string): boolean {
+  return guarded(path) !== null || path === '/ui/login';
+}
+
 /** Which paths need the token: the admin API, the console page (and its logout); null for the rest. */
 function guarded(path: string): 'api' | 'page' | null {
   if (path === '/v1' || path.startsWith('/v1/')) return 'api';

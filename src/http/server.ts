@@ -15,7 +15,8 @@ import type { Registry } from 'prom-client';
 import { formatHostPort } from '../config/address.js';
 import type { HostPort } from '../config/types.js';
 import { clip } from '../telemetry/log.js';
-import { AccessGate } from './access.js';
+import { AccessGate, takesToken } from './access.js';
+import { TokenGuesses } from './guesses.js';
 import { adminRoutes, type Lister, type QuarantineStore, type RecentList } from './admin.js';
 import { AdminAuth } from './auth.js';
 import { readConsoleAssets } from './console/assets.js';
@@ -112,12 +113,16 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const auth = new AdminAuth(opts.adminToken);
   const sessions = new SessionStore(opts.sessions);
   const gate = new AccessGate(auth, sessions, now);
+  const guesses = new TokenGuesses();
+  const wrongToken = (client: string): void => {
+    if (guesses.wrong(client, now())) log.warn({ client }, 'admin token guessed wrong too often; this source is refused for a while');
+  };
   const routes: Route[] = [
     ...probeRoutes({ ready: opts.ready, registry: opts.registry }),
     ...adminRoutes({ grants: opts.grants, ...(opts.noGrants !== undefined && { noGrants: opts.noGrants }), holds: opts.holds, quarantine: opts.quarantine, log, now }),
     ...(opts.decisions ? decisionRoutes(opts.decisions) : []),
     ...(opts.top ? topRoutes(opts.top) : []),
-    ...consoleRoutes({ auth, sessions, assets: readConsoleAssets(), log, now }),
+    ...consoleRoutes({ auth, sessions, assets: readConsoleAssets(), log, now, wrongToken }),
   ];
   /** Responses that stay open (the decision stream): ended by close(), which would otherwise wait closeGraceMs for them. */
   const streaming = new Set<ServerResponse>();
@@ -160,11 +165,19 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
     const socket = req.socket;
     guard.busy(socket);
     res.once('close', () => guard.idle(socket));
+    // A source that guessed wrong too often is not asked for a token again until its lock ends, right token or not.
+    const lockedMs = auth.enabled && takesToken(path) ? guesses.lockedFor(client, now()) : 0;
+    if (lockedMs > 0) {
+      return send(res, jsonError(429, 'too many wrong tokens from this address; try again later', { 'retry-after': String(Math.ceil(lockedMs / 1000)) }));
+    }
     // Before routing, so that without a token even a 404 reveals nothing about /v1.
     const access = gate.check({ method, path, headers: req.headers });
     if (access.kind === 'denied') {
-      // Never the header itself: it carries the (wrong, or almost right) token.
-      if (access.wrongToken) log.warn({ client, method, path: clip(path, MAX_LOGGED_PATH) }, 'admin request with a wrong token');
+      if (access.wrongToken) {
+        // Never the header itself: it carries the (wrong, or almost right) token.
+        log.warn({ client, method, path: clip(path, MAX_LOGGED_PATH) }, 'admin request with a wrong token');
+        wrongToken(client);
+      }
       return send(res, access.reply);
     }
     const match = matchRoute(routes, method, path);

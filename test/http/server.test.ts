@@ -234,6 +234,58 @@ describe('http: admin authentication', () => {
   });
 });
 
+describe('http: token guessing', () => {
+  /** One request from `from` (another loopback address is another source). */
+  const callFrom = (from: string, port: number, method: string, path: string, headers: OutgoingHttpHeaders = {}, body?: string): Promise<Res> =>
+    new Promise((resolve, reject) => {
+      const sized = body === undefined ? headers : { 'content-length': Buffer.byteLength(body), ...headers };
+      const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: sized, agent: false, localAddress: from }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('a source that keeps guessing is locked out (429, even with the right token) for a minute; others are not', async () => {
+    let clock = NOW;
+    const h = await start({ now: () => clock });
+    for (let i = 0; i < 10; i += 1) {
+      expect((await callFrom('127.0.0.1', h.port, 'GET', '/v1/grants', bearer(`guess-${i}`))).status).toBe(401);
+    }
+    const locked = await callFrom('127.0.0.1', h.port, 'GET', '/v1/grants', admin);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+    expect(JSON.parse(locked.body)).toEqual({ error: expect.stringMatching(/too many wrong tokens/) });
+    // The console's login form is the same door.
+    expect((await callFrom('127.0.0.1', h.port, 'POST', '/ui/login', { 'content-type': 'application/x-www-form-urlencoded' }, `token=${TOKEN}`)).status).toBe(429);
+    expect(h.logs.filter((l) => l.msg === 'admin token guessed wrong too often; this source is refused for a while')).toHaveLength(1);
+    // Another source, and the probes, are untouched.
+    expect((await callFrom('127.0.0.2', h.port, 'GET', '/v1/grants', admin)).status).toBe(200);
+    expect((await callFrom('127.0.0.1', h.port, 'GET', '/healthz')).status).toBe(200);
+    clock += 61_000;
+    expect((await callFrom('127.0.0.1', h.port, 'GET', '/v1/grants', admin)).status).toBe(200);
+  });
+
+  it('wrong tokens at the login form count too; a few mistakes spread out in time lock nobody out', async () => {
+    let clock = NOW;
+    const h = await start({ now: () => clock });
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    for (let i = 0; i < 9; i += 1) {
+      expect((await callFrom('127.0.0.3', h.port, 'POST', '/ui/login', form, `token=guess-${i}`)).status).toBe(401);
+    }
+    clock += 61_000;
+    for (let i = 0; i < 9; i += 1) {
+      expect((await callFrom('127.0.0.3', h.port, 'GET', '/v1/holds', bearer(`guess-${i}`))).status).toBe(401);
+    }
+    expect((await callFrom('127.0.0.3', h.port, 'GET', '/v1/holds', admin)).status).toBe(200);
+    expect((await callFrom('127.0.0.3', h.port, 'POST', '/ui/login', form, 'token=one-more')).status).toBe(401);
+    expect((await callFrom('127.0.0.3', h.port, 'GET', '/v1/holds', admin)).status).toBe(429);
+  });
+});
+
 describe('http: grants and holds', () => {
   it('GET /v1/grants lists the store at the current time', async () => {
     const h = await start();

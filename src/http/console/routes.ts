@@ -13,6 +13,8 @@ export interface ConsoleDeps {
   readonly assets: ConsoleAssets;
   readonly log: Logger;
   readonly now: () => number;
+  /** Told of every wrong token at the form: guessing there counts as on /v1 (guesses.ts). */
+  readonly wrongToken: (client: string) => void;
 }
 
 const HTML = 'text/html; charset=utf-8';
@@ -24,7 +26,7 @@ const HTML = 'text/html; charset=utf-8';
  * token); the login form and the assets are open.
  */
 export function consoleRoutes(deps: ConsoleDeps): Route[] {
-  const { auth, sessions, assets, log, now } = deps;
+  const { auth, sessions, assets, log, now, wrongToken } = deps;
   // Without a token file there is no session, but the page still sends a token (the server does not check it then).
   const openCsrf = randomBytes(24).toString('base64url');
   const page = (status: number, body: string, headers: Record<string, string> = {}): Reply =>
@@ -38,6 +40,7 @@ export function consoleRoutes(deps: ConsoleDeps): Route[] {
     if (!auth.matches(token.trim())) {
       // Never the token itself, right or wrong.
       log.warn({ client: req.client }, 'console login with a wrong token');
+      wrongToken(req.client);
       return page(401, loginPage(true));
     }
     const { id } = sessions.create(now());
