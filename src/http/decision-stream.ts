@@ -52,6 +52,7 @@ export class DecisionStream implements DecisionSink {
   readonly #limits: DecisionStreamLimits;
   #ping: NodeJS.Timeout | null = null;
   #dropped = 0;
+  #onListening: ((listening: boolean) => void) | null = null;
 
   constructor(limits: Partial<DecisionStreamLimits> = {}) {
     this.#limits = { ...DECISION_STREAM_DEFAULTS, ...limits };
@@ -59,6 +60,16 @@ export class DecisionStream implements DecisionSink {
 
   get listening(): boolean {
     return this.#subscribers.size > 0;
+  }
+
+  /**
+   * Told when the first subscriber comes and when the last one goes, at that
+   * moment: a primary of `listen.workers` has its workers forward decision
+   * lines only while someone listens, and must tell them before the
+   * subscriber could see a query of its own go unreported.
+   */
+  onListening(listener: (listening: boolean) => void): void {
+    this.#onListening = listener;
   }
 
   get subscribers(): number {
@@ -109,6 +120,7 @@ export class DecisionStream implements DecisionSink {
     const subscriber: Subscriber = { res, filter, missed: 0 };
     this.#subscribers.add(subscriber);
     res.once('close', () => this.#remove(subscriber));
+    if (this.#subscribers.size === 1) this.#onListening?.(true);
     if (this.#ping === null) {
       this.#ping = setInterval(() => this.#pingAll(), this.#limits.pingIntervalMs);
       this.#ping.unref();
@@ -120,11 +132,13 @@ export class DecisionStream implements DecisionSink {
   }
 
   #remove(subscriber: Subscriber): void {
-    this.#subscribers.delete(subscriber);
-    if (this.#subscribers.size === 0 && this.#ping !== null) {
+    if (!this.#subscribers.delete(subscriber)) return;
+    if (this.#subscribers.size > 0) return;
+    if (this.#ping !== null) {
       clearInterval(this.#ping);
       this.#ping = null;
     }
+    this.#onListening?.(false);
   }
 }
 

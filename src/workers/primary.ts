@@ -64,8 +64,6 @@ const STOP_TIMEOUT_MS = 7_000;
 const RESTART_MIN_MS = 1_000;
 const RESTART_MAX_MS = 30_000;
 const STABLE_MS = 30_000;
-/** How often the decision stream's subscriber count is looked at, to tell the workers whether to forward lines. */
-const SUBSCRIBERS_POLL_MS = 200;
 
 /** One of the `listen.workers` places, filled by one process after another as they die and are replaced. */
 interface Slot {
@@ -132,7 +130,6 @@ export class Primary {
   #reloadSeq = 0;
   #startup: { readonly resolve: () => void; readonly reject: (err: Error) => void } | null = null;
   #decisionsWanted = false;
-  #subscriberPoll: NodeJS.Timeout | null = null;
 
   constructor(config: Config, text: string, log: Logger, options: PrimaryOptions = {}) {
     this.#config = config;
@@ -162,6 +159,7 @@ export class Primary {
       ? new SetWriter({ table: config.firewall.table, run: nftRunner(options.nftCommand ?? ['nft']), onBatch: this.metrics.firewallBatch })
       : null;
     this.#decisions = new DecisionStream(options.decisionStream);
+    this.#decisions.onListening((on) => this.#wantDecisions(on));
     const slots = this.#slots;
     new Gauge({
       name: 'intentdns_workers', help: 'DNS worker processes listening now (listen.workers when all are up).', registers: [this.metrics.registry],
@@ -228,8 +226,6 @@ export class Primary {
         throw err;
       }
     }
-    this.#subscriberPoll = setInterval(() => this.#pollSubscribers(), SUBSCRIBERS_POLL_MS);
-    this.#subscriberPoll.unref();
     this.#approvals.start();
     this.#listened = true;
     this.#ready = true;
@@ -311,7 +307,6 @@ export class Primary {
     // First: held queries are answered now (their outcomes go out to the workers ahead of `stop`).
     const stopping = this.#approvals.stop();
     await this.#reloading;
-    if (this.#subscriberPoll !== null) clearInterval(this.#subscriberPoll);
     await this.#stopWorkers();
     await stopping;
     await this.#http?.close();
@@ -481,8 +476,8 @@ export class Primary {
     }
   }
 
-  #pollSubscribers(): void {
-    const wanted = this.#decisions.subscribers > 0;
+  /** The first subscriber came or the last one went: the workers forward decision lines only while someone listens. */
+  #wantDecisions(wanted: boolean): void {
     if (wanted === this.#decisionsWanted) return;
     this.#decisionsWanted = wanted;
     for (const slot of this.#slots) if (slot.started) this.#send(slot, { t: 'decisions.wanted', on: wanted });

@@ -20,8 +20,10 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeApprovalService } from '../helpers/approval-service.js';
+import { startAuthority, type Authority } from '../helpers/authority.js';
 import { cli } from '../helpers/cli.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -48,6 +50,10 @@ const ZONE = {
 /** dig from `from` (a loopback address the config names as a client); resolves with its output. */
 function dig(proxy: Proxy, name: string, from = '127.0.0.1', time = 2): Promise<string> {
   const { host, port } = proxy.target(4);
+  return digAt(host, port, name, from, time);
+}
+
+function digAt(host: string, port: number, name: string, from = '127.0.0.1', time = 2): Promise<string> {
   const argv = [`@${host}`, '-p', String(port), '-b', from, name, 'A', '+tries=1', `+time=${time}`];
   return new Promise((resolve, reject) => {
     execFile(DIG, argv, { timeout: (time + 8) * 1000, encoding: 'utf8' }, (err, stdout, stderr) => {
@@ -246,5 +252,84 @@ describe.skipIf(!haveChromium && !inCi)('the console in a real browser', { timeo
     await page.waitForURL(`${base()}/ui/login`);
     const res = await page.request.get(`${base()}/v1/grants`);
     expect(res.status()).toBe(401);
+  });
+});
+
+/**
+ * The same console in front of `listen.workers: 2` (a real `intentdns serve`): the page talks to the
+ * primary, the queries are answered by whichever worker the kernel wakes, and what the operator
+ * sees must be the whole proxy's: every dig live, the top counts summed over the workers, and a
+ * quarantine from the page in force in both.
+ */
+describe.skipIf(!haveChromium && !inCi)('the console of a proxy with two workers', { timeout: 30_000 }, () => {
+  let dir: string;
+  let authority: Authority;
+  let serve: { proc: ServeProcess; ports: { dns: number; http: number } };
+  let context: BrowserContext;
+  let page: Page;
+  const DIGS = 12;
+
+  beforeAll(async () => {
+    if (!haveChromium) throw new Error(`${CHROMIUM} not found: the console test needs Debian's chromium (apt-get install --no-install-recommends chromium)`);
+    dir = mkdtempSync(join(tmpdir(), 'intentdns-console-workers-'));
+    writeFileSync(join(dir, 'admin-token'), `${ADMIN_TOKEN}\n`);
+    authority = await startAuthority({ zone: ZONE });
+    serve = await spawnServe((ports) => {
+      const file = join(dir, 'intentdns.yaml');
+      writeFileSync(file, [
+        'version: 1',
+        `listen: { dns: ["127.0.0.1:${ports.dns}"], http: "127.0.0.1:${ports.http}", workers: 2 }`,
+        `upstreams: { servers: ["${authority.hostPort.text}"], timeout: 500ms }`,
+        'sinkhole: { response: nxdomain, ttl: 5s }',
+        `admin: { token_file: "${join(dir, 'admin-token')}" }`,
+        'log: { queries: all }',
+        'clients: [{ name: ci-1, match: ["127.0.0.1/32"], role: coding }]',
+        'roles: { coding: { allow: ["*.github.com"], unlisted: sinkhole } }',
+      ].join('\n'));
+      return file;
+    }, 20_000);
+    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? await context.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close().catch(() => {});
+    await serve?.proc.kill();
+    await authority?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const base = (): string => `http://127.0.0.1:${serve.ports.http}`;
+  const digHere = (name: string): Promise<string> => digAt('127.0.0.1', serve.ports.dns, name);
+
+  it('logs in on the primary; every dig shows live, and the top counts are the workers\' summed', async () => {
+    await page.goto(`${base()}/ui`);
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base()}/ui`);
+    await expect.poll(() => page.textContent('#stream-state'), { timeout: 5000 }).toBe('live');
+
+    // Each dig is a fresh socket, so the kernel hands the queries to either worker.
+    for (let i = 0; i < DIGS; i += 1) expect(status(await digHere('evil.example.com'))).toBe('NXDOMAIN');
+    expect(status(await digHere('api.github.com'))).toBe('NOERROR');
+    await expect.poll(() => page.locator('#rows tr').count(), { timeout: 5000 }).toBe(DIGS + 1);
+    const answeredBy = new Set(serve.proc.lines.filter((l) => l.msg === 'query').map((l) => l.worker));
+    console.log(`console with workers: the ${DIGS + 1} digs were answered by worker(s) ${[...answeredBy].join(', ')}`);
+
+    const blockedRow = page.locator('#top-blocked tbody tr', { has: page.locator('div.name', { hasText: 'evil.example.com' }) });
+    await expect.poll(() => blockedRow.locator('td.num').textContent(), { timeout: 8000 }).toBe(String(DIGS));
+    await expect.poll(() => page.locator('#top-agents tbody td.num').allTextContents(), { timeout: 8000 }).toEqual([String(DIGS + 1)]);
+  });
+
+  it('quarantine from the page is in force in every worker, and lifted in every worker', async () => {
+    const agentRow = page.locator('#quarantine tbody tr', { has: page.locator('td:first-child', { hasText: /^ci-1$/ }) });
+    await agentRow.getByRole('button', { name: 'Quarantine' }).click();
+    await expect.poll(() => agentRow.locator('.tag').textContent()).toBe('quarantined (admin)');
+    for (let i = 0; i < 6; i += 1) expect(status(await digHere('api.github.com'))).toBe('NXDOMAIN');
+    await agentRow.getByRole('button', { name: 'Release' }).click();
+    await expect.poll(() => agentRow.locator('.tag').textContent()).toBe('off');
+    for (let i = 0; i < 6; i += 1) expect(status(await digHere('api.github.com'))).toBe('NOERROR');
   });
 });
