@@ -15,8 +15,9 @@
 //
 // --workers adds "intentdns (workers 1)" and "intentdns (workers 2)" (listen.workers, log none): the
 // server may use every core (taskset over both), sharing them with dnsperf and Knot, and its CPU is
-// the primary's plus its workers' (/proc/PID/task/PID/children). Both targets get the same cores, so
-// the two side by side say what a second worker adds on this machine. E.g.
+// the primary's plus its workers' (/proc/PID/task/PID/children), and so is its peak RSS (their sum).
+// Both targets get the same cores, so the two side by side say what a second worker adds on this
+// machine. E.g.
 // --workers --targets workers --scenarios hit,block,miss,tcp.
 //
 // --quick runs the older in-process scenarios (bench/quick.js) instead.
@@ -557,17 +558,30 @@ function parseDnsperf(text) {
   return r;
 }
 
+/** The direct children of a process (a primary's workers). */
+function childrenOf(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];   // no children file: only the process itself
+  }
+}
+
 /** utime + stime of a process and its children (a primary and its workers), in clock ticks. */
 function treeCpuTicks(pid) {
   let ticks = procCpuTicks(pid);
-  let children = [];
-  try {
-    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch { /* no children file: only the process itself */ }
-  for (const child of children) {
+  for (const child of childrenOf(pid)) {
     try { ticks += procCpuTicks(child); } catch { /* exited meanwhile */ }
   }
   return ticks;
+}
+
+/**
+ * The peak RSS of a process and its children, summed: what a primary and its workers need
+ * together (each one's own peak; they need not have peaked at the same moment, so an upper bound).
+ */
+function treePeakRssMiB(pid) {
+  return childrenOf(pid).reduce((sum, child) => sum + (procPeakRssMiB(child) || 0), procPeakRssMiB(pid));
 }
 
 async function measure({ tools, pin, target, scenario }) {
@@ -583,7 +597,7 @@ async function measure({ tools, pin, target, scenario }) {
     const before = cpuTicks(t.proc.pid);
     const r = await dnsperf({ ...common, file: scenario.file, seconds: scenario.seconds, qps: scenario.qps, verbose: Boolean(scenario.qps) });
     const after = cpuTicks(t.proc.pid);
-    const peakRssMiB = procPeakRssMiB(t.proc.pid);
+    const peakRssMiB = target.workers ? treePeakRssMiB(t.proc.pid) : procPeakRssMiB(t.proc.pid);
     const nft = target.firewall ? minus(await firewallMetrics(t.httpPort), nftBefore) : undefined;   // the measured run only
     // The service's own CPU too: to tell a slow intentdns from a slow service.
     const approval = t.approval ? approvalFigures(scenario, r, approvalBefore, await approvalMetrics(t.httpPort),
