@@ -9,7 +9,7 @@ import { compileRolesAsync } from './decide/role.js';
 import { GrantStore } from './grants/grants.js';
 import { HoldRegistry } from './hold/registry.js';
 import { IntentdnsError } from './errors.js';
-import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from './firewall/index.js';
+import { SetWriter, closeRevokedGrant, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from './firewall/index.js';
 import { LineSampler, SocketBudget, TokenBuckets, readOpenFileLimit, upstreamSocketBound } from './limit/index.js';
 import { DROP_REASONS, listenerLimits, startListeners, type Listeners } from './receive/index.js';
 import { DecisionStream, SHED_REASONS, startHttp, type DecisionStreamLimits, type HttpServer } from './http/index.js';
@@ -184,15 +184,10 @@ export class Server {
     return this.#shared.decisions;
   }
 
-  /** A revoked grant's addresses get `grace` from now in the firewall sets: they never outlive the grant + grace. */
   #closeGrant(id: string): void {
     const writer = this.#shared.firewall;
     const fw = this.config.firewall;
-    if (!writer || !fw) return;
-    writer.revoke(id, fw.graceMs).then(
-      () => this.#log.info({ command_id: id }, 'firewall: revoked grant\'s addresses closed after grace'),
-      (err: unknown) => this.#log.error({ command_id: id, err: err instanceof Error ? err.message : String(err) }, 'firewall: could not shorten a revoked grant\'s addresses; they stay open until their timeout'),
-    );
+    if (writer && fw) closeRevokedGrant(writer, id, fw.graceMs, this.#log);
   }
 
   get config(): Config {

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { NftRunner } from './nft.js';
 
 /** One address to be reachable until `expiresAt` (epoch ms). */
@@ -347,4 +348,16 @@ export class SetWriter implements SetWrites {
     const type = set.endsWith('_v6') ? 'ipv6_addr' : 'ipv4_addr';
     return `add set inet ${this.#table} ${set} { type ${type}; flags timeout; }`;
   }
+}
+
+/**
+ * command.revoked with firewall sync on: the revoked grant's addresses get
+ * `graceMs` from now in the sets, so they never outlive the grant + grace;
+ * the outcome is logged (a failure leaves them open until their own timeout).
+ */
+export function closeRevokedGrant(writer: SetWriter, id: string, graceMs: number, log: Logger): void {
+  writer.revoke(id, graceMs).then(
+    () => log.info({ command_id: id }, 'firewall: revoked grant\'s addresses closed after grace'),
+    (err: unknown) => log.error({ command_id: id, err: err instanceof Error ? err.message : String(err) }, 'firewall: could not shorten a revoked grant\'s addresses; they stay open until their timeout'),
+  );
 }

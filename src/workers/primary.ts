@@ -32,7 +32,7 @@ import type { Config, HostPort } from '../config/types.js';
 import { compileRolesAsync } from '../decide/role.js';
 import { IntentdnsError } from '../errors.js';
 import { ServerClosingError } from '../server.js';
-import { SetWriter, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from '../firewall/index.js';
+import { SetWriter, closeRevokedGrant, elementSeries, nftReader, nftRunner, startFirewall, type NftReader } from '../firewall/index.js';
 import { HoldRegistry } from '../hold/registry.js';
 import { DecisionStream, SHED_REASONS, startHttp, type DecisionStreamLimits, type HttpServer } from '../http/index.js';
 import { ClientTable } from '../identify/clients.js';
@@ -524,11 +524,7 @@ export class Primary {
   #closeGrant(id: string): void {
     const writer = this.#firewall;
     const fw = this.#config.firewall;
-    if (!writer || !fw) return;
-    writer.revoke(id, fw.graceMs).then(
-      () => this.#log.info({ command_id: id }, 'firewall: revoked grant\'s addresses closed after grace'),
-      (err: unknown) => this.#log.error({ command_id: id, err: err instanceof Error ? err.message : String(err) }, 'firewall: could not shorten a revoked grant\'s addresses; they stay open until their timeout'),
-    );
+    if (writer && fw) closeRevokedGrant(writer, id, fw.graceMs, this.#log);
   }
 
   /** The control state's values; the query path's are the workers' (zero here, and left out of the sum). */
