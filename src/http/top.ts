@@ -1,6 +1,6 @@
 import type { TopSnapshot } from '../observe/top.js';
 import { allowable, allowItemFor } from '../suggest/index.js';
-import { json, type Route } from './routes.js';
+import { json, jsonError, type Route } from './routes.js';
 
 /** How many of each the console shows (and GET /v1/top lists). */
 export const TOP_SHOWN = 10;
@@ -12,9 +12,27 @@ export const TOP_SHOWN = 10;
  */
 export type TopSource = () => TopSnapshot | Promise<TopSnapshot>;
 
-/** GET /v1/top: the top blocked names (with the allow item suggest would write, where it would) and agents of the last hour. */
+/**
+ * GET /v1/top: the top blocked names (with the allow item suggest would write, where it would) and agents of the last hour.
+ * GET /v1/allow-line?name=N: the allow item suggest would write for one name (the console's button on a blocked row),
+ * counted as the last hour's top counts have it when they list the name, else as one query; null for a name no list can hold.
+ */
 export function topRoutes(top: TopSource): Route[] {
-  return [{ path: /^\/v1\/top$/, methods: { GET: async () => json(200, topJson(await top())) } }];
+  return [
+    { path: /^\/v1\/top$/, methods: { GET: async () => json(200, topJson(await top())) } },
+    {
+      path: /^\/v1\/allow-line$/,
+      methods: {
+        GET: async (req) => {
+          const name = req.query.get('name')?.trim().toLowerCase().replace(/\.$/, '') ?? '';
+          if (name === '' || name.length > 253) return jsonError(400, 'name: a DNS name of at most 253 characters is required');
+          if (!allowable(name)) return json(200, { name, allow: null });
+          const seen = (await top()).names.find((c) => c.name === name);
+          return json(200, { name, allow: allowItemFor(name, Math.max(1, seen?.uncovered ?? 0)) });
+        },
+      },
+    },
+  ];
 }
 
 export function topJson(s: TopSnapshot): Record<string, unknown> {

@@ -200,6 +200,17 @@ describe.skipIf(!haveChromium && !inCi)('the console in a real browser', { timeo
     await expect.poll(() => page.locator('#top-agents tbody td:first-child').allTextContents()).toEqual(['ci-1', 'ci-2']);
   }, 30_000);
 
+  it('a blocked row offers its allow line (the same suggest writes); a row blocked by a deny rule offers none', async () => {
+    const evil = rowFor('evil.example.com').first();
+    await evil.getByRole('button', { name: 'Allow line' }).click();
+    const code = evil.locator('td.rule code');
+    await code.waitFor();
+    const topLine = await page.locator('#top-blocked tbody tr', { has: page.locator('div.name', { hasText: 'evil.example.com' }) }).locator('div.allow code').textContent();
+    expect(await code.textContent()).toBe(topLine);
+    expect(await rowFor('gist.github.com').first().getByRole('button', { name: 'Allow line' }).count()).toBe(0);
+    expect(await rowFor('api.github.com').first().getByRole('button', { name: 'Allow line' }).count()).toBe(0);
+  });
+
   it('lists a pending hold, and a grant with its command and reviewer', async () => {
     const held = dig(proxy, 'held.example.com', '127.0.0.2', 25);
     const holdRow = page.locator('#holds tbody tr', { has: page.locator('td.name', { hasText: 'held.example.com' }) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TOP_SHOWN, topJson } from '../../src/http/top.js';
+import { TOP_SHOWN, topJson, topRoutes } from '../../src/http/top.js';
 import { TopCounter } from '../../src/observe/top.js';
 import { allowItemFor } from '../../src/suggest/index.js';
 
@@ -38,5 +38,28 @@ describe('GET /v1/top body', () => {
     expect(body.not_listed).toEqual({ names: 3, agents: 3 });
     expect(body.queries).toBe(78);
     expect(body.since).toBe(new Date(T0 - 59 * 60_000).toISOString());
+  });
+});
+
+describe('GET /v1/allow-line', () => {
+  const get = async (top: TopCounter, name: string | null) => {
+    const [, line] = topRoutes(() => top.snapshot(T0));
+    const query = new URLSearchParams(name === null ? {} : { name });
+    const reply = await line!.methods.GET!({ method: 'GET', path: '/v1/allow-line', query, params: [], client: '127.0.0.1', body: '' });
+    return 'kind' in reply ? null : { status: reply.status, body: JSON.parse(reply.body) as unknown };
+  };
+
+  it('the allow item suggest writes for one name, counted as the top counts have it, else as one query', async () => {
+    const top = new TopCounter();
+    for (let i = 0; i < 3; i++) top.record('ci-1', 'pkg.example.com', 'uncovered', T0);
+    expect(await get(top, 'PKG.example.com.')).toEqual({ status: 200, body: { name: 'pkg.example.com', allow: allowItemFor('pkg.example.com', 3) } });
+    expect(await get(top, 'other.example.com')).toEqual({ status: 200, body: { name: 'other.example.com', allow: '- other.example.com  # 1 query' } });
+  });
+
+  it('no allow item for a name no list can hold; 400 without a name', async () => {
+    const top = new TopCounter();
+    expect(await get(top, '<b>.example')).toEqual({ status: 200, body: { name: '<b>.example', allow: null } });
+    expect((await get(top, null))?.status).toBe(400);
+    expect((await get(top, 'x'.repeat(300)))?.status).toBe(400);
   });
 });

@@ -5,6 +5,7 @@
  * token and the fixed lists of actions and reasons for the filters.
  */
 import { ACTIONS, REASONS } from '../../pipeline/types.js';
+import { UNCOVERED_REASONS } from '../../suggest/index.js';
 
 /** Text for an HTML text node or a double-quoted attribute. */
 export function escapeHtml(value: string): string {
@@ -69,7 +70,9 @@ const options = (values: readonly string[]): string =>
 
 /** The console itself: the panels' frames, filled and kept current by /ui/console.js. */
 export function consolePage(opts: ConsolePageOptions): string {
+  // Which blocks an allow entry would lift (suggest's own list): the script offers an allow line for those rows only.
   const head = `<meta name="intentdns-csrf" content="${escapeHtml(opts.csrf)}">
+<meta name="intentdns-uncovered" content="${escapeHtml([...UNCOVERED_REASONS].join(' '))}">
 <script src="/ui/console.js" defer></script>
 `;
   return layout('intentdns console', `<header class="bar">

@@ -15,6 +15,8 @@
   const REFRESH_MS = 5000;
 
   const csrf = document.querySelector('meta[name="intentdns-csrf"]').getAttribute('content');
+  /** Reasons an allow entry would lift (the role did not cover the name): those blocked rows offer their allow line. */
+  const uncovered = new Set(document.querySelector('meta[name="intentdns-uncovered"]').getAttribute('content').split(' '));
   const $ = (id) => document.getElementById(id);
 
   /** An element with text content (and an optional class), the only way data gets into the page. */
@@ -86,10 +88,32 @@
     return d.rule || d.tunneling || d.error || '';
   }
 
+  /** Under a blocked row's rule: a button that asks for the allow item suggest would write for its name. */
+  function allowLineButton(qname) {
+    const box = el('div', undefined, 'allow');
+    const button = el('button', 'Allow line', 'quiet small');
+    button.type = 'button';
+    button.addEventListener('click', async () => {
+      let allow = null;
+      try {
+        allow = (await api('GET', `/v1/allow-line?name=${encodeURIComponent(qname)}`)).allow;
+      } catch {
+        return;   // the panels' refresh says when the proxy is away
+      }
+      box.replaceChildren(...(allow
+        ? [el('code', allow), copyButton(allow)]
+        : [el('span', 'suggest proposes no allow line for it', 'muted')]));
+    });
+    box.appendChild(button);
+    return box;
+  }
+
   function decisionRow(d) {
+    const rule = el('td', ruleText(d), 'rule');
+    if (d.blocked && typeof d.qname === 'string' && uncovered.has(d.reason)) rule.appendChild(allowLineButton(d.qname));
     const tr = row([
       time(d.time), d.agent || d.client, d.role || '', el('td', d.qname || '', 'name'), d.qtype || '',
-      td(el('span', d.action, `tag ${d.action}`)), d.reason, el('td', ruleText(d), 'rule'),
+      td(el('span', d.action, `tag ${d.action}`)), d.reason, rule,
     ]);
     tr.className = d.blocked ? 'blocked' : d.would_block ? 'would-block' : '';
     tr.decision = d;
