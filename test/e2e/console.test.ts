@@ -65,6 +65,14 @@ function digAt(host: string, port: number, name: string, from = '127.0.0.1', tim
 
 const status = (out: string): string | undefined => /status: ([A-Z]+)/.exec(out)?.[1];
 
+/** Debian's chromium, headless, with a fresh profile in `profile` (removed with the test's folder). */
+async function openBrowser(profile: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
+  });
+  return { context, page: context.pages()[0] ?? await context.newPage() };
+}
+
 describe.skipIf(!haveChromium && !inCi)('the console in a real browser', { timeout: 30_000 }, () => {
   let dir: string;
   let service: FakeApprovalService;
@@ -97,10 +105,7 @@ describe.skipIf(!haveChromium && !inCi)('the console in a real browser', { timeo
       `,
     });
     await waitFor(() => proxy.server.approvals.linkState === 'up', { what: 'approval link up', timeoutMs: 3000 });
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? await context.newPage();
+    ({ context, page } = await openBrowser(join(dir, 'profile')));
   }, 60_000);
 
   afterAll(async () => {
@@ -299,10 +304,7 @@ describe.skipIf(!haveChromium && !inCi)('the console of a proxy with two workers
       ].join('\n'));
       return file;
     }, 20_000);
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? await context.newPage();
+    ({ context, page } = await openBrowser(join(dir, 'profile')));
   }, 60_000);
 
   afterAll(async () => {

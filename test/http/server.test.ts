@@ -87,12 +87,12 @@ interface Res {
   body: string;
 }
 
-/** One request on its own connection, the path sent exactly as written (fetch would normalise it). */
-function call(port: number, method: string, path: string, headers: OutgoingHttpHeaders = {}, body?: string): Promise<Res> {
+/** One request on its own connection, the path sent exactly as written (fetch would normalise it); `from` another loopback address is another source. */
+function call(port: number, method: string, path: string, headers: OutgoingHttpHeaders = {}, body?: string, from = '127.0.0.1'): Promise<Res> {
   return new Promise((resolve, reject) => {
     // With a length, as curl and fetch send it: node frames no body of a DELETE by itself.
     const sized = body === undefined ? headers : { 'content-length': Buffer.byteLength(body), ...headers };
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: sized, agent: false }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: sized, agent: false, localAddress: from }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -235,19 +235,8 @@ describe('http: admin authentication', () => {
 });
 
 describe('http: token guessing', () => {
-  /** One request from `from` (another loopback address is another source). */
   const callFrom = (from: string, port: number, method: string, path: string, headers: OutgoingHttpHeaders = {}, body?: string): Promise<Res> =>
-    new Promise((resolve, reject) => {
-      const sized = body === undefined ? headers : { 'content-length': Buffer.byteLength(body), ...headers };
-      const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: sized, agent: false, localAddress: from }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    call(port, method, path, headers, body, from);
 
   it('a source that keeps guessing is locked out (429, even with the right token) for a minute; others are not', async () => {
     let clock = NOW;
