@@ -119,28 +119,14 @@ export class TopCounter {
     const { bucketMs, buckets, listed } = this.#limits;
     const current = Math.floor(now / bucketMs);
     const oldest = current - buckets + 1;
-    const names = new Map<string, NameTally>();
-    const agents = new Map<string, number>();
-    let queries = 0;
-    let blocked = 0;
-    let cutNames = 0;
-    let cutAgents = 0;
+    const sums = new Sums();
     for (const b of this.#ring) {
       if (b.slot < oldest || b.slot > current) continue;
-      queries += b.queries;
-      blocked += b.blocked;
-      cutNames += b.cutNames;
-      cutAgents += b.cutAgents;
-      for (const [k, t] of b.names) addTally(names, k, t.count, t.uncovered);
-      for (const [k, n] of b.agents) agents.set(k, (agents.get(k) ?? 0) + n);
+      sums.add(b.queries, b.blocked, b.cutNames, b.cutAgents);
+      for (const [name, t] of b.names) sums.addName(name, t.count, t.uncovered);
+      for (const [agent, n] of b.agents) sums.addAgent(agent, n);
     }
-    const topNames = rankedNames(names, listed);
-    const topAgents = ranked(agents, listed);
-    return {
-      since: oldest * bucketMs, until: now, queries, blocked,
-      names: topNames.list, agents: topAgents.list,
-      other: { names: cutNames + topNames.left, agents: cutAgents + topAgents.left },
-    };
+    return sums.snapshot(oldest * bucketMs, now, listed);
   }
 
   #bucket(now: number): Bucket {
@@ -164,32 +150,57 @@ export class TopCounter {
  * may be missing from the merged one too, and its count is in `other`.
  */
 export function mergeTop(snapshots: readonly TopSnapshot[], listed: number = TOP_DEFAULTS.listed): TopSnapshot {
-  const names = new Map<string, NameTally>();
-  const agents = new Map<string, number>();
-  let queries = 0;
-  let blocked = 0;
-  let otherNames = 0;
-  let otherAgents = 0;
+  const sums = new Sums();
   let since = Infinity;
   let until = -Infinity;
   for (const s of snapshots) {
-    queries += s.queries;
-    blocked += s.blocked;
-    otherNames += s.other.names;
-    otherAgents += s.other.agents;
+    sums.add(s.queries, s.blocked, s.other.names, s.other.agents);
     since = Math.min(since, s.since);
     until = Math.max(until, s.until);
-    for (const c of s.names) addTally(names, c.name, c.count, c.uncovered);
-    for (const c of s.agents) agents.set(c.name, (agents.get(c.name) ?? 0) + c.count);
+    for (const c of s.names) sums.addName(c.name, c.count, c.uncovered);
+    for (const c of s.agents) sums.addAgent(c.name, c.count);
   }
-  const topNames = rankedNames(names, listed);
-  const topAgents = ranked(agents, listed);
-  return {
-    // No snapshot at all: an empty window at 0, so the function stays pure (no clock).
-    since: Number.isFinite(since) ? since : 0, until: Number.isFinite(until) ? until : 0, queries, blocked,
-    names: topNames.list, agents: topAgents.list,
-    other: { names: otherNames + topNames.left, agents: otherAgents + topAgents.left },
-  };
+  // No snapshot at all: an empty window at 0, so the function stays pure (no clock).
+  return sums.snapshot(Number.isFinite(since) ? since : 0, Number.isFinite(until) ? until : 0, listed);
+}
+
+/** Counts added up (from a window's buckets, or from several snapshots), then ranked into one snapshot. */
+class Sums {
+  #queries = 0;
+  #blocked = 0;
+  #otherNames = 0;
+  #otherAgents = 0;
+  readonly #names = new Map<string, NameTally>();
+  readonly #agents = new Map<string, number>();
+
+  add(queries: number, blocked: number, otherNames: number, otherAgents: number): void {
+    this.#queries += queries;
+    this.#blocked += blocked;
+    this.#otherNames += otherNames;
+    this.#otherAgents += otherAgents;
+  }
+
+  addName(name: string, count: number, uncovered: number): void {
+    const t = this.#names.get(name);
+    if (t === undefined) this.#names.set(name, { count, uncovered });
+    else {
+      t.count += count;
+      t.uncovered += uncovered;
+    }
+  }
+
+  addAgent(agent: string, count: number): void {
+    this.#agents.set(agent, (this.#agents.get(agent) ?? 0) + count);
+  }
+
+  snapshot(since: number, until: number, listed: number): TopSnapshot {
+    const names = cut([...this.#names].map(([name, t]) => ({ name, count: t.count, uncovered: t.uncovered })), listed);
+    const agents = cut([...this.#agents].map(([name, count]) => ({ name, count })), listed);
+    return {
+      since, until, queries: this.#queries, blocked: this.#blocked, names: names.list, agents: agents.list,
+      other: { names: this.#otherNames + names.left, agents: this.#otherAgents + agents.left },
+    };
+  }
 }
 
 /** Adds one to `key` unless that would make the map hold more than `max` keys; false when it was not counted. */
@@ -201,24 +212,7 @@ function bump(map: Map<string, number>, key: string, max: number): boolean {
   return true;
 }
 
-function addTally(names: Map<string, NameTally>, name: string, count: number, uncovered: number): void {
-  const t = names.get(name);
-  if (t === undefined) names.set(name, { count, uncovered });
-  else {
-    t.count += count;
-    t.uncovered += uncovered;
-  }
-}
-
 /** The `listed` largest counts, most first and ties by name (so the order is stable), and the sum of the rest. */
-function ranked(counts: ReadonlyMap<string, number>, listed: number): { list: TopCount[]; left: number } {
-  return cut([...counts].map(([name, count]) => ({ name, count })), listed);
-}
-
-function rankedNames(tallies: ReadonlyMap<string, NameTally>, listed: number): { list: BlockedCount[]; left: number } {
-  return cut([...tallies].map(([name, t]) => ({ name, count: t.count, uncovered: t.uncovered })), listed);
-}
-
 function cut<T extends TopCount>(all: T[], listed: number): { list: T[]; left: number } {
   all.sort((a, b) => b.count - a.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const list = all.slice(0, listed);
