@@ -3,6 +3,7 @@ import { Approvals } from './approval/approvals.js';
 import { buildPipeline, type Pipeline } from './chain.js';
 import { AnswerCache } from './cache/store.js';
 import { readOptionalToken } from './config/token.js';
+import { sameAddresses, sameHttp } from './config/sections/listen.js';
 import type { Config, HostPort } from './config/types.js';
 import { DomainBudgets } from './decide/domain-budgets.js';
 import { compileRolesAsync } from './decide/role.js';
@@ -247,8 +248,8 @@ export class Server {
     const running = this.config.listen;
     // Listen changes apply only once listen() has bound the running set; before that, listen() reads the new config.
     const listening = this.#listeners;
-    const httpMoved = listening !== null && !sameListen(running.http ? [running.http] : [], config.listen.http ? [config.listen.http] : []);
-    const dnsChanged = listening !== null && !sameListen(running.dns, config.listen.dns);
+    const httpMoved = listening !== null && !sameHttp(running.http, config.listen.http);
+    const dnsChanged = listening !== null && !sameAddresses(running.dns, config.listen.dns);
 
     let http = this.#http;
     if (httpMoved && config.listen.http) http = await this.#startHttp(config.listen.http, admin);
@@ -359,8 +360,4 @@ export class ServerClosingError extends IntentdnsError {
   }
 }
 
-/** The same addresses in the same order, however each was spelled (hosts are canonical already). */
-function sameListen(a: readonly HostPort[], b: readonly HostPort[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.host === b[i]?.host && x.port === b[i]?.port);
-}
 

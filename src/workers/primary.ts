@@ -28,6 +28,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { Approvals } from '../approval/approvals.js';
 import { readOptionalToken } from '../config/token.js';
+import { sameHttp } from '../config/sections/listen.js';
 import type { Config, HostPort } from '../config/types.js';
 import { compileRolesAsync } from '../decide/role.js';
 import { IntentdnsError } from '../errors.js';
@@ -247,8 +248,7 @@ export class Primary {
     const admin = readOptionalToken(config.admin.tokenFile);
     const running = this.#config.listen.http;
     const next = config.listen.http;
-    const sameHttp = running === null || next === null ? running === next : running.host === next.host && running.port === next.port;
-    const httpMoved = this.#listened && !sameHttp;
+    const httpMoved = this.#listened && !sameHttp(running, next);
     // Moved: the new listener is bound first (or none, for listen.http: null), and the old one closes only at commit.
     const http = httpMoved ? (next ? await this.#startHttp(next, admin) : null) : this.#http;
 

@@ -16,6 +16,7 @@ import { AnswerCache } from '../cache/store.js';
 import { buildPipeline, type ChainState, type Pipeline } from '../chain.js';
 import { ConfigError } from '../config/errors.js';
 import { parseConfig } from '../config/load.js';
+import { sameAddress, sameAddresses } from '../config/sections/listen.js';
 import type { Config, HostPort } from '../config/types.js';
 import { DomainBudgets } from '../decide/domain-budgets.js';
 import { compileRolesAsync } from '../decide/role.js';
@@ -169,7 +170,7 @@ export class WorkerServer {
     try {
       const roles = await compileRolesAsync(config.roles);
       const running = this.config.listen.dns;
-      const dnsChanged = this.#listeners !== null && !sameListen(running, config.listen.dns);
+      const dnsChanged = this.#listeners !== null && !sameAddresses(running, config.listen.dns);
       // Both sets for now: the new addresses are bound (or the reload fails here), nothing is closed until commit.
       if (dnsChanged) await this.#listeners!.update(union(running, config.listen.dns));
       this.#staged = { id, pipeline: buildPipeline(config, this.#state, this.#log, this.metrics, roles), dnsChanged };
@@ -259,12 +260,9 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function sameListen(a: readonly HostPort[], b: readonly HostPort[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.host === b[i]?.host && x.port === b[i]?.port);
-}
 
 /** `a`, then what `b` adds. */
 function union(a: readonly HostPort[], b: readonly HostPort[]): HostPort[] {
-  return [...a, ...b.filter((x) => !a.some((y) => y.host === x.host && y.port === x.port))];
+  return [...a, ...b.filter((x) => !a.some((y) => sameAddress(x, y)))];
 }
 

@@ -55,3 +55,13 @@ function readWorkers(sec: Section): number {
 export function sameAddress(a: HostPort, b: HostPort): boolean {
   return a.host === b.host && a.port === b.port;
 }
+
+/** The same addresses in the same order, however each was spelled (hosts are canonical already). */
+export function sameAddresses(a: readonly HostPort[], b: readonly HostPort[]): boolean {
+  return a.length === b.length && a.every((x, i) => b[i] !== undefined && sameAddress(x, b[i]));
+}
+
+/** The same HTTP address, or both off. */
+export function sameHttp(a: HostPort | null, b: HostPort | null): boolean {
+  return a === null || b === null ? a === b : sameAddress(a, b);
+}
