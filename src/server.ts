@@ -160,7 +160,7 @@ export class Server {
       quarantine: this.#shared.quarantine,
       onShed: this.metrics.httpConnectionShed,
       decisions: this.#shared.decisions,
-      // A function, not the counter: with workers, the primary will merge their snapshots here (mergeTop).
+      // A function, not the counter: with workers, the primary hands in the workers' snapshots merged (mergeTop).
       top: () => this.#shared.top.snapshot(),
     });
   }
